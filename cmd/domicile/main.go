@@ -1,0 +1,95 @@
+// Command domicile is the Domicile data residency vault: the server (dev,
+// serve, gateway) and the operator and client subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand. Run parses its own flags and does the work; it
+// returns an error and never exits.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *env, args []string) error
+}
+
+// commands lists every subcommand, in the order `domicile help` shows them.
+func commands() []command {
+	return []command{
+		{"dev", "run every region of a policy in one process, with the gateway and sample data", runDev},
+		{"serve", "run one region's API (production)", runServe},
+		{"gateway", "run the stateless gateway in front of regional nodes", runGateway},
+		{"records", "put, get, find and delete records through the API", runRecords},
+		{"keys", "show and rotate a region's keys", runKeys},
+		{"policy", "check a policy file", runPolicy},
+		{"crypto", "the operator's crypto toolbox: hash, mac, seal, open, sign, verify, wycheproof", runCrypto},
+	}
+}
+
+// env is what a subcommand may touch of the process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// isTerminal reports whether stderr is a terminal (progress is shown
+	// only then).
+	isTerminal bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, &env{
+		stdin:      os.Stdin,
+		stdout:     os.Stdout,
+		stderr:     os.Stderr,
+		getenv:     os.Getenv,
+		isTerminal: isTerminal(os.Stderr),
+	}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches args to a subcommand and turns its error into an exit code:
+// 0 on success, 2 for usage mistakes, 1 (or the error's own code) otherwise.
+func run(ctx context.Context, e *env, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(e.stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return exitCode(e, c.run(ctx, e, args[1:]))
+		}
+	}
+	printError(e.stderr, usageErrorf("unknown command %q", args[0]).withHint("run 'domicile help' for the list of commands"))
+	return 2
+}
+
+func exitCode(e *env, err error) int {
+	if err == nil {
+		return 0
+	}
+	var ex *exitError
+	if errors.As(err, &ex) && ex.silent {
+		return ex.code
+	}
+	printError(e.stderr, err)
+	switch {
+	case errors.As(err, &ex):
+		return ex.code
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.Is(err, errHelp):
+		return 0
+	}
+	return 1
+}

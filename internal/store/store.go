@@ -1,0 +1,142 @@
+// Package store defines the storage interface of one region and its errors.
+//
+// A Store is an ordered key-value map with atomic, durable batches and
+// additive counters. Backends live in sub-packages (store/pebble,
+// store/postgres) and every backend passes the conformance suite in
+// store/storetest. The vault writes only ciphertexts, blind indexes and
+// sealed keys through it.
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// Errors callers branch on. Backends wrap them with context.
+var (
+	// ErrNotFound is returned by Get when the key does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict is returned by Apply when an Insert finds its key
+	// already present; the whole batch is then not applied.
+	ErrConflict = errors.New("store: key already exists")
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Limits every backend accepts at least; larger keys or values are refused
+// with an error (never truncated).
+const (
+	MaxKeySize   = 1 << 10
+	MaxValueSize = 8 << 20
+)
+
+// KV is one key and its value.
+type KV struct {
+	Key, Value []byte
+}
+
+// Store is the storage of one region. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Get returns the value stored under key, or an error wrapping
+	// ErrNotFound.
+	Get(ctx context.Context, key []byte) ([]byte, error)
+	// Scan returns up to limit pairs with start <= key < end in ascending
+	// key order (limit <= 0 means no limit; a nil end means no upper
+	// bound). The returned slices are the caller's.
+	Scan(ctx context.Context, start, end []byte, limit int) ([]KV, error)
+	// Apply commits every operation of b atomically and durably: when it
+	// returns nil the batch survives a crash of the process or machine;
+	// when it returns an error nothing of b is visible. Concurrent Apply
+	// calls may share one sync (group commit).
+	Apply(ctx context.Context, b *Batch) error
+	// Counter returns the sum of every delta added to key by Add (zero
+	// when none). Counters live apart from keys: Get and Scan never see
+	// them.
+	Counter(ctx context.Context, key []byte) (int64, error)
+	// Close releases the store. Later calls fail with ErrClosed.
+	Close() error
+}
+
+// OpKind is the kind of one batch operation.
+type OpKind uint8
+
+// Batch operation kinds.
+const (
+	OpPut    OpKind = iota + 1 // set key to value
+	OpInsert                   // set key to value; the batch fails with ErrConflict if key exists
+	OpDelete                   // remove key (no error if absent)
+	OpAdd                      // add Delta to counter key
+)
+
+// Op is one operation of a Batch.
+type Op struct {
+	Kind  OpKind
+	Key   []byte
+	Value []byte
+	Delta int64
+}
+
+// Batch is an ordered list of operations applied atomically by
+// Store.Apply. Operations on the same key apply in order. The zero value is
+// an empty batch. A Batch is not safe for concurrent use.
+type Batch struct {
+	ops []Op
+}
+
+// Put sets key to value.
+func (b *Batch) Put(key, value []byte) { b.ops = append(b.ops, Op{Kind: OpPut, Key: key, Value: value}) }
+
+// Insert sets key to value if key does not exist yet; otherwise the whole
+// batch fails with ErrConflict.
+func (b *Batch) Insert(key, value []byte) {
+	b.ops = append(b.ops, Op{Kind: OpInsert, Key: key, Value: value})
+}
+
+// Delete removes key.
+func (b *Batch) Delete(key []byte) { b.ops = append(b.ops, Op{Kind: OpDelete, Key: key}) }
+
+// Add adds delta to the counter key.
+func (b *Batch) Add(key []byte, delta int64) {
+	b.ops = append(b.ops, Op{Kind: OpAdd, Key: key, Delta: delta})
+}
+
+// Len returns the number of operations.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// Ops returns the operations in order; backends read them, nobody may
+// modify them.
+func (b *Batch) Ops() []Op { return b.ops }
+
+// Reset empties the batch for reuse.
+func (b *Batch) Reset() { b.ops = b.ops[:0] }
+
+// Validate checks the sizes of every operation against MaxKeySize and
+// MaxValueSize; backends call it before applying.
+func (b *Batch) Validate() error {
+	for _, op := range b.ops {
+		if len(op.Key) == 0 {
+			return errors.New("store: empty key")
+		}
+		if len(op.Key) > MaxKeySize {
+			return errors.New("store: key too large")
+		}
+		if len(op.Value) > MaxValueSize {
+			return errors.New("store: value too large")
+		}
+	}
+	return nil
+}
+
+// PrefixEnd returns the smallest key greater than every key with the given
+// prefix, for use as Scan's end; nil if there is none.
+func PrefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
