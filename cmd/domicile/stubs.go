@@ -13,5 +13,3 @@ func runServe(ctx context.Context, e *env, args []string) error   { return errNo
 func runGateway(ctx context.Context, e *env, args []string) error { return errNotYet }
 func runRecords(ctx context.Context, e *env, args []string) error { return errNotYet }
 func runKeys(ctx context.Context, e *env, args []string) error    { return errNotYet }
-func runPolicy(ctx context.Context, e *env, args []string) error  { return errNotYet }
-func runCrypto(ctx context.Context, e *env, args []string) error  { return errNotYet }
