@@ -45,7 +45,8 @@ type Signature interface {
 // SM2 returns SM2 signatures (GB/T 32918.2) with SM3 and the default user ID.
 func SM2() Signature { return sm2Sig{uid: []byte(DefaultSM2ID)} }
 
-// SM2WithID returns SM2 signatures with the given user ID.
+// SM2WithID returns SM2 signatures with the given user ID. An empty uid
+// means DefaultSM2ID, as in GM/T 0009 and the SM2 library.
 func SM2WithID(uid []byte) Signature { return sm2Sig{uid: append([]byte(nil), uid...)} }
 
 // ECDSAP256 returns ECDSA over P-256 with SHA-256 (ASN.1 DER signatures).
@@ -67,7 +68,7 @@ func SignatureByID(id string) (Signature, error) {
 	return nil, fmt.Errorf("signature %q: %w (known: SM2, ECDSA-P256, Ed25519)", id, ErrUnknown)
 }
 
-func marshalPKCS8(priv crypto.Signer) ([]byte, error) { return smx509.MarshalPKCS8PrivateKey(priv) }
+func marshalPKCS8(priv crypto.Signer) ([]byte, error)  { return smx509.MarshalPKCS8PrivateKey(priv) }
 func marshalSPKI(pub crypto.PublicKey) ([]byte, error) { return smx509.MarshalPKIXPublicKey(pub) }
 
 type sm2Sig struct{ uid []byte }
@@ -82,7 +83,15 @@ func (s sm2Sig) Sign(rand io.Reader, priv crypto.Signer, msg []byte) ([]byte, er
 	if !ok {
 		return nil, fmt.Errorf("SM2: private key is %T, not an SM2 key", priv)
 	}
-	return k.SignWithSM2(rand, s.uid, msg)
+	// e = SM3(Z_A || msg) is computed here rather than by SignWithSM2,
+	// which refuses an empty msg although GB/T 32918.2 allows it.
+	e, err := sm2.CalculateSM2Hash(&k.PublicKey, msg, s.uid)
+	if err != nil {
+		return nil, fmt.Errorf("SM2: %v", err)
+	}
+	// With nil opts, Sign takes e as the digest; a nil rand gives a
+	// deterministic (RFC 6979 style) signature.
+	return k.Sign(rand, e, nil)
 }
 func (s sm2Sig) Verify(pub crypto.PublicKey, msg, sig []byte) error {
 	k, ok := pub.(*ecdsa.PublicKey)
