@@ -1,0 +1,609 @@
+// Package keyring holds one region's keys (DESIGN "Keys, per region").
+//
+//	unseal secret
+//	  └─ root key: sealed at k/root under argon2id(secret, salt)
+//	       └─ KEKs, versioned by purpose (data, index, token, audit):
+//	          sealed at k/kek/<purpose>/<version> under the root key
+//	            └─ one DEK per subject: wrapped at k/dek/<ref>/<n> under
+//	               the current data KEK
+//
+// Key material exists in clear only in memory, between Open and Close. Every
+// sealed item is an envelope (internal/envelope) whose binding names the
+// region and the item's place, so sealed blobs cannot be swapped. Subject
+// ids never reach the store: DEKs are filed under SubjectRef, a keyed MAC.
+// Errors never carry key material or subject ids.
+//
+// # Storage layout
+//
+//	k/meta                       clear: format, region, suite, argon2id params, salt
+//	k/root                       envelope of the root key under the secret-derived key
+//	k/kek/<purpose>/<v, 4B BE>   envelope of a KEK record (state, times, secret,
+//	                             audit signing key) under the root key
+//	k/dek/<ref>/<n, 4B BE>       envelope of subject DEK generation n under a data
+//	                             KEK; the envelope's key version is that KEK's
+//	k/dek/<ref>/<n, 4B BE>e      tombstone: generation n was destroyed
+//	counter k/dek#<v, 4B BE>     number of DEKs wrapped under data KEK v
+//
+// A subject has at most one live DEK. Destroying it replaces it with a
+// tombstone; a later SubjectKey for the same subject creates generation n+1,
+// and reads of generation n keep failing with ErrNoSubjectKey.
+package keyring
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/domicile/domicile/internal/envelope"
+	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/suite"
+	"golang.org/x/crypto/argon2"
+)
+
+// Purpose names a family of versioned KEKs.
+type Purpose string
+
+// The KEK purposes.
+const (
+	Data  Purpose = "data"  // wraps subject DEKs
+	Index Purpose = "index" // keys blind indexes and subject refs
+	Token Purpose = "token" // keys tokenization (DeriveKey)
+	Audit Purpose = "audit" // holds the audit-signing key
+)
+
+// Purposes lists every purpose in a fixed order.
+var purposes = [...]Purpose{Data, Index, Token, Audit}
+
+func (p Purpose) valid() bool { return slices.Contains(purposes[:], p) }
+
+// Errors callers branch on.
+var (
+	// ErrSealed is returned by Open when no unseal secret is given.
+	ErrSealed = errors.New("keyring: region is sealed")
+	// ErrWrongSecret is returned by Open for any failure to unseal the
+	// root key with the given secret; it never says why.
+	ErrWrongSecret = errors.New("keyring: the secret does not unseal this region")
+	// ErrRegionMismatch is wrapped by Open when the store's keyring
+	// belongs to another region or suite.
+	ErrRegionMismatch = errors.New("keyring: store belongs to another region or suite")
+	// ErrRetired is wrapped when a retired key version is asked for.
+	ErrRetired = errors.New("keyring: key version retired")
+	// ErrUnknownVersion is wrapped when a key version does not exist.
+	ErrUnknownVersion = errors.New("keyring: no such key version")
+	// ErrNoSubjectKey is wrapped when a subject's key was destroyed or
+	// never existed.
+	ErrNoSubjectKey = errors.New("keyring: no key for subject")
+	// ErrInUse is wrapped by Retire when the version is current or still
+	// wraps DEKs.
+	ErrInUse = errors.New("keyring: key version in use")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("keyring: closed")
+)
+
+// Options configure Open.
+type Options struct {
+	Region string
+	Suite  suite.Suite
+	Store  store.Store
+	// Secret is the unseal secret (passphrase bytes); empty means
+	// ErrSealed. The keyring does not keep it.
+	Secret []byte
+	// KDF are the argon2id parameters for a new keyring; zero means time
+	// 3, 64 MiB, 2 threads. An existing keyring uses its stored ones.
+	KDF KDFParams
+	// Rand is the source of keys and nonces; nil means crypto/rand.
+	Rand io.Reader
+	// Now is the clock for key creation times; nil means time.Now.
+	Now func() time.Time
+	// CacheSize is the number of unwrapped DEKs kept (LRU); 0 means 65536.
+	CacheSize int
+}
+
+// Keyring is one region's unsealed keys. It is safe for concurrent use.
+type Keyring struct {
+	region string
+	suite  suite.Suite
+	st     store.Store
+	rand   io.Reader
+	now    func() time.Time
+
+	root     []byte
+	rootAEAD cipher.AEAD
+
+	ring atomic.Pointer[ring] // immutable snapshot, replaced under mu
+	mu   sync.Mutex           // serialises ring changes
+
+	refKey  []byte    // subject-ref MAC key (from index KEK v1)
+	refMACs sync.Pool // of *refMAC
+	cache   *dekCache
+	closed  atomic.Bool
+
+	rewrapPage int // DEKs per Rewrap batch
+}
+
+// ring is an immutable snapshot of the KEKs.
+type ring struct {
+	keks    map[Purpose]map[uint32]*kek
+	current map[Purpose]uint32
+}
+
+// kek is one unsealed KEK version. Immutable once in a ring.
+type kek struct {
+	purpose Purpose
+	version uint32
+	rec     *kekRecord
+	aead    cipher.AEAD   // data: wraps DEKs
+	index   []byte        // index: blind-index MAC key
+	ref     []byte        // index: subject-ref MAC key
+	signer  crypto.Signer // audit
+
+	sealedNonce []byte // nonce of the stored envelope, to skip unchanged records on reload
+}
+
+// HKDF info labels of the subkeys; each is used for exactly one purpose.
+const (
+	labelSubjectRef = "domicile subject-ref v1"
+	labelBlindIndex = "domicile blind-index v1"
+	labelDerived    = "domicile derived v1 "
+)
+
+// Store keys.
+const (
+	keyMeta   = "k/meta"
+	keyRoot   = "k/root"
+	prefixKEK = "k/kek/"
+	prefixDEK = "k/dek/"
+	counterDE = "k/dek#"
+)
+
+func kekKey(p Purpose, v uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte(prefixKEK+string(p)+"/"), v)
+}
+
+func dekCounter(v uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte(counterDE), v)
+}
+
+const (
+	rootVersion      = 1
+	defaultCacheSize = 65536
+)
+
+// Open unseals the keyring of o.Region in o.Store, creating it if the store
+// has none.
+//
+// Errors: ErrSealed when o.Secret is empty; ErrWrongSecret when the secret
+// does not unseal the root key (any cause); an error wrapping
+// ErrRegionMismatch when the store's keyring was made for another region or
+// suite; otherwise a store error or a description of a corrupt item, wrapped
+// with context. Creation is one atomic batch of Inserts: of two processes
+// creating the same keyring at once, one wins and the other opens it.
+func Open(ctx context.Context, o Options) (*Keyring, error) {
+	switch {
+	case o.Region == "" || len(o.Region) > maxNameLen:
+		return nil, fmt.Errorf("keyring: region name must be 1..%d bytes", maxNameLen)
+	case o.Suite.ID() == "":
+		return nil, errors.New("keyring: no suite given")
+	case o.Store == nil:
+		return nil, errors.New("keyring: no store given")
+	case len(o.Secret) == 0:
+		return nil, ErrSealed
+	}
+	k := &Keyring{
+		region:     o.Region,
+		suite:      o.Suite,
+		st:         o.Store,
+		rand:       o.Rand,
+		now:        o.Now,
+		rewrapPage: 256,
+	}
+	if k.rand == nil {
+		k.rand = rand.Reader
+	}
+	if k.now == nil {
+		k.now = time.Now
+	}
+	size := o.CacheSize
+	if size <= 0 {
+		size = defaultCacheSize
+	}
+	k.cache = newDEKCache(size)
+	for range 2 {
+		raw, err := k.st.Get(ctx, []byte(keyMeta))
+		if errors.Is(err, store.ErrNotFound) {
+			err = k.create(ctx, o)
+			if errors.Is(err, store.ErrConflict) {
+				continue // another process created it first: open theirs
+			}
+			if err != nil {
+				return nil, err
+			}
+			return k, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("keyring: region %s: reading %s: %w", k.region, keyMeta, err)
+		}
+		if err := k.unseal(ctx, raw, o.Secret); err != nil {
+			return nil, err
+		}
+		return k, nil
+	}
+	return nil, fmt.Errorf("keyring: region %s: creation raced and the keyring is still missing", k.region)
+}
+
+func (k *Keyring) rootBinding(metaBytes []byte) envelope.Binding {
+	return envelope.Binding{Region: k.region, Collection: keyRoot, Field: string(metaBytes)}
+}
+
+func (k *Keyring) kekBinding(p Purpose, v uint32) envelope.Binding {
+	return envelope.Binding{Region: k.region, Collection: "k/kek", Record: string(p), Field: strconv.FormatUint(uint64(v), 10)}
+}
+
+func (k *Keyring) sealKey(secret []byte, m *meta) (cipher.AEAD, error) {
+	key := argon2.IDKey(secret, m.Salt, m.KDF.Time, m.KDF.MemoryKiB, m.KDF.Threads, uint32(k.suite.AEAD().KeySize()))
+	defer clear(key)
+	return k.suite.AEAD().New(key)
+}
+
+// create initialises a fresh keyring and writes it in one batch of Inserts.
+func (k *Keyring) create(ctx context.Context, o Options) error {
+	params := o.KDF
+	if params == (KDFParams{}) {
+		params = defaultKDF()
+	}
+	if err := params.validate(); err != nil {
+		return fmt.Errorf("keyring: region %s: %v", k.region, err)
+	}
+	m := &meta{Region: k.region, Suite: string(k.suite.ID()), KDF: params, Salt: make([]byte, minSaltLen)}
+	if _, err := io.ReadFull(k.rand, m.Salt); err != nil {
+		return fmt.Errorf("keyring: region %s: reading salt: %w", k.region, err)
+	}
+	metaBytes := m.encode()
+	sealer, err := k.sealKey(o.Secret, m)
+	if err != nil {
+		return fmt.Errorf("keyring: region %s: %v", k.region, err)
+	}
+	k.root = make([]byte, k.suite.AEAD().KeySize())
+	if _, err := io.ReadFull(k.rand, k.root); err != nil {
+		return fmt.Errorf("keyring: region %s: generating root key: %w", k.region, err)
+	}
+	if k.rootAEAD, err = k.suite.AEAD().New(k.root); err != nil {
+		return fmt.Errorf("keyring: region %s: %v", k.region, err)
+	}
+	rootEnv, err := envelope.Seal(sealer, k.rand, k.suite.ID(), rootVersion, k.rootBinding(metaBytes), k.root)
+	if err != nil {
+		return fmt.Errorf("keyring: region %s: sealing root key: %w", k.region, err)
+	}
+	var b store.Batch
+	b.Insert([]byte(keyMeta), metaBytes)
+	b.Insert([]byte(keyRoot), rootEnv)
+	r := &ring{keks: map[Purpose]map[uint32]*kek{}, current: map[Purpose]uint32{}}
+	for _, p := range purposes {
+		kk, env, err := k.newKEK(p, 1)
+		if err != nil {
+			return err
+		}
+		b.Insert(kekKey(p, 1), env)
+		r.keks[p] = map[uint32]*kek{1: kk}
+		r.current[p] = 1
+	}
+	if err := k.st.Apply(ctx, &b); err != nil {
+		k.zeroRing(r)
+		clear(k.root)
+		return fmt.Errorf("keyring: region %s: creating: %w", k.region, err)
+	}
+	return k.install(r)
+}
+
+// unseal opens an existing keyring from its k/meta bytes.
+func (k *Keyring) unseal(ctx context.Context, metaBytes, secret []byte) error {
+	m, err := decodeMeta(metaBytes)
+	if err != nil {
+		return fmt.Errorf("keyring: region %s: %w", k.region, err)
+	}
+	if m.Region != k.region || m.Suite != string(k.suite.ID()) {
+		return fmt.Errorf("%w: store holds region %q suite %q, want region %q suite %q",
+			ErrRegionMismatch, m.Region, m.Suite, k.region, k.suite.ID())
+	}
+	rootEnv, err := k.st.Get(ctx, []byte(keyRoot))
+	if err != nil {
+		return fmt.Errorf("keyring: region %s: reading %s: %w", k.region, keyRoot, err)
+	}
+	h, ct, err := envelope.Parse(rootEnv)
+	if err != nil {
+		return fmt.Errorf("keyring: region %s: %s: %w", k.region, keyRoot, err)
+	}
+	sealer, err := k.sealKey(secret, m)
+	if err != nil {
+		return fmt.Errorf("keyring: region %s: %v", k.region, err)
+	}
+	if h.Suite != k.suite.ID() || h.KeyVersion != rootVersion {
+		return ErrWrongSecret
+	}
+	root, err := envelope.Open(sealer, h, ct, k.rootBinding(metaBytes))
+	if err != nil || len(root) != k.suite.AEAD().KeySize() {
+		return ErrWrongSecret
+	}
+	k.root = root
+	if k.rootAEAD, err = k.suite.AEAD().New(root); err != nil {
+		return fmt.Errorf("keyring: region %s: %v", k.region, err)
+	}
+	r, err := k.load(ctx, &ring{keks: map[Purpose]map[uint32]*kek{}, current: map[Purpose]uint32{}})
+	if err != nil {
+		clear(k.root)
+		return err
+	}
+	return k.install(r)
+}
+
+// install makes r the first ring and derives the subject-ref key.
+func (k *Keyring) install(r *ring) error {
+	idx := r.keks[Index][1]
+	if idx == nil {
+		return fmt.Errorf("keyring: region %s: index key version 1 is missing", k.region)
+	}
+	for _, p := range purposes {
+		if r.current[p] == 0 {
+			return fmt.Errorf("keyring: region %s: no active %s key", k.region, p)
+		}
+	}
+	k.refKey = idx.ref
+	k.refMACs.New = func() any { return &refMAC{h: k.suite.MAC().New(k.refKey)} }
+	k.ring.Store(r)
+	return nil
+}
+
+// newKEK generates version v of purpose p and seals its record.
+func (k *Keyring) newKEK(p Purpose, v uint32) (*kek, []byte, error) {
+	size := k.suite.Hash().Size()
+	if p == Data {
+		size = k.suite.AEAD().KeySize()
+	}
+	rec := &kekRecord{state: Active, created: k.now().UTC().Truncate(time.Millisecond), secret: make([]byte, size)}
+	if _, err := io.ReadFull(k.rand, rec.secret); err != nil {
+		return nil, nil, fmt.Errorf("keyring: region %s: generating %s key: %w", k.region, p, err)
+	}
+	if p == Audit {
+		sig := k.suite.Signature()
+		priv, err := sig.GenerateKey(k.rand)
+		if err != nil {
+			return nil, nil, fmt.Errorf("keyring: region %s: generating audit signing key: %w", k.region, err)
+		}
+		if rec.signer, err = sig.MarshalPrivateKey(priv); err != nil {
+			return nil, nil, fmt.Errorf("keyring: region %s: encoding audit signing key: %v", k.region, err)
+		}
+	}
+	kk, err := k.expandKEK(p, v, rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := k.sealRecord(p, v, rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, _, err := envelope.Parse(env)
+	if err != nil {
+		return nil, nil, fmt.Errorf("keyring: region %s: %w", k.region, err)
+	}
+	kk.sealedNonce = bytes.Clone(h.Nonce)
+	return kk, env, nil
+}
+
+func (k *Keyring) sealRecord(p Purpose, v uint32, rec *kekRecord) ([]byte, error) {
+	pt := rec.encode()
+	defer clear(pt)
+	env, err := envelope.Seal(k.rootAEAD, k.rand, k.suite.ID(), rootVersion, k.kekBinding(p, v), pt)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: region %s: sealing %s key v%d: %w", k.region, p, v, err)
+	}
+	return env, nil
+}
+
+// expandKEK builds the in-memory form of a KEK record: ciphers, subkeys and
+// the parsed signing key.
+func (k *Keyring) expandKEK(p Purpose, v uint32, rec *kekRecord) (*kek, error) {
+	kk := &kek{purpose: p, version: v, rec: rec}
+	var err error
+	switch p {
+	case Data:
+		if len(rec.secret) != k.suite.AEAD().KeySize() {
+			return nil, fmt.Errorf("keyring: region %s: data key v%d has the wrong size", k.region, v)
+		}
+		kk.aead, err = k.suite.AEAD().New(rec.secret)
+	case Index:
+		n := k.suite.MAC().Size()
+		if kk.index, err = k.suite.KDF().Key(rec.secret, nil, labelBlindIndex, n); err == nil {
+			kk.ref, err = k.suite.KDF().Key(rec.secret, nil, labelSubjectRef, n)
+		}
+	case Audit:
+		kk.signer, err = k.suite.Signature().ParsePrivateKey(rec.signer)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keyring: region %s: %s key v%d: %v", k.region, p, v, err)
+	}
+	return kk, nil
+}
+
+// load reads every KEK record from the store and returns a ring holding
+// those of base plus any new versions or state changes. base is not changed.
+func (k *Keyring) load(ctx context.Context, base *ring) (*ring, error) {
+	kvs, err := k.st.Scan(ctx, []byte(prefixKEK), store.PrefixEnd([]byte(prefixKEK)), 0)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: region %s: reading keys: %w", k.region, err)
+	}
+	r := &ring{keks: map[Purpose]map[uint32]*kek{}, current: map[Purpose]uint32{}}
+	for p, vs := range base.keks {
+		r.keks[p] = maps(vs)
+	}
+	for _, kv := range kvs {
+		p, v, ok := parseKEKKey(kv.Key)
+		if !ok {
+			return nil, fmt.Errorf("keyring: region %s: unexpected key %q", k.region, kv.Key)
+		}
+		old := r.keks[p][v]
+		if old != nil && old.rec.state == Retired {
+			continue // retirement is final
+		}
+		h, ct, err := envelope.Parse(kv.Value)
+		if err != nil {
+			return nil, fmt.Errorf("keyring: region %s: %s: %w", k.region, kv.Key, err)
+		}
+		if h.Suite != k.suite.ID() || h.KeyVersion != rootVersion {
+			return nil, fmt.Errorf("keyring: region %s: %s: sealed under suite %s key v%d", k.region, kv.Key, h.Suite, h.KeyVersion)
+		}
+		if old != nil && h.KeyVersion == rootVersion && bytes.Equal(h.Nonce, old.sealedNonce) {
+			continue
+		}
+		pt, err := envelope.Open(k.rootAEAD, h, ct, k.kekBinding(p, v))
+		if err != nil {
+			return nil, fmt.Errorf("keyring: region %s: unsealing %s key v%d: %w", k.region, p, v, err)
+		}
+		rec, err := decodeRecord(pt)
+		if err != nil {
+			clear(pt)
+			return nil, fmt.Errorf("keyring: region %s: %s key v%d: %w", k.region, p, v, err)
+		}
+		if old != nil && old.rec.state == rec.state {
+			clear(pt)
+			continue
+		}
+		kk, err := k.expandKEK(p, v, rec)
+		if err != nil {
+			return nil, err
+		}
+		kk.sealedNonce = bytes.Clone(h.Nonce)
+		if r.keks[p] == nil {
+			r.keks[p] = map[uint32]*kek{}
+		}
+		r.keks[p][v] = kk
+	}
+	for p, vs := range r.keks {
+		for v, kk := range vs {
+			if kk.rec.state == Active && v > r.current[p] {
+				r.current[p] = v
+			}
+		}
+	}
+	return r, nil
+}
+
+func maps(m map[uint32]*kek) map[uint32]*kek {
+	c := make(map[uint32]*kek, len(m)+1)
+	for v, kk := range m {
+		c[v] = kk
+	}
+	return c
+}
+
+func parseKEKKey(key []byte) (Purpose, uint32, bool) {
+	rest, ok := bytes.CutPrefix(key, []byte(prefixKEK))
+	if !ok || len(rest) < 6 || rest[len(rest)-5] != '/' {
+		return "", 0, false
+	}
+	p := Purpose(rest[:len(rest)-5])
+	v := binary.BigEndian.Uint32(rest[len(rest)-4:])
+	return p, v, p.valid() && v != 0
+}
+
+// refresh reloads the ring from the store, so that versions made by other
+// processes become usable.
+func (k *Keyring) refresh(ctx context.Context) (*ring, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.refreshLocked(ctx)
+}
+
+func (k *Keyring) refreshLocked(ctx context.Context) (*ring, error) {
+	r, err := k.load(ctx, k.ring.Load())
+	if err != nil {
+		return nil, err
+	}
+	k.ring.Store(r)
+	return r, nil
+}
+
+// lookup returns version v of purpose p from memory.
+func (k *Keyring) lookup(p Purpose, v uint32) (*kek, error) {
+	if k.closed.Load() {
+		return nil, ErrClosed
+	}
+	if kk := k.ring.Load().keks[p][v]; kk != nil {
+		return kk, nil
+	}
+	return nil, fmt.Errorf("keyring: region %s: %s key v%d: %w", k.region, p, v, ErrUnknownVersion)
+}
+
+// kekFor is lookup that reloads the ring once if this process has not seen
+// v yet (another process may have rotated).
+func (k *Keyring) kekFor(ctx context.Context, p Purpose, v uint32) (*kek, error) {
+	kk, err := k.lookup(p, v)
+	if errors.Is(err, ErrUnknownVersion) {
+		if _, err := k.refresh(ctx); err != nil {
+			return nil, err
+		}
+		return k.lookup(p, v)
+	}
+	return kk, err
+}
+
+// activeLookup is lookup that also refuses retired versions.
+func (k *Keyring) activeLookup(p Purpose, v uint32) (*kek, error) {
+	kk, err := k.lookup(p, v)
+	if err != nil {
+		return nil, err
+	}
+	if kk.rec.state == Retired {
+		return nil, fmt.Errorf("keyring: region %s: %s key v%d: %w", k.region, p, v, ErrRetired)
+	}
+	return kk, nil
+}
+
+// Region returns the region name.
+func (k *Keyring) Region() string { return k.region }
+
+// Suite returns the region's suite.
+func (k *Keyring) Suite() suite.Suite { return k.suite }
+
+// CurrentVersion returns the current version of purpose p (0 for an unknown
+// purpose).
+func (k *Keyring) CurrentVersion(p Purpose) uint32 { return k.ring.Load().current[p] }
+
+// Close zeroes the key material the keyring holds: root key, KEKs, subkeys
+// and cached DEKs. Expanded cipher states inside crypto/cipher values and
+// parsed signing keys cannot be zeroed from outside and are left to the
+// garbage collector. Every later call fails with ErrClosed.
+func (k *Keyring) Close() {
+	if k.closed.Swap(true) {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	clear(k.root)
+	k.zeroRing(k.ring.Load())
+	k.cache.zero()
+}
+
+func (k *Keyring) zeroRing(r *ring) {
+	if r == nil {
+		return
+	}
+	for _, vs := range r.keks {
+		for _, kk := range vs {
+			clear(kk.rec.secret)
+			clear(kk.rec.signer)
+			clear(kk.index)
+			clear(kk.ref)
+		}
+	}
+}

@@ -1,0 +1,259 @@
+package keyring
+
+import (
+	"cmp"
+	"context"
+	"crypto"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/domicile/domicile/internal/envelope"
+	"github.com/domicile/domicile/internal/store"
+)
+
+// Rotate adds a new version of purpose p's KEK and makes it current; it
+// returns the new version. It is all-or-nothing: the new version is written
+// with one Insert and only becomes current in memory after the store
+// accepted it, so on any error the keyring keeps working with its old
+// versions. If another process rotated p at the same moment, Rotate fails
+// with an error wrapping store.ErrConflict; the versions it added are then
+// visible and Rotate may be called again if another version is wanted.
+//
+// Rotating data does not touch existing DEKs; run Rewrap to move them.
+func (k *Keyring) Rotate(ctx context.Context, p Purpose) (uint32, error) {
+	if !p.valid() {
+		return 0, fmt.Errorf("keyring: unknown purpose %q", p)
+	}
+	if k.closed.Load() {
+		return 0, ErrClosed
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	r, err := k.refreshLocked(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var v uint32
+	for have := range r.keks[p] {
+		v = max(v, have)
+	}
+	v++
+	kk, env, err := k.newKEK(p, v)
+	if err != nil {
+		return 0, err
+	}
+	var b store.Batch
+	b.Insert(kekKey(p, v), env)
+	if err := k.st.Apply(ctx, &b); err != nil {
+		k.zeroRing(&ring{keks: map[Purpose]map[uint32]*kek{p: {v: kk}}})
+		if errors.Is(err, store.ErrConflict) {
+			_, _ = k.refreshLocked(ctx) // best effort: learn the winner's version
+		}
+		return 0, fmt.Errorf("keyring: region %s: rotating %s key to v%d: %w", k.region, p, v, err)
+	}
+	next := &ring{keks: map[Purpose]map[uint32]*kek{}, current: map[Purpose]uint32{}}
+	for q, vs := range r.keks {
+		next.keks[q] = maps(vs)
+		next.current[q] = r.current[q]
+	}
+	next.keks[p][v] = kk
+	next.current[p] = v
+	k.ring.Store(next)
+	return v, nil
+}
+
+// Retire marks version v of purpose p retired: it is no longer handed out
+// (BlindIndex, DeriveKey and the audit key accessors fail with ErrRetired for
+// it). The current version cannot be retired, nor a data version that still
+// wraps a DEK (run Rewrap first); both fail with an error wrapping ErrInUse.
+// Index version 1 may be retired for blind indexes; subject refs keep using
+// its sealed subject-ref subkey.
+func (k *Keyring) Retire(ctx context.Context, p Purpose, v uint32) error {
+	if !p.valid() {
+		return fmt.Errorf("keyring: unknown purpose %q", p)
+	}
+	if k.closed.Load() {
+		return ErrClosed
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	r, err := k.refreshLocked(ctx)
+	if err != nil {
+		return err
+	}
+	kk := r.keks[p][v]
+	switch {
+	case kk == nil:
+		return fmt.Errorf("keyring: region %s: retiring %s key v%d: %w", k.region, p, v, ErrUnknownVersion)
+	case kk.rec.state == Retired:
+		return nil
+	case r.current[p] == v:
+		return fmt.Errorf("keyring: region %s: retiring %s key v%d: it is current: %w", k.region, p, v, ErrInUse)
+	}
+	if p == Data {
+		n, err := k.countDEKs(ctx, func(kv uint32) bool { return kv == v })
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("keyring: region %s: retiring data key v%d: %d subject keys still use it: %w", k.region, v, n, ErrInUse)
+		}
+	}
+	rec := *kk.rec
+	rec.state = Retired
+	rec.retired = k.now().UTC().Truncate(time.Millisecond)
+	env, err := k.sealRecord(p, v, &rec)
+	if err != nil {
+		return err
+	}
+	var b store.Batch
+	b.Put(kekKey(p, v), env)
+	if err := k.st.Apply(ctx, &b); err != nil {
+		return fmt.Errorf("keyring: region %s: retiring %s key v%d: %w", k.region, p, v, err)
+	}
+	_, err = k.refreshLocked(ctx)
+	return err
+}
+
+// countDEKs scans every wrapped DEK and counts those whose KEK version
+// matches.
+func (k *Keyring) countDEKs(ctx context.Context, match func(uint32) bool) (int, error) {
+	n := 0
+	err := k.scanDEKs(ctx, func(_ []byte, env []byte) error {
+		if h, _, err := envelope.Parse(env); err == nil && match(h.KeyVersion) {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Status describes a keyring for operators. It holds no key material.
+type Status struct {
+	Region   string
+	Suite    string
+	Purposes []PurposeStatus
+	// SubjectKeys is the number of live subject keys (the sum of the
+	// data versions' DEKs).
+	SubjectKeys int64
+}
+
+// PurposeStatus describes the versions of one purpose.
+type PurposeStatus struct {
+	Purpose  Purpose
+	Current  uint32
+	Versions []VersionStatus // ascending
+}
+
+// VersionStatus describes one key version.
+type VersionStatus struct {
+	Version uint32
+	State   State
+	Created time.Time
+	Retired time.Time // zero unless retired
+	// DEKs is the number of subject keys wrapped under this version
+	// (data only), from store counters.
+	DEKs int64
+}
+
+// Status reports every purpose's versions, reloading them from the store
+// first so that rotations by other processes show.
+func (k *Keyring) Status(ctx context.Context) (Status, error) {
+	if k.closed.Load() {
+		return Status{}, ErrClosed
+	}
+	r, err := k.refresh(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{Region: k.region, Suite: string(k.suite.ID())}
+	for _, p := range purposes {
+		ps := PurposeStatus{Purpose: p, Current: r.current[p]}
+		for v, kk := range r.keks[p] {
+			vs := VersionStatus{Version: v, State: kk.rec.state, Created: kk.rec.created, Retired: kk.rec.retired}
+			if p == Data {
+				if vs.DEKs, err = k.st.Counter(ctx, dekCounter(v)); err != nil {
+					return Status{}, fmt.Errorf("keyring: region %s: reading counters: %w", k.region, err)
+				}
+				st.SubjectKeys += vs.DEKs
+			}
+			ps.Versions = append(ps.Versions, vs)
+		}
+		slices.SortFunc(ps.Versions, func(a, b VersionStatus) int { return cmp.Compare(a.Version, b.Version) })
+		st.Purposes = append(st.Purposes, ps)
+	}
+	return st, nil
+}
+
+// IndexVersions returns the active index key versions, current first, then
+// newest to oldest: search with each, write with the first.
+func (k *Keyring) IndexVersions() []uint32 {
+	r := k.ring.Load()
+	var vs []uint32
+	for v, kk := range r.keks[Index] {
+		if kk.rec.state == Active && v != r.current[Index] {
+			vs = append(vs, v)
+		}
+	}
+	slices.SortFunc(vs, func(a, b uint32) int { return cmp.Compare(b, a) })
+	return append([]uint32{r.current[Index]}, vs...)
+}
+
+// BlindIndex returns the blind index of a normalised value of collection's
+// field: HMAC, under the blind-index subkey of index KEK version, of the
+// length-prefixed (collection, field, normalized). Equal inputs give equal
+// outputs across reopens; any other collection, field or version gives an
+// unrelated output. Errors wrap ErrRetired or ErrUnknownVersion, or
+// ErrClosed.
+func (k *Keyring) BlindIndex(version uint32, collection, field, normalized string) ([]byte, error) {
+	kk, err := k.activeLookup(Index, version)
+	if err != nil {
+		return nil, err
+	}
+	msg := make([]byte, 0, 3*binary.MaxVarintLen64+len(collection)+len(field)+len(normalized))
+	msg = appendLP(msg, []byte(collection))
+	msg = appendLP(msg, []byte(field))
+	msg = appendLP(msg, []byte(normalized))
+	return k.suite.MAC().Sum(kk.index, msg), nil
+}
+
+// DeriveKey returns n bytes derived with the suite KDF from version of
+// purpose p's KEK under label, for packages that need their own keys (for
+// example format-preserving tokenization keys). Data KEKs never leave the
+// keyring and cannot be derived from. Errors wrap ErrRetired or
+// ErrUnknownVersion, or ErrClosed.
+func (k *Keyring) DeriveKey(p Purpose, version uint32, label string, n int) ([]byte, error) {
+	if p == Data || !p.valid() {
+		return nil, fmt.Errorf("keyring: cannot derive keys from purpose %q", p)
+	}
+	kk, err := k.activeLookup(p, version)
+	if err != nil {
+		return nil, err
+	}
+	out, err := k.suite.KDF().Key(kk.rec.secret, nil, labelDerived+string(p)+" "+label, n)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: deriving %s key: %v", p, err)
+	}
+	return out, nil
+}
+
+// AuditSigner returns the private key of the current audit version, of the
+// suite's signature scheme; sign with Suite().Signature().Sign. It was
+// generated with the keyring (or by Rotate(Audit)) and is stored sealed
+// under the root key.
+func (k *Keyring) AuditSigner() (crypto.Signer, error) {
+	if k.closed.Load() {
+		return nil, ErrClosed
+	}
+	r := k.ring.Load()
+	return r.keks[Audit][r.current[Audit]].signer, nil
+}
+
+// AuditPublicKey returns the public key of the current audit version.
+func (k *Keyring) AuditPublicKey() crypto.PublicKey {
+	r := k.ring.Load()
+	return r.keks[Audit][r.current[Audit]].signer.Public()
+}

@@ -1,0 +1,330 @@
+package keyring
+
+import (
+	"bytes"
+	"context"
+	"crypto/cipher"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strconv"
+
+	"github.com/domicile/domicile/internal/envelope"
+	"github.com/domicile/domicile/internal/store"
+)
+
+// SubjectKey is a subject's DEK, ready to use.
+type SubjectKey struct {
+	// AEAD is the DEK's cipher (the suite AEAD). Its Open fails only with
+	// suite.ErrOpen.
+	AEAD cipher.AEAD
+	// Version is the DEK's generation for this subject (1 for the first
+	// key; erasing and re-creating a subject gives the next). Field
+	// envelopes sealed with AEAD carry it as their key version.
+	Version uint32
+
+	ref     string // subject ref
+	dek     []byte
+	epoch   uint64 // cache epoch seen before reading the store
+	pending bool   // created, not yet committed
+}
+
+// tombstone returns the value of a destroyed DEK's tombstone key (a fresh
+// slice each time: batches keep what they are given).
+func tombstone() []byte { return []byte{0} }
+
+// refMAC is a pooled subject-ref MAC with its scratch buffers.
+type refMAC struct {
+	h   hash.Hash
+	in  []byte
+	sum []byte
+}
+
+// ref computes the subject ref into m.sum.
+func (m *refMAC) ref(subject string) []byte {
+	m.h.Reset()
+	m.in = append(m.in[:0], subject...)
+	m.h.Write(m.in)
+	m.sum = m.h.Sum(m.sum[:0])
+	return m.sum
+}
+
+// SubjectRef returns the keyed MAC of a subject id under the region's
+// subject-ref key (derived with the suite KDF from index KEK version 1, with
+// its own label). Subject ids may be personal data; the store only ever sees
+// refs. The ref of a subject never changes for the life of the keyring.
+func (k *Keyring) SubjectRef(subject string) []byte {
+	m := k.refMACs.Get().(*refMAC)
+	out := append([]byte(nil), m.ref(subject)...)
+	k.refMACs.Put(m)
+	return out
+}
+
+func dekKey(ref []byte, gen uint32) []byte {
+	b := make([]byte, 0, len(prefixDEK)+len(ref)+5)
+	b = append(b, prefixDEK...)
+	b = append(b, ref...)
+	return binary.BigEndian.AppendUint32(b, gen)
+}
+
+func tombKey(ref []byte, gen uint32) []byte { return append(dekKey(ref, gen), 'e') }
+
+func (k *Keyring) dekBinding(ref []byte, gen uint32) envelope.Binding {
+	return envelope.Binding{Region: k.region, Collection: "k/dek", Record: string(ref), Field: strconv.FormatUint(uint64(gen), 10)}
+}
+
+// dekEntry is one stored generation of a subject's DEK.
+type dekEntry struct {
+	gen  uint32
+	env  []byte // nil for a tombstone
+	dead bool
+}
+
+// entries reads every generation stored for ref, in ascending order; a
+// tombstone wins over a live key of the same generation.
+func (k *Keyring) entries(ctx context.Context, ref []byte) ([]dekEntry, error) {
+	prefix := dekKey(ref, 0)[:len(prefixDEK)+len(ref)]
+	kvs, err := k.st.Scan(ctx, prefix, store.PrefixEnd(prefix), 0)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: region %s: reading subject key: %w", k.region, err)
+	}
+	var out []dekEntry
+	for _, kv := range kvs {
+		rest := kv.Key[len(prefix):]
+		if len(rest) != 4 && !(len(rest) == 5 && rest[4] == 'e') {
+			return nil, fmt.Errorf("keyring: region %s: unexpected subject key entry", k.region)
+		}
+		gen := binary.BigEndian.Uint32(rest)
+		dead := len(rest) == 5
+		if n := len(out); n > 0 && out[n-1].gen == gen {
+			out[n-1].dead = out[n-1].dead || dead
+			if !dead {
+				out[n-1].env = kv.Value
+			}
+			continue
+		}
+		e := dekEntry{gen: gen, dead: dead}
+		if !dead {
+			e.env = kv.Value
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// unwrap opens a wrapped DEK. It accepts DEKs under retired data KEKs so
+// that a DEK written by a process that had not yet seen a rotation stays
+// readable; Rewrap moves them.
+func (k *Keyring) unwrap(ctx context.Context, ref []byte, gen uint32, env []byte) (*SubjectKey, error) {
+	h, ct, err := envelope.Parse(env)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: region %s: subject key: %w", k.region, err)
+	}
+	if h.Suite != k.suite.ID() {
+		return nil, fmt.Errorf("keyring: region %s: subject key sealed under suite %s", k.region, h.Suite)
+	}
+	kk, err := k.kekFor(ctx, Data, h.KeyVersion)
+	if err != nil {
+		return nil, err
+	}
+	dek, err := envelope.Open(kk.aead, h, ct, k.dekBinding(ref, gen))
+	if err != nil {
+		return nil, fmt.Errorf("keyring: region %s: unwrapping subject key: %w", k.region, err)
+	}
+	a, err := k.suite.AEAD().New(dek)
+	if err != nil {
+		clear(dek)
+		return nil, fmt.Errorf("keyring: region %s: subject key: %v", k.region, err)
+	}
+	return &SubjectKey{AEAD: a, Version: gen, ref: string(ref), dek: dek}, nil
+}
+
+// SubjectKey returns the subject's current DEK, creating one if the subject
+// has none (or only destroyed ones).
+//
+// When it creates a key it adds to b an Insert of the wrapped DEK (and a
+// counter update) and returns a pending key: the caller applies b together
+// with its record, then calls Commit(sk) if Apply succeeded. If Apply failed
+// with store.ErrConflict another writer created the subject's key first:
+// call SubjectKey again (with a fresh batch) to get theirs. If Apply failed
+// otherwise, drop sk. Calling Commit on a key that was not created is a
+// no-op, so callers may always call it after a successful Apply.
+//
+// Errors are store errors or corrupt key material, wrapped with context;
+// they never include the subject id.
+func (k *Keyring) SubjectKey(ctx context.Context, subject string, b *store.Batch) (*SubjectKey, error) {
+	if k.closed.Load() {
+		return nil, ErrClosed
+	}
+	m := k.refMACs.Get().(*refMAC)
+	sk, epoch := k.cache.get(m.ref(subject))
+	if sk != nil {
+		k.refMACs.Put(m)
+		return sk, nil
+	}
+	ref := append([]byte(nil), m.sum...)
+	k.refMACs.Put(m)
+
+	es, err := k.entries(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	gen := uint32(1)
+	if n := len(es); n > 0 {
+		last := es[n-1]
+		if !last.dead {
+			sk, err := k.unwrap(ctx, ref, last.gen, last.env)
+			if err != nil {
+				return nil, err
+			}
+			k.cache.add(sk, epoch)
+			return sk, nil
+		}
+		gen = last.gen + 1
+	}
+	if b == nil {
+		return nil, errors.New("keyring: SubjectKey needs a batch to create a key")
+	}
+	return k.createDEK(ref, gen, epoch, b)
+}
+
+func (k *Keyring) createDEK(ref []byte, gen uint32, epoch uint64, b *store.Batch) (*SubjectKey, error) {
+	r := k.ring.Load()
+	cur := r.current[Data]
+	kk := r.keks[Data][cur]
+	dek := make([]byte, k.suite.AEAD().KeySize())
+	if _, err := io.ReadFull(k.rand, dek); err != nil {
+		return nil, fmt.Errorf("keyring: region %s: generating subject key: %w", k.region, err)
+	}
+	a, err := k.suite.AEAD().New(dek)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: region %s: %v", k.region, err)
+	}
+	env, err := envelope.Seal(kk.aead, k.rand, k.suite.ID(), cur, k.dekBinding(ref, gen), dek)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: region %s: wrapping subject key: %w", k.region, err)
+	}
+	b.Insert(dekKey(ref, gen), env)
+	assertAbsent(b, tombKey(ref, gen)) // a concurrent erasure of this generation wins
+	b.Add(dekCounter(cur), 1)
+	return &SubjectKey{AEAD: a, Version: gen, ref: string(ref), dek: dek, epoch: epoch, pending: true}, nil
+}
+
+// assertAbsent makes b fail with store.ErrConflict if key exists: an Insert
+// followed by a Delete of the same key has no other effect.
+func assertAbsent(b *store.Batch, key []byte) {
+	b.Insert(key, tombstone())
+	b.Delete(key)
+}
+
+// Commit records that the batch holding sk's creation was applied, making
+// sk available from the cache. It is a no-op for keys SubjectKey did not
+// create, and for nil.
+func (k *Keyring) Commit(sk *SubjectKey) {
+	if sk == nil || !sk.pending || k.closed.Load() {
+		return
+	}
+	sk.pending = false
+	k.cache.add(sk, sk.epoch)
+}
+
+// ExistingSubjectKey returns generation version of the subject's DEK, for
+// reading; it never creates one. It fails with an error wrapping
+// ErrNoSubjectKey when that key was destroyed or never existed, and
+// otherwise with store errors or corrupt key material.
+func (k *Keyring) ExistingSubjectKey(ctx context.Context, subject string, version uint32) (cipher.AEAD, error) {
+	if k.closed.Load() {
+		return nil, ErrClosed
+	}
+	m := k.refMACs.Get().(*refMAC)
+	a, err := k.existing(ctx, m.ref(subject), version)
+	k.refMACs.Put(m)
+	return a, err
+}
+
+// SubjectKeyByRef is ExistingSubjectKey for a subject known by its
+// SubjectRef (as stored with records), with the same errors.
+func (k *Keyring) SubjectKeyByRef(ctx context.Context, ref []byte, version uint32) (cipher.AEAD, error) {
+	if k.closed.Load() {
+		return nil, ErrClosed
+	}
+	if len(ref) != k.suite.MAC().Size() {
+		return nil, fmt.Errorf("keyring: region %s: subject ref is %d bytes, want %d", k.region, len(ref), k.suite.MAC().Size())
+	}
+	return k.existing(ctx, ref, version)
+}
+
+// existing implements ExistingSubjectKey; ref may be a scratch buffer and
+// is not retained.
+func (k *Keyring) existing(ctx context.Context, ref []byte, version uint32) (cipher.AEAD, error) {
+	sk, epoch := k.cache.get(ref)
+	if sk != nil && sk.Version == version {
+		return sk.AEAD, nil
+	}
+	if version == 0 {
+		return nil, fmt.Errorf("keyring: region %s: subject key v0: %w", k.region, ErrNoSubjectKey)
+	}
+	ref = bytes.Clone(ref)
+	env, err := k.st.Get(ctx, dekKey(ref, version))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("keyring: region %s: subject key v%d: %w", k.region, version, ErrNoSubjectKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keyring: region %s: reading subject key: %w", k.region, err)
+	}
+	sk, err = k.unwrap(ctx, ref, version, env)
+	if err != nil {
+		return nil, err
+	}
+	// A subject has at most one live generation, so this is its current
+	// key and may be cached.
+	k.cache.add(sk, epoch)
+	return sk.AEAD, nil
+}
+
+// DestroySubjectKey crypto-shreds the subject: it adds to b the deletion of
+// the subject's live DEK and a tombstone for it (or, if the subject has no
+// live DEK, a tombstone that makes a concurrent creation fail with
+// store.ErrConflict). It evicts the key from the cache at once.
+//
+// The caller applies b, then must call the returned done func (whatever
+// Apply returned): it evicts again, so that a read which raced with the
+// erasure cannot leave the key cached. After a successful Apply and done,
+// ExistingSubjectKey fails with ErrNoSubjectKey, also after a reopen.
+//
+// The cache is per process: with several processes per region, the others
+// may serve the erased key from their caches until they evict it.
+func (k *Keyring) DestroySubjectKey(ctx context.Context, subject string, b *store.Batch) (done func(), err error) {
+	if k.closed.Load() {
+		return nil, ErrClosed
+	}
+	ref := k.SubjectRef(subject)
+	k.cache.evict(ref)
+	done = func() { k.cache.evict(ref) }
+	es, err := k.entries(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	live := 0
+	for _, e := range es {
+		if e.dead {
+			continue
+		}
+		live++
+		b.Delete(dekKey(ref, e.gen))
+		b.Put(tombKey(ref, e.gen), tombstone())
+		if h, _, err := envelope.Parse(e.env); err == nil {
+			b.Add(dekCounter(h.KeyVersion), -1)
+		}
+	}
+	if live == 0 {
+		next := uint32(1)
+		if n := len(es); n > 0 {
+			next = es[n-1].gen + 1
+		}
+		b.Put(tombKey(ref, next), tombstone())
+	}
+	return done, nil
+}
