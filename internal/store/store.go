@@ -85,7 +85,9 @@ type Batch struct {
 }
 
 // Put sets key to value.
-func (b *Batch) Put(key, value []byte) { b.ops = append(b.ops, Op{Kind: OpPut, Key: key, Value: value}) }
+func (b *Batch) Put(key, value []byte) {
+	b.ops = append(b.ops, Op{Kind: OpPut, Key: key, Value: value})
+}
 
 // Insert sets key to value if key does not exist yet; otherwise the whole
 // batch fails with ErrConflict.
