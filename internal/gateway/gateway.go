@@ -1,0 +1,503 @@
+// Package gateway is the stateless front of Domicile: it routes a create by
+// the record's jurisdiction, a record request by the region its id names,
+// and fans subject queries and searches out to every region in parallel. It
+// persists nothing and holds no keys; the regional nodes authenticate every
+// request they receive.
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"sync"
+
+	"github.com/domicile/domicile/client"
+	"github.com/domicile/domicile/internal/api"
+	"github.com/domicile/domicile/internal/policy"
+	"github.com/domicile/domicile/internal/vault"
+)
+
+// Backend is how the gateway reaches one region.
+type Backend struct {
+	// URL is the base URL of the region's node (scheme and host; a path
+	// prefix is kept).
+	URL *url.URL
+	// Transport carries the requests; nil means http.DefaultTransport.
+	Transport http.RoundTripper
+}
+
+// Options configure a Gateway.
+type Options struct {
+	Policy   *policy.Policy
+	Backends map[string]Backend // by region name; every region of the policy needs one
+	Logger   *slog.Logger
+	Metrics  *api.Metrics
+	MaxBody  int64
+}
+
+// Gateway routes the /v1 API across regions.
+type Gateway struct {
+	pol      *policy.Policy
+	backends map[string]Backend
+	order    []string // region names in policy order
+	log      *slog.Logger
+	maxBody  int64
+}
+
+// New returns the gateway's handler.
+func New(o Options) (http.Handler, error) {
+	g := &Gateway{pol: o.Policy, backends: map[string]Backend{}, log: o.Logger, maxBody: o.MaxBody}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.maxBody <= 0 {
+		g.maxBody = api.DefaultMaxBody
+	}
+	for _, r := range o.Policy.Regions {
+		b, ok := o.Backends[r.Name]
+		if !ok || b.URL == nil {
+			return nil, fmt.Errorf("gateway: no backend for region %s", r.Name)
+		}
+		if b.Transport == nil {
+			b.Transport = http.DefaultTransport
+		}
+		g.backends[r.Name] = b
+		g.order = append(g.order, r.Name)
+	}
+	for name := range o.Backends {
+		if _, ok := o.Policy.Region(name); !ok {
+			return nil, fmt.Errorf("gateway: backend for %s, which is not a region of the policy", name)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/records", g.create)
+	mux.HandleFunc("GET /v1/records/{id}", g.byRecordID)
+	mux.HandleFunc("PATCH /v1/records/{id}", g.byRecordID)
+	mux.HandleFunc("DELETE /v1/records/{id}", g.byRecordID)
+	mux.HandleFunc("GET /v1/subjects/{subject}/records", g.listSubject)
+	mux.HandleFunc("DELETE /v1/subjects/{subject}", g.eraseSubject)
+	mux.HandleFunc("POST /v1/collections/{collection}/search", g.search)
+	mux.HandleFunc("GET /v1/regions", g.regions)
+	mux.HandleFunc("GET /v1/regions/{region}/keys", g.byRegionName)
+	mux.HandleFunc("POST /v1/regions/{region}/keys/rotate", g.byRegionName)
+	mux.HandleFunc("GET /v1/openapi.json", api.ServeOpenAPI)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", g.ready)
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", o.Metrics.Handler())
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		g.fail(w, r, api.Errorf(api.CodeNotFoundRoute, "no endpoint %s %s", r.Method, r.URL.Path))
+	})
+	return api.Middleware(mux, o.Metrics, g.log, g.maxBody), nil
+}
+
+func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
+	api.WriteError(w, r, g.log, err)
+}
+
+// forwarded headers; everything else stays at the gateway.
+var forwarded = []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", "Domicile-Purpose", "Accept"}
+
+// call sends one request to a region and returns its response.
+func (g *Gateway) call(ctx context.Context, region, method, path, rawQuery string, hdr http.Header, body []byte) (*http.Response, error) {
+	b := g.backends[region]
+	u := *b.URL
+	u.Path = b.URL.Path + path
+	u.RawPath = ""
+	u.RawQuery = rawQuery
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body == nil {
+		req.Body = http.NoBody
+		req.ContentLength = 0
+	}
+	for _, h := range forwarded {
+		if v := hdr.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
+	resp, err := b.Transport.RoundTrip(req)
+	if err != nil {
+		return nil, &api.Error{Code: api.CodeUnavailable, Detail: "region " + region + " did not answer", Err: err}
+	}
+	return resp, nil
+}
+
+// relay copies a region's response to the client.
+func relay(w http.ResponseWriter, resp *http.Response) {
+	defer resp.Body.Close()
+	for _, h := range []string{"Content-Type", "WWW-Authenticate", "Domicile-Access-Rule", "Retry-After"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}
+
+// forward sends the request as it is to one region and relays the answer.
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, region string, body []byte) {
+	if body == nil && r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodDelete {
+		var err error
+		body, err = io.ReadAll(r.Body)
+		if err != nil {
+			g.fail(w, r, bodyError(err))
+			return
+		}
+	}
+	resp, err := g.call(r.Context(), region, r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header, body)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	relay(w, resp)
+}
+
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return api.Errorf(api.CodeBodyTooLarge, "request body exceeds %d bytes", mbe.Limit)
+	}
+	return api.Errorf(api.CodeMalformedJSON, "could not read the request body")
+}
+
+func (g *Gateway) create(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		g.fail(w, r, bodyError(err))
+		return
+	}
+	var req client.CreateRequest
+	r2 := r.Clone(r.Context())
+	r2.Body = io.NopCloser(bytes.NewReader(body))
+	if err := api.DecodeJSON(r2, &req); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	region := ""
+	for i, rec := range req.Records {
+		reg, err := g.pol.RegionFor(rec.Jurisdiction)
+		if err != nil {
+			idx := i
+			g.fail(w, r, &api.Error{Code: string(vault.CodeUnknownJurisdiction), Detail: "jurisdiction is not an ISO 3166-1 alpha-2 code", Index: &idx})
+			return
+		}
+		if region != "" && reg.Name != region {
+			idx := i
+			g.fail(w, r, &api.Error{Code: api.CodeCrossRegionBatch, Detail: fmt.Sprintf("record %d belongs to region %s, earlier ones to %s", i, reg.Name, region), Index: &idx})
+			return
+		}
+		region = reg.Name
+	}
+	if region == "" {
+		g.fail(w, r, api.Errorf(string(vault.CodeTooMany), "no records to create"))
+		return
+	}
+	g.forward(w, r, region, body)
+}
+
+func (g *Gateway) byRecordID(w http.ResponseWriter, r *http.Request) {
+	region, ok := vault.RegionOfID(r.PathValue("id"))
+	if !ok {
+		g.fail(w, r, api.Errorf(string(vault.CodeInvalidRecordID), "record id is malformed"))
+		return
+	}
+	if _, ok := g.backends[region]; !ok {
+		g.fail(w, r, api.Errorf(string(vault.CodeNotFound), "no region %s behind this gateway", region))
+		return
+	}
+	g.forward(w, r, region, nil)
+}
+
+func (g *Gateway) byRegionName(w http.ResponseWriter, r *http.Request) {
+	region := r.PathValue("region")
+	if _, ok := g.backends[region]; !ok {
+		g.fail(w, r, api.Errorf(api.CodeUnknownRegion, "no region %s behind this gateway", truncate(region)))
+		return
+	}
+	g.forward(w, r, region, nil)
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
+}
+
+// answer is one region's answer in a fan-out.
+type answer struct {
+	region string
+	status int
+	body   []byte
+	err    error
+}
+
+// fanOut sends the same request to regions in parallel.
+func (g *Gateway) fanOut(r *http.Request, regions []string, method, path string, query func(region string) string, body func(region string) []byte) []answer {
+	out := make([]answer, len(regions))
+	var wg sync.WaitGroup
+	for i, name := range regions {
+		wg.Go(func() {
+			var q string
+			if query != nil {
+				q = query(name)
+			}
+			var b []byte
+			if body != nil {
+				b = body(name)
+			}
+			resp, err := g.call(r.Context(), name, method, path, q, r.Header, b)
+			if err != nil {
+				out[i] = answer{region: name, err: err}
+				return
+			}
+			defer resp.Body.Close()
+			data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+			out[i] = answer{region: name, status: resp.StatusCode, body: data, err: err}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// firstFailure relays the first failed answer (in policy order) and reports
+// whether there was one.
+func (g *Gateway) firstFailure(w http.ResponseWriter, r *http.Request, answers []answer) bool {
+	for _, a := range answers {
+		if a.err != nil {
+			g.fail(w, r, a.err)
+			return true
+		}
+		if a.status >= 300 {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(a.status)
+			w.Write(a.body)
+			return true
+		}
+	}
+	return false
+}
+
+// The fan-out cursor carries each region's own cursor; a region missing
+// from it is exhausted.
+func encodeCursor(c map[string]string) string {
+	if len(c) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (map[string]string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) > 4096 {
+		return nil, api.Errorf(string(vault.CodeInvalidCursor), "cursor is not valid")
+	}
+	var c map[string]string
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, api.Errorf(string(vault.CodeInvalidCursor), "cursor is not valid")
+	}
+	return c, nil
+}
+
+// regionsFor returns the regions a fan-out page visits, with their cursors.
+func (g *Gateway) regionsFor(cursor string) ([]string, map[string]string, error) {
+	if cursor == "" {
+		return g.order, map[string]string{}, nil
+	}
+	c, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, nil, err
+	}
+	var regions []string
+	for _, name := range g.order {
+		if _, ok := c[name]; ok {
+			regions = append(regions, name)
+		}
+	}
+	return regions, c, nil
+}
+
+// mergePages joins the pages of a fan-out. A page holds at most the limit
+// of records from each region visited.
+func mergePages(answers []answer) (client.Page, error) {
+	var out client.Page
+	next := map[string]string{}
+	for _, a := range answers {
+		var p client.Page
+		if err := json.Unmarshal(a.body, &p); err != nil {
+			return client.Page{}, &api.Error{Code: api.CodeUnavailable, Detail: "region " + a.region + " answered with a malformed page", Err: err}
+		}
+		out.Records = append(out.Records, p.Records...)
+		if p.Next != "" {
+			next[a.region] = p.Next
+		}
+	}
+	if out.Records == nil {
+		out.Records = []client.Record{}
+	}
+	out.Next = encodeCursor(next)
+	return out, nil
+}
+
+func (g *Gateway) listSubject(w http.ResponseWriter, r *http.Request) {
+	regions, cursors, err := g.regionsFor(r.URL.Query().Get("cursor"))
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	answers := g.fanOut(r, regions, http.MethodGet, r.URL.EscapedPath(), func(region string) string {
+		v := url.Values{}
+		if l := q.Get("limit"); l != "" {
+			v.Set("limit", l)
+		}
+		if c := cursors[region]; c != "" {
+			v.Set("cursor", c)
+		}
+		return v.Encode()
+	}, nil)
+	if g.firstFailure(w, r, answers) {
+		return
+	}
+	page, err := mergePages(answers)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, page)
+}
+
+func (g *Gateway) search(w http.ResponseWriter, r *http.Request) {
+	var req client.SearchRequest
+	if err := api.DecodeJSON(r, &req); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	if req.Jurisdiction != "" {
+		reg, err := g.pol.RegionFor(req.Jurisdiction)
+		if err != nil {
+			g.fail(w, r, api.Errorf(string(vault.CodeUnknownJurisdiction), "jurisdiction is not an ISO 3166-1 alpha-2 code"))
+			return
+		}
+		body, _ := json.Marshal(req)
+		g.forward(w, r, reg.Name, body)
+		return
+	}
+	regions, cursors, err := g.regionsFor(req.Cursor)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	answers := g.fanOut(r, regions, http.MethodPost, r.URL.EscapedPath(), nil, func(region string) []byte {
+		sub := req
+		sub.Cursor = cursors[region]
+		b, _ := json.Marshal(sub)
+		return b
+	})
+	// A region that cannot normalise the value (a local phone number
+	// without a country code, say) simply has no match; only failures that
+	// every region shares, or server errors, are the caller's answer.
+	var ok []answer
+	for _, a := range answers {
+		if a.err == nil && a.status == http.StatusBadRequest && len(answers) > 1 && isCode(a.body, string(vault.CodeInvalidValue)) {
+			continue
+		}
+		ok = append(ok, a)
+	}
+	if len(ok) == 0 {
+		ok = answers[:1]
+	}
+	if g.firstFailure(w, r, ok) {
+		return
+	}
+	page, err := mergePages(ok)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	api.WriteJSON(w, http.StatusOK, page)
+}
+
+func isCode(body []byte, code string) bool {
+	var p client.Problem
+	return json.Unmarshal(body, &p) == nil && p.Code == code
+}
+
+func (g *Gateway) eraseSubject(w http.ResponseWriter, r *http.Request) {
+	answers := g.fanOut(r, g.order, http.MethodDelete, r.URL.EscapedPath(), nil, nil)
+	if g.firstFailure(w, r, answers) {
+		return
+	}
+	out := client.EraseResponse{Regions: map[string]int{}}
+	for _, a := range answers {
+		var e client.EraseResponse
+		if err := json.Unmarshal(a.body, &e); err != nil {
+			g.fail(w, r, &api.Error{Code: api.CodeUnavailable, Detail: "region " + a.region + " answered with a malformed body", Err: err})
+			return
+		}
+		out.Erased += e.Erased
+		out.Regions[a.region] = e.Erased
+	}
+	api.WriteJSON(w, http.StatusOK, out)
+}
+
+func (g *Gateway) regions(w http.ResponseWriter, r *http.Request) {
+	answers := g.fanOut(r, g.order, http.MethodGet, "/v1/regions", nil, nil)
+	if g.firstFailure(w, r, answers) {
+		return
+	}
+	var out client.RegionsResponse
+	for _, a := range answers {
+		var rr client.RegionsResponse
+		if err := json.Unmarshal(a.body, &rr); err != nil {
+			g.fail(w, r, &api.Error{Code: api.CodeUnavailable, Detail: "region " + a.region + " answered with a malformed body", Err: err})
+			return
+		}
+		out.Regions = append(out.Regions, rr.Regions...)
+	}
+	sort.SliceStable(out.Regions, func(i, j int) bool { return g.index(out.Regions[i].Name) < g.index(out.Regions[j].Name) })
+	api.WriteJSON(w, http.StatusOK, out)
+}
+
+func (g *Gateway) index(name string) int {
+	for i, n := range g.order {
+		if n == name {
+			return i
+		}
+	}
+	return len(g.order)
+}
+
+func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
+	answers := g.fanOut(r, g.order, http.MethodGet, "/readyz", nil, nil)
+	status := map[string]string{}
+	code := http.StatusOK
+	for _, a := range answers {
+		switch {
+		case a.err != nil:
+			status[a.region] = "unreachable"
+			code = http.StatusServiceUnavailable
+		case a.status != http.StatusOK:
+			status[a.region] = "unavailable"
+			code = http.StatusServiceUnavailable
+		default:
+			status[a.region] = "ready"
+		}
+	}
+	api.WriteJSON(w, code, map[string]any{"regions": status})
+}
