@@ -1,0 +1,665 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/domicile/domicile/client"
+	"github.com/domicile/domicile/internal/vault"
+)
+
+// The OpenAPI document is written by hand; these tests keep it honest
+// against the code: routes, error codes and wire types.
+
+// apiRoute is one route of the API and who serves it.
+type apiRoute struct {
+	method, path  string
+	node, gateway bool
+}
+
+// apiRoutes is every route of the API. It is cross-checked both ways
+// against the muxes in this package (NewRegion) and in ../gateway, and
+// against the document, so a route added to the code and not documented
+// fails the test.
+var apiRoutes = []apiRoute{
+	{"POST", "/v1/records", true, true},
+	{"GET", "/v1/records/{id}", true, true},
+	{"PATCH", "/v1/records/{id}", true, true},
+	{"DELETE", "/v1/records/{id}", true, true},
+	{"GET", "/v1/subjects/{subject}/records", true, true},
+	{"DELETE", "/v1/subjects/{subject}", true, true},
+	{"POST", "/v1/collections/{collection}/search", true, true},
+	{"GET", "/v1/regions", true, true},
+	{"GET", "/v1/regions/{region}/keys", true, true},
+	{"POST", "/v1/regions/{region}/keys/rotate", true, true},
+	{"GET", "/v1/openapi.json", true, true},
+	{"GET", "/healthz", true, true},
+	{"GET", "/readyz", true, true},
+	{"GET", "/metrics", true, true},
+}
+
+// wireTypes are the types of client/types.go, by schema name. The test
+// also parses client/types.go so that a new exported type there must be
+// added here (and documented).
+var wireTypes = map[string]any{
+	"NewRecord":       client.NewRecord{},
+	"CreateRequest":   client.CreateRequest{},
+	"Created":         client.Created{},
+	"CreateResponse":  client.CreateResponse{},
+	"Record":          client.Record{},
+	"PatchRequest":    client.PatchRequest{},
+	"Page":            client.Page{},
+	"SearchRequest":   client.SearchRequest{},
+	"EraseResponse":   client.EraseResponse{},
+	"Region":          client.Region{},
+	"RegionsResponse": client.RegionsResponse{},
+	"KeyVersion":      client.KeyVersion{},
+	"KeyPurpose":      client.KeyPurpose{},
+	"KeyStatus":       client.KeyStatus{},
+	"RotateRequest":   client.RotateRequest{},
+	"RotateResponse":  client.RotateResponse{},
+	"Problem":         client.Problem{},
+}
+
+type jsonObj = map[string]any
+
+// loadDoc decodes the embedded document, the bytes ServeOpenAPI serves.
+func loadDoc(t *testing.T) jsonObj {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(openapiJSON))
+	dec.UseNumber()
+	var doc jsonObj
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("openapi.json does not parse: %v", err)
+	}
+	if dec.More() {
+		t.Fatal("openapi.json has data after the document")
+	}
+	return doc
+}
+
+// obj returns m[key] as an object, failing the test if it is not one.
+func obj(t *testing.T, m jsonObj, key, where string) jsonObj {
+	t.Helper()
+	v, ok := m[key].(jsonObj)
+	if !ok {
+		t.Fatalf("%s: %q is missing or not an object", where, key)
+	}
+	return v
+}
+
+// resolve follows a local $ref ("#/a/b") through the document.
+func resolve(doc jsonObj, ref string) (any, bool) {
+	if !strings.HasPrefix(ref, "#/") {
+		return nil, false
+	}
+	var cur any = doc
+	for _, tok := range strings.Split(ref[2:], "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		m, ok := cur.(jsonObj)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[tok]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// deref returns m, or what it refers to if it is a $ref object.
+func deref(t *testing.T, doc jsonObj, m jsonObj) jsonObj {
+	t.Helper()
+	for range 8 {
+		ref, ok := m["$ref"].(string)
+		if !ok {
+			return m
+		}
+		v, ok := resolve(doc, ref)
+		if !ok {
+			t.Fatalf("$ref %s does not resolve", ref)
+		}
+		if m, ok = v.(jsonObj); !ok {
+			t.Fatalf("$ref %s is not an object", ref)
+		}
+	}
+	t.Fatal("$ref chain too long")
+	return nil
+}
+
+var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+func TestOpenAPIVersionAndInfo(t *testing.T) {
+	doc := loadDoc(t)
+	if doc["openapi"] != "3.1.0" {
+		t.Fatalf("openapi = %v, want 3.1.0", doc["openapi"])
+	}
+	info := obj(t, doc, "info", "document")
+	if info["version"] != "1" {
+		t.Errorf("info.version = %v, want \"1\"", info["version"])
+	}
+	if s, _ := info["title"].(string); s == "" {
+		t.Error("info.title is empty")
+	}
+	desc, _ := info["description"].(string)
+	for _, want := range []string{"Bearer", "Idempotency-Key", "X-Request-Id", "application/problem+json", "cross_region_batch", "URL"} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("info.description does not mention %q", want)
+		}
+	}
+	servers, _ := doc["servers"].([]any)
+	if len(servers) == 0 || servers[0].(jsonObj)["url"] != "http://127.0.0.1:8700" {
+		t.Errorf("servers = %v, want http://127.0.0.1:8700 first", doc["servers"])
+	}
+	bearer := obj(t, obj(t, obj(t, doc, "components", "document"), "securitySchemes", "components"), "bearer", "securitySchemes")
+	if bearer["type"] != "http" || bearer["scheme"] != "bearer" {
+		t.Errorf("securitySchemes.bearer = %v, want http bearer", bearer)
+	}
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	rec := httptest.NewRecorder()
+	ServeOpenAPI(rec, httptest.NewRequest(http.MethodGet, "/v1/openapi.json", nil))
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	if !bytes.Equal(rec.Body.Bytes(), openapiJSON) {
+		t.Error("ServeOpenAPI does not serve the embedded document")
+	}
+}
+
+// routePattern matches mux registrations: HandleFunc("GET /x", ...) and
+// Handle("GET /x", ...), with or without a method.
+var routePattern = regexp.MustCompile(`\.Handle(?:Func)?\(\s*"(?:([A-Z]+) )?(/[^"]*)"`)
+
+// routesIn returns the routes registered in the non-test Go files of dir,
+// as "METHOD /path". Catch-alls ("/") and the authenticated mount ("/v1/")
+// are not routes of the document.
+func routesIn(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Go files in %s: %v", dir, err)
+	}
+	var out []string
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range routePattern.FindAllStringSubmatch(string(src), -1) {
+			method, path := m[1], m[2]
+			if method == "" && (path == "/" || path == "/v1/") {
+				continue
+			}
+			if method == "" {
+				method = "ANY"
+			}
+			out = append(out, method+" "+path)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestOpenAPIRoutes(t *testing.T) {
+	var node, gw []string
+	for _, r := range apiRoutes {
+		if r.node {
+			node = append(node, r.method+" "+r.path)
+		}
+		if r.gateway {
+			gw = append(gw, r.method+" "+r.path)
+		}
+	}
+	sort.Strings(node)
+	sort.Strings(gw)
+	if got := routesIn(t, "."); !slices.Equal(got, node) {
+		t.Errorf("routes of the regional node (internal/api) differ from apiRoutes:\n code:     %q\n apiRoutes: %q", got, node)
+	}
+	if got := routesIn(t, filepath.Join("..", "gateway")); !slices.Equal(got, gw) {
+		t.Errorf("routes of the gateway (internal/gateway) differ from apiRoutes:\n code:     %q\n apiRoutes: %q", got, gw)
+	}
+
+	doc := loadDoc(t)
+	paths := obj(t, doc, "paths", "document")
+	known := map[string]bool{}
+	for _, r := range apiRoutes {
+		known[strings.ToLower(r.method)+" "+r.path] = true
+		item, ok := paths[r.path].(jsonObj)
+		if !ok {
+			t.Errorf("route %s %s: path not in the document", r.method, r.path)
+			continue
+		}
+		if _, ok := item[strings.ToLower(r.method)].(jsonObj); !ok {
+			t.Errorf("route %s %s: method not in the document", r.method, r.path)
+		}
+	}
+
+	opIDs := map[string]string{}
+	for path, v := range paths {
+		item := v.(jsonObj)
+		for _, method := range httpMethods {
+			op, ok := item[method].(jsonObj)
+			if !ok {
+				continue
+			}
+			where := strings.ToUpper(method) + " " + path
+			if !known[method+" "+path] {
+				t.Errorf("%s is documented but no mux serves it", where)
+			}
+			id, _ := op["operationId"].(string)
+			if id == "" {
+				t.Errorf("%s has no operationId", where)
+			} else if prev, dup := opIDs[id]; dup {
+				t.Errorf("operationId %s is used by %s and %s", id, prev, where)
+			}
+			opIDs[id] = where
+			checkOperation(t, doc, where, path, item, op)
+		}
+	}
+}
+
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+// checkOperation checks an operation's parameters and responses.
+func checkOperation(t *testing.T, doc jsonObj, where, path string, item, op jsonObj) {
+	t.Helper()
+	params := map[string]jsonObj{} // "in name"
+	for _, list := range []any{item["parameters"], op["parameters"]} {
+		l, _ := list.([]any)
+		for _, p := range l {
+			pm := deref(t, doc, p.(jsonObj))
+			params[pm["in"].(string)+" "+pm["name"].(string)] = pm
+		}
+	}
+	want := map[string]bool{}
+	for _, m := range pathParam.FindAllStringSubmatch(path, -1) {
+		want[m[1]] = true
+		p, ok := params["path "+m[1]]
+		if !ok {
+			t.Errorf("%s: path parameter %s is not declared", where, m[1])
+		} else if p["required"] != true {
+			t.Errorf("%s: path parameter %s is not required", where, m[1])
+		}
+	}
+	for k := range params {
+		if name, ok := strings.CutPrefix(k, "path "); ok && !want[name] {
+			t.Errorf("%s: declares path parameter %s, which the path lacks", where, name)
+		}
+	}
+	if _, ok := params["header X-Request-Id"]; !ok {
+		t.Errorf("%s: no X-Request-Id header parameter", where)
+	}
+	if where == "POST /v1/records" {
+		if _, ok := params["header Idempotency-Key"]; !ok {
+			t.Errorf("%s: no Idempotency-Key header parameter", where)
+		}
+	}
+	if where == "GET /v1/subjects/{subject}/records" {
+		// The listing pages by cursor (search takes them in its body).
+		for _, q := range []string{"query cursor", "query limit"} {
+			if _, ok := params[q]; !ok {
+				t.Errorf("%s: no %s parameter", where, q)
+			}
+		}
+	}
+
+	responses, ok := op["responses"].(jsonObj)
+	if !ok || len(responses) == 0 {
+		t.Errorf("%s: no responses", where)
+		return
+	}
+	for status, v := range responses {
+		resp := deref(t, doc, v.(jsonObj))
+		code, err := strconv.Atoi(status)
+		if err != nil {
+			t.Errorf("%s: response %q is not a status", where, status)
+			continue
+		}
+		if _, ok := resp["description"].(string); !ok {
+			t.Errorf("%s %d: no description", where, code)
+		}
+		content, _ := resp["content"].(jsonObj)
+		if code >= 400 && strings.HasPrefix(path, "/v1/") && path != "/v1/openapi.json" {
+			mt, ok := content["application/problem+json"].(jsonObj)
+			if !ok || len(content) != 1 {
+				t.Errorf("%s %d: error response is not application/problem+json only", where, code)
+				continue
+			}
+			if s, _ := mt["schema"].(jsonObj); s["$ref"] != "#/components/schemas/Problem" {
+				t.Errorf("%s %d: error schema is %v, want the Problem schema", where, code, mt["schema"])
+			}
+		}
+		if code < 400 {
+			for ct, mt := range content {
+				s, _ := mt.(jsonObj)["schema"].(jsonObj)
+				if s == nil {
+					t.Errorf("%s %d %s: no schema", where, code, ct)
+				}
+			}
+		}
+	}
+}
+
+// errorTableRow matches a row of the ErrorCode description table.
+var errorTableRow = regexp.MustCompile("(?m)^\\| `([a-z0-9_]+)` \\| ([0-9]{3}) \\|")
+
+func TestOpenAPIErrorCodes(t *testing.T) {
+	doc := loadDoc(t)
+	ec := obj(t, obj(t, obj(t, doc, "components", "document"), "schemas", "components"), "ErrorCode", "schemas")
+	enum, _ := ec["enum"].([]any)
+	inEnum := map[string]bool{}
+	for _, v := range enum {
+		s, _ := v.(string)
+		if inEnum[s] {
+			t.Errorf("ErrorCode enum lists %s twice", s)
+		}
+		inEnum[s] = true
+		if _, ok := statusOf[s]; !ok {
+			t.Errorf("ErrorCode enum lists %q, which statusOf lacks", s)
+		}
+	}
+	for code := range statusOf {
+		if !inEnum[code] {
+			t.Errorf("code %s of statusOf is not in the ErrorCode enum", code)
+		}
+	}
+
+	desc, _ := ec["description"].(string)
+	rows := map[string]int{}
+	for _, m := range errorTableRow.FindAllStringSubmatch(desc, -1) {
+		st, _ := strconv.Atoi(m[2])
+		if _, dup := rows[m[1]]; dup {
+			t.Errorf("ErrorCode table lists %s twice", m[1])
+		}
+		rows[m[1]] = st
+	}
+	for code, st := range statusOf {
+		got, ok := rows[code]
+		switch {
+		case !ok:
+			t.Errorf("ErrorCode table has no row for %s", code)
+		case got != st:
+			t.Errorf("ErrorCode table: %s is %d, statusOf says %d", code, got, st)
+		}
+	}
+	for code := range rows {
+		if _, ok := statusOf[code]; !ok {
+			t.Errorf("ErrorCode table lists %s, which statusOf lacks", code)
+		}
+	}
+	for code := range hints {
+		if _, ok := statusOf[code]; !ok {
+			t.Errorf("hint for %s, which statusOf lacks", code)
+		}
+	}
+}
+
+func TestOpenAPIRefs(t *testing.T) {
+	doc := loadDoc(t)
+	n := 0
+	var walk func(where string, v any)
+	walk = func(where string, v any) {
+		switch v := v.(type) {
+		case jsonObj:
+			if ref, ok := v["$ref"]; ok {
+				n++
+				s, _ := ref.(string)
+				if _, ok := resolve(doc, s); !ok {
+					t.Errorf("%s: $ref %v does not resolve", where, ref)
+				}
+			}
+			for k, e := range v {
+				walk(where+"/"+k, e)
+			}
+		case []any:
+			for i, e := range v {
+				walk(where+"/"+strconv.Itoa(i), e)
+			}
+		}
+	}
+	walk("#", doc)
+	if n == 0 {
+		t.Fatal("no $ref in the document")
+	}
+}
+
+// jsonTag returns the wire name of a struct field and whether it has
+// omitempty; name is "" for fields not on the wire.
+func jsonTag(f reflect.StructField) (name string, omitempty bool) {
+	if !f.IsExported() {
+		return "", false
+	}
+	tag := f.Tag.Get("json")
+	if tag == "-" {
+		return "", false
+	}
+	name, opts, _ := strings.Cut(tag, ",")
+	if name == "" {
+		name = f.Name
+	}
+	return name, slices.Contains(strings.Split(opts, ","), "omitempty")
+}
+
+func TestOpenAPIWireTypes(t *testing.T) {
+	// Every exported struct type of client/types.go is a wire type.
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join("..", "..", "client", "types.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range f.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.TYPE {
+			continue
+		}
+		for _, s := range gd.Specs {
+			ts := s.(*ast.TypeSpec)
+			if _, isStruct := ts.Type.(*ast.StructType); isStruct && ts.Name.IsExported() {
+				if _, ok := wireTypes[ts.Name.Name]; !ok {
+					t.Errorf("client.%s is not in wireTypes (and perhaps not documented)", ts.Name.Name)
+				}
+			}
+		}
+	}
+
+	doc := loadDoc(t)
+	schemas := obj(t, obj(t, doc, "components", "document"), "schemas", "components")
+	for name, v := range wireTypes {
+		typ := reflect.TypeOf(v)
+		if typ.Name() != name {
+			t.Errorf("wireTypes[%s] is client.%s", name, typ.Name())
+		}
+		s, ok := schemas[name].(jsonObj)
+		if !ok {
+			t.Errorf("components.schemas has no %s", name)
+			continue
+		}
+		if s["type"] != "object" {
+			t.Errorf("%s: type is %v, want object", name, s["type"])
+		}
+		props, _ := s["properties"].(jsonObj)
+		var required []string
+		if r, ok := s["required"].([]any); ok {
+			for _, e := range r {
+				required = append(required, e.(string))
+			}
+		}
+		tags := map[string]bool{}
+		for i := range typ.NumField() {
+			fld := typ.Field(i)
+			tag, omitempty := jsonTag(fld)
+			if tag == "" {
+				continue
+			}
+			tags[tag] = true
+			p, ok := props[tag].(jsonObj)
+			if !ok {
+				t.Errorf("%s: field %s (json %q) is not in the schema's properties", name, fld.Name, tag)
+				continue
+			}
+			// A field without omitempty is always on the wire: required.
+			if req := slices.Contains(required, tag); req == omitempty {
+				t.Errorf("%s.%s: required is %v, but omitempty is %v", name, tag, req, omitempty)
+			}
+			checkSchemaType(t, doc, name+"."+tag, fld.Type, p)
+		}
+		for p := range props {
+			if !tags[p] {
+				t.Errorf("%s: schema property %q is not a json tag of client.%s", name, p, name)
+			}
+		}
+		for _, r := range required {
+			if !tags[r] {
+				t.Errorf("%s: required %q is not a json tag of client.%s", name, r, name)
+			}
+		}
+	}
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// checkSchemaType checks that schema s describes values of Go type typ as
+// encoding/json writes them. Named struct types must be $refs to the
+// schema of the same name (checked on its own).
+func checkSchemaType(t *testing.T, doc jsonObj, where string, typ reflect.Type, s jsonObj) {
+	t.Helper()
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	if ref, ok := s["$ref"].(string); ok {
+		if typ.Kind() == reflect.Struct && typ != timeType && ref != "#/components/schemas/"+typ.Name() {
+			t.Errorf("%s: $ref %s, want the %s schema", where, ref, typ.Name())
+			return
+		}
+		s = deref(t, doc, s)
+	} else if typ.Kind() == reflect.Struct && typ != timeType {
+		t.Errorf("%s: inline schema for %s; use a $ref to its schema", where, typ.Name())
+		return
+	}
+	want := ""
+	switch typ.Kind() {
+	case reflect.String:
+		want = "string"
+	case reflect.Bool:
+		want = "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		want = "integer"
+	case reflect.Float32, reflect.Float64:
+		want = "number"
+	case reflect.Slice, reflect.Array:
+		want = "array"
+	case reflect.Map:
+		want = "object"
+	case reflect.Struct:
+		if typ == timeType {
+			want = "string"
+			if s["format"] != "date-time" {
+				t.Errorf("%s: time.Time without format date-time", where)
+			}
+		} else {
+			want = "object"
+		}
+	default:
+		t.Errorf("%s: no JSON type for Go kind %s", where, typ.Kind())
+		return
+	}
+	if s["type"] != want {
+		t.Errorf("%s: type %v, want %s (Go %s)", where, s["type"], want, typ)
+		return
+	}
+	switch typ.Kind() {
+	case reflect.Slice, reflect.Array:
+		items, ok := s["items"].(jsonObj)
+		if !ok {
+			t.Errorf("%s: array without items", where)
+			return
+		}
+		checkSchemaType(t, doc, where+"[]", typ.Elem(), items)
+	case reflect.Map:
+		if typ.Key().Kind() != reflect.String {
+			t.Errorf("%s: map key %s is not a string", where, typ.Key())
+		}
+		ap, ok := s["additionalProperties"].(jsonObj)
+		if !ok {
+			t.Errorf("%s: map without an additionalProperties schema", where)
+			return
+		}
+		checkSchemaType(t, doc, where+"{}", typ.Elem(), ap)
+	}
+}
+
+// TestOpenAPILimits ties the documented limits and formats to the code.
+func TestOpenAPILimits(t *testing.T) {
+	doc := loadDoc(t)
+	comps := obj(t, doc, "components", "document")
+	schemas := obj(t, comps, "schemas", "components")
+	params := obj(t, comps, "parameters", "components")
+	num := func(v any) int {
+		n, err := strconv.Atoi(string(v.(json.Number)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	records := obj(t, obj(t, schemas["CreateRequest"].(jsonObj), "properties", "CreateRequest"), "records", "CreateRequest")
+	if got := num(records["maxItems"]); got != vault.MaxBatch {
+		t.Errorf("CreateRequest.records.maxItems = %d, vault.MaxBatch = %d", got, vault.MaxBatch)
+	}
+	limit := obj(t, params["Limit"].(jsonObj), "schema", "Limit")
+	if got := num(limit["default"]); got != vault.DefaultPageSize {
+		t.Errorf("limit default = %d, vault.DefaultPageSize = %d", got, vault.DefaultPageSize)
+	}
+	slimit := obj(t, obj(t, schemas["SearchRequest"].(jsonObj), "properties", "SearchRequest"), "limit", "SearchRequest")
+	if got := num(slimit["default"]); got != vault.DefaultPageSize {
+		t.Errorf("SearchRequest.limit default = %d, vault.DefaultPageSize = %d", got, vault.DefaultPageSize)
+	}
+	subj := obj(t, params["Subject"].(jsonObj), "schema", "Subject")
+	if got := num(subj["maxLength"]); got != vault.MaxSubjectLen {
+		t.Errorf("subject maxLength = %d, vault.MaxSubjectLen = %d", got, vault.MaxSubjectLen)
+	}
+
+	// The record id pattern accepts exactly the ids vault accepts, on the
+	// documented examples.
+	id := obj(t, params["RecordId"].(jsonObj), "schema", "RecordId")
+	re, err := regexp.Compile(id["pattern"].(string))
+	if err != nil {
+		t.Fatalf("record id pattern: %v", err)
+	}
+	examples, _ := id["examples"].([]any)
+	if len(examples) == 0 {
+		t.Error("record id has no example")
+	}
+	for _, e := range examples {
+		s := e.(string)
+		if _, ok := vault.RegionOfID(s); !ok || !re.MatchString(s) {
+			t.Errorf("record id example %q: vault accepts it: %v, pattern matches: %v", s, ok, re.MatchString(s))
+		}
+	}
+	for _, bad := range []string{"rec_eu-central_3n4xq7kz2m5vb6wtc2ryhjd4p", "rec_eu_central_3n4xq7kz2m5vb6wtc2ryhjd4pa", "rec__3n4xq7kz2m5vb6wtc2ryhjd4pa", "rec_eu-central_3n4xq7kz2m5vb6wtc2ryhjd4p1"} {
+		if _, ok := vault.RegionOfID(bad); ok || re.MatchString(bad) {
+			t.Errorf("record id %q: vault accepts it: %v, pattern matches: %v", bad, ok, re.MatchString(bad))
+		}
+	}
+}
