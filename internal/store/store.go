@@ -39,22 +39,29 @@ type KV struct {
 // concurrent use.
 type Store interface {
 	// Get returns the value stored under key, or an error wrapping
-	// ErrNotFound.
+	// ErrNotFound. A cancelled ctx makes Get, Scan and Counter fail with an
+	// error wrapping ctx.Err().
 	Get(ctx context.Context, key []byte) ([]byte, error)
 	// Scan returns up to limit pairs with start <= key < end in ascending
 	// key order (limit <= 0 means no limit; a nil end means no upper
-	// bound). The returned slices are the caller's.
+	// bound). The returned slices are the caller's. A nil or empty start
+	// means from the first key; start >= end yields no pairs.
 	Scan(ctx context.Context, start, end []byte, limit int) ([]KV, error)
 	// Apply commits every operation of b atomically and durably: when it
 	// returns nil the batch survives a crash of the process or machine;
 	// when it returns an error nothing of b is visible. Concurrent Apply
-	// calls may share one sync (group commit).
+	// calls may share one sync (group commit). Apply is linearizable with
+	// respect to other Applies. An Insert sees the earlier operations of
+	// its own batch (after a Put of the same key it conflicts, after a
+	// Delete it does not). A cancelled ctx is checked before committing.
 	Apply(ctx context.Context, b *Batch) error
 	// Counter returns the sum of every delta added to key by Add (zero
 	// when none). Counters live apart from keys: Get and Scan never see
-	// them.
+	// them. Sums must stay within int64.
 	Counter(ctx context.Context, key []byte) (int64, error)
-	// Close releases the store. Later calls fail with ErrClosed.
+	// Close releases the store after waiting for calls in flight. Calling
+	// Close again returns nil; every other method then fails with
+	// ErrClosed.
 	Close() error
 }
 

@@ -1,0 +1,179 @@
+package pebble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"slices"
+
+	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/domicile/domicile/internal/store"
+)
+
+// stripeCount is the number of per-key lock stripes. Two keys share a
+// stripe with probability 1/stripeCount, which only costs waiting.
+const stripeCount = 1024
+
+// stripe is one lock stripe a batch holds: exclusively when the batch
+// inserts a key of that stripe, shared when it only puts or deletes.
+type stripe struct {
+	index     uint32
+	exclusive bool
+}
+
+// Apply implements store.Store.
+//
+// Insert is atomic against every concurrent write of the same key: a batch
+// holds the stripes of its Insert keys exclusively, and the stripes of its
+// Put and Delete keys shared, from the existence check until its commit is
+// durable and visible. Batches that only put or delete do not wait for
+// each other, so their syncs are shared by Pebble's group commit. Stripes
+// are taken in ascending order, so batches cannot deadlock.
+func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
+	if err := s.acquire(ctx, "apply"); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if b == nil || b.Len() == 0 {
+		return nil
+	}
+	if err := b.Validate(); err != nil {
+		return fmt.Errorf("pebble: apply: %w", err)
+	}
+	ops := b.Ops()
+	size := 0
+	for i, op := range ops {
+		if op.Kind < store.OpPut || op.Kind > store.OpAdd {
+			return fmt.Errorf("pebble: apply: op %d: unknown kind %d", i, op.Kind)
+		}
+		size += len(op.Key) + len(op.Value) + 16
+	}
+
+	var buf [8]stripe
+	held := s.stripesOf(ops, buf[:0])
+	for _, st := range held {
+		if st.exclusive {
+			s.stripes[st.index].Lock()
+		} else {
+			s.stripes[st.index].RLock()
+		}
+	}
+	defer func() {
+		for _, st := range held {
+			if st.exclusive {
+				s.stripes[st.index].Unlock()
+			} else {
+				s.stripes[st.index].RUnlock()
+			}
+		}
+	}()
+	// Waiting for stripes may have taken a while.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebble: apply: %w", err)
+	}
+	if err := s.checkInserts(ops); err != nil {
+		return err
+	}
+
+	batch := s.db.NewBatchWithSize(size)
+	defer batch.Close()
+	var delta [8]byte
+	for i, op := range ops {
+		var err error
+		switch op.Kind {
+		case store.OpPut, store.OpInsert:
+			err = batch.Set(prefixed(prefixData, op.Key), op.Value, nil)
+		case store.OpDelete:
+			err = batch.Delete(prefixed(prefixData, op.Key), nil)
+		case store.OpAdd:
+			err = batch.Merge(prefixed(prefixCounter, op.Key), encodeCounter(delta[:0], op.Delta), nil)
+		}
+		if err != nil {
+			return fmt.Errorf("pebble: apply: op %d: %w", i, err)
+		}
+	}
+	if err := batch.Commit(pebbledb.Sync); err != nil {
+		return fmt.Errorf("pebble: apply: commit: %w", err)
+	}
+	return nil
+}
+
+// stripesOf appends to buf the stripes of every data key of ops, sorted by
+// index without duplicates; a stripe is exclusive if any Insert maps to it.
+func (s *Store) stripesOf(ops []store.Op, buf []stripe) []stripe {
+	for _, op := range ops {
+		if op.Kind == store.OpAdd {
+			continue // counters commute and need no lock
+		}
+		buf = append(buf, stripe{
+			index:     uint32(maphash.Bytes(s.seed, op.Key) % stripeCount),
+			exclusive: op.Kind == store.OpInsert,
+		})
+	}
+	if len(buf) < 2 {
+		return buf
+	}
+	slices.SortFunc(buf, func(a, b stripe) int { return int(a.index) - int(b.index) })
+	out := buf[:1]
+	for _, st := range buf[1:] {
+		last := &out[len(out)-1]
+		if st.index == last.index {
+			last.exclusive = last.exclusive || st.exclusive
+			continue
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// checkInserts fails with ErrConflict if an Insert of ops finds its key
+// present, taking into account the earlier operations of the same batch.
+// The caller holds the stripes of every Insert key exclusively.
+func (s *Store) checkInserts(ops []store.Op) error {
+	// written records, for keys an earlier op of this batch wrote,
+	// whether the key exists after that op. Single-op batches skip it.
+	var written map[string]bool
+	record := func(key []byte, exists bool) {
+		if len(ops) == 1 {
+			return
+		}
+		if written == nil {
+			written = make(map[string]bool, len(ops))
+		}
+		written[string(key)] = exists
+	}
+	for i, op := range ops {
+		switch op.Kind {
+		case store.OpInsert:
+			exists, seen := written[string(op.Key)]
+			if !seen {
+				var err error
+				if exists, err = s.has(prefixed(prefixData, op.Key)); err != nil {
+					return fmt.Errorf("pebble: apply: op %d: %w", i, err)
+				}
+			}
+			if exists {
+				return fmt.Errorf("pebble: apply: insert (op %d): %w", i, store.ErrConflict)
+			}
+			record(op.Key, true)
+		case store.OpPut:
+			record(op.Key, true)
+		case store.OpDelete:
+			record(op.Key, false)
+		}
+	}
+	return nil
+}
+
+// has reports whether the Pebble key k exists.
+func (s *Store) has(k []byte) (bool, error) {
+	_, closer, err := s.db.Get(k)
+	if errors.Is(err, pebbledb.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, closer.Close()
+}

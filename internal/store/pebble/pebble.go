@@ -1,0 +1,231 @@
+// Package pebble is the embedded store.Store backend, built on CockroachDB's
+// Pebble LSM engine.
+//
+// On disk every user key is stored under a one-byte prefix and every counter
+// under another, so Get and Scan never see counters and a counter never
+// collides with a key of the same bytes. Counters are sums kept by a Pebble
+// Merger whose name is persisted in the database; renaming it makes existing
+// directories unreadable.
+//
+// Every Apply is synced to the write-ahead log before it returns; Pebble's
+// commit pipeline lets concurrent Applies share one sync. Inserts are made
+// atomic by striped per-key locks rather than one store-wide lock.
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io/fs"
+	"os"
+	"sync"
+
+	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/domicile/domicile/internal/store"
+)
+
+// Key spaces: the first byte of every Pebble key.
+const (
+	prefixData    byte = 'd' // user keys written by Put, Insert, Delete
+	prefixCounter byte = 'c' // counters written by Add
+)
+
+// defaultCacheSize is the block cache size when Options.CacheSize is zero.
+const defaultCacheSize = 64 << 20
+
+// ErrInUse is returned (wrapped) by Open when another process, or another
+// Store in this process, holds the directory.
+var ErrInUse = errors.New("pebble: directory is in use by another domicile process")
+
+// Options configure Open. The zero value is ready to use.
+type Options struct {
+	// CacheSize is the size of the block cache in bytes; zero means 64 MiB.
+	CacheSize int64
+	// Logger receives Pebble's log messages with every key, value and
+	// other argument Pebble does not mark safe redacted. Nil discards
+	// them.
+	Logger func(format string, args ...any)
+}
+
+// Store is a store.Store in one local directory. It is safe for concurrent
+// use.
+type Store struct {
+	db      *pebbledb.DB
+	lock    *pebbledb.Lock
+	seed    maphash.Seed // hashes keys to stripes
+	stripes [stripeCount]sync.RWMutex
+
+	// mu is held shared by every operation and exclusively by Close, so
+	// Close waits for operations in flight and later ones see closed.
+	mu     sync.RWMutex
+	closed bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the store in dir, creating the directory and the database if
+// they do not exist. It fails with an error wrapping ErrInUse when the
+// directory is held by another process.
+func Open(dir string, opts Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("pebble: open: %w", err)
+	}
+	lock, err := pebbledb.LockDirectory(dir, vfs.Default)
+	if err != nil {
+		// Failing to create the lock file is a path error; failing to
+		// take the lock is not.
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+		}
+		return nil, fmt.Errorf("%w: %s (%v)", ErrInUse, dir, err)
+	}
+	cacheSize := opts.CacheSize
+	if cacheSize <= 0 {
+		cacheSize = defaultCacheSize
+	}
+	cache := pebbledb.NewCache(cacheSize)
+	defer cache.Unref() // the DB holds its own reference
+	db, err := pebbledb.Open(dir, &pebbledb.Options{
+		Cache:  cache,
+		Lock:   lock,
+		Logger: logger{logf: opts.Logger},
+		Merger: newCounterMerger(),
+	})
+	if err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
+	}
+	return &Store{db: db, lock: lock, seed: maphash.MakeSeed()}, nil
+}
+
+// acquire checks ctx and holds s.mu shared if the store is open; the caller
+// releases s.mu when acquire returns nil.
+func (s *Store) acquire(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pebble: %s: %w", op, err)
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return fmt.Errorf("pebble: %s: %w", op, store.ErrClosed)
+	}
+	return nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, key []byte) ([]byte, error) {
+	if err := s.acquire(ctx, "get"); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	v, closer, err := s.db.Get(prefixed(prefixData, key))
+	if errors.Is(err, pebbledb.ErrNotFound) {
+		return nil, fmt.Errorf("pebble: get: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pebble: get: %w", err)
+	}
+	out := append([]byte{}, v...)
+	if err := closer.Close(); err != nil {
+		return nil, fmt.Errorf("pebble: get: %w", err)
+	}
+	return out, nil
+}
+
+// ctxCheckEvery is how many pairs Scan reads between context checks.
+const ctxCheckEvery = 256
+
+// Scan implements store.Store.
+func (s *Store) Scan(ctx context.Context, start, end []byte, limit int) (kvs []store.KV, err error) {
+	if err := s.acquire(ctx, "scan"); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	if end != nil && bytes.Compare(start, end) >= 0 {
+		return nil, nil
+	}
+	upper := []byte{prefixData + 1}
+	if end != nil {
+		upper = prefixed(prefixData, end)
+	}
+	iter, err := s.db.NewIterWithContext(ctx, &pebbledb.IterOptions{
+		LowerBound: prefixed(prefixData, start),
+		UpperBound: upper,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: scan: %w", err)
+	}
+	defer func() {
+		if cerr := iter.Close(); cerr != nil && err == nil {
+			kvs, err = nil, fmt.Errorf("pebble: scan: %w", cerr)
+		}
+	}()
+	for ok := iter.First(); ok && (limit <= 0 || len(kvs) < limit); ok = iter.Next() {
+		if len(kvs)%ctxCheckEvery == ctxCheckEvery-1 {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("pebble: scan: %w", err)
+			}
+		}
+		v, err := iter.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("pebble: scan: %w", err)
+		}
+		k := iter.Key()[1:]
+		// One allocation per pair; the capacity limit keeps an append
+		// to the key from overwriting the value.
+		buf := make([]byte, 0, len(k)+len(v))
+		buf = append(append(buf, k...), v...)
+		kvs = append(kvs, store.KV{Key: buf[:len(k):len(k)], Value: buf[len(k):]})
+	}
+	if err := iter.Error(); err != nil {
+		return nil, fmt.Errorf("pebble: scan: %w", err)
+	}
+	return kvs, nil
+}
+
+// Counter implements store.Store.
+func (s *Store) Counter(ctx context.Context, key []byte) (int64, error) {
+	if err := s.acquire(ctx, "counter"); err != nil {
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+	v, closer, err := s.db.Get(prefixed(prefixCounter, key))
+	if errors.Is(err, pebbledb.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pebble: counter: %w", err)
+	}
+	n, derr := decodeCounter(v)
+	if err := errors.Join(derr, closer.Close()); err != nil {
+		return 0, fmt.Errorf("pebble: counter: %w", err)
+	}
+	return n, nil
+}
+
+// Close implements store.Store. It waits for operations in flight; closing
+// a closed Store does nothing and returns nil.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := errors.Join(s.db.Close(), s.lock.Close()); err != nil {
+		return fmt.Errorf("pebble: close: %w", err)
+	}
+	return nil
+}
+
+// prefixed returns prefix followed by key in a new slice.
+func prefixed(prefix byte, key []byte) []byte {
+	out := make([]byte, 1+len(key))
+	out[0] = prefix
+	copy(out[1:], key)
+	return out
+}
