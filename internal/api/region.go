@@ -93,10 +93,14 @@ func (h *region) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := client.CreateResponse{Records: make([]client.Created, len(out))}
+	status := http.StatusCreated
 	for i, c := range out {
 		resp.Records[i] = client.Created{ID: c.ID, Region: c.Region}
+		if c.Replayed {
+			resp.Replayed, status = true, http.StatusOK
+		}
 	}
-	WriteJSON(w, http.StatusCreated, resp)
+	WriteJSON(w, status, resp)
 }
 
 func wireRecord(r *vault.Record) client.Record {

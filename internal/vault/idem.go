@@ -73,7 +73,7 @@ func (v *Vault) replay(ctx context.Context, key, fp []byte) ([]Created, error) {
 		if k <= 0 || uint64(len(b)-k) < n {
 			return nil, errorf(CodeIntegrity, "idempotency entry is corrupt")
 		}
-		out = append(out, Created{ID: string(b[k : k+int(n)]), Region: v.region.Name})
+		out = append(out, Created{ID: string(b[k : k+int(n)]), Region: v.region.Name, Replayed: true})
 		b = b[k+int(n):]
 	}
 	return out, nil

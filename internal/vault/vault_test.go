@@ -321,7 +321,7 @@ func TestPaginationAndIdempotency(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range out {
-		if out[i].ID != again[i].ID {
+		if out[i].ID != again[i].ID || !again[i].Replayed || out[i].Replayed {
 			t.Fatalf("replay gave other ids")
 		}
 	}

@@ -21,6 +21,9 @@ import (
 type Created struct {
 	ID     string
 	Region string
+	// Replayed is true when an idempotency key matched an earlier
+	// request and this is that request's outcome.
+	Replayed bool
 }
 
 // CreateOptions qualify a Create.
