@@ -180,11 +180,15 @@ func (g *Gateway) create(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, bodyError(err))
 		return
 	}
-	var req client.CreateRequest
-	r2 := r.Clone(r.Context())
-	r2.Body = io.NopCloser(bytes.NewReader(body))
-	if err := api.DecodeJSON(r2, &req); err != nil {
-		g.fail(w, r, err)
+	// Routing needs only each record's jurisdiction; the region's node
+	// decodes and checks the whole body.
+	var req struct {
+		Records []struct {
+			Jurisdiction string `json:"jurisdiction"`
+		} `json:"records"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		g.fail(w, r, api.Errorf(api.CodeMalformedJSON, "request body is not a valid create request"))
 		return
 	}
 	region := ""

@@ -1,0 +1,243 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pebbledb "github.com/cockroachdb/pebble/v2"
+
+	"github.com/domicile/domicile/client"
+	"github.com/domicile/domicile/examples"
+	"github.com/domicile/domicile/internal/api"
+	"github.com/domicile/domicile/internal/gateway"
+	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/policy"
+	"github.com/domicile/domicile/internal/seed"
+	"github.com/domicile/domicile/internal/vault"
+)
+
+// The benchmarks of issue 3: create and get, in process and over HTTP
+// through the gateway, at 1 and 8 concurrent clients, next to raw fsync'd
+// Pebble puts and gets of records of the same size, in the same run:
+//
+//	go test ./internal/app -run '^$' -bench . -benchtime 4000x
+
+var benchKDF = keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
+
+type benchEnv struct {
+	pol    *policy.Policy
+	region *Region
+	url    string
+	token  string
+	recs   []vault.NewRecord
+}
+
+func newBenchEnv(b *testing.B, regionName, jurisdiction string) *benchEnv {
+	b.Helper()
+	pol, err := policy.Parse("policy.yaml", examples.Policy)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const token = "dmc_benchmark"
+	auth := api.NewStaticTokens(map[string]api.Principal{token: {ID: "bench", Admin: true}})
+	r, err := OpenRegion(context.Background(), RegionConfig{Policy: pol, Name: regionName, Dir: filepath.Join(b.TempDir(), regionName),
+		Secret: []byte("bench"), KDF: benchKDF, Auth: auth})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close() })
+	backends := map[string]gateway.Backend{}
+	for _, pr := range pol.Regions {
+		backends[pr.Name] = gateway.Backend{URL: &url.URL{Scheme: "http", Host: pr.Name}, Transport: gateway.LocalTransport(r.Handler)}
+	}
+	gw, err := gateway.New(gateway.Options{Policy: pol, Backends: backends})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: gw}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+	g := seed.New(7)
+	e := &benchEnv{pol: pol, region: r, url: "http://" + ln.Addr().String(), token: token}
+	for range 500 {
+		c := g.Customer(jurisdiction)
+		e.recs = append(e.recs, vault.NewRecord{Collection: "customers", Subject: c.SubjectID, Jurisdiction: c.Jurisdiction, Fields: c.Fields})
+	}
+	return e
+}
+
+// record returns the i-th record to create, with a subject of its own (so
+// every create also makes and wraps a data key: the expensive case).
+func (e *benchEnv) record(i int) vault.NewRecord {
+	r := e.recs[i%len(e.recs)]
+	r.Subject = fmt.Sprintf("%s-%d", r.Subject, i)
+	return r
+}
+
+// runClients runs b.N operations over n goroutines and reports operations
+// per second and the 99th percentile latency.
+func runClients(b *testing.B, n int, op func(i int) error) {
+	b.Helper()
+	lat := make([]time.Duration, b.N)
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range n {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= b.N {
+					return
+				}
+				t := time.Now()
+				if err := op(i); err != nil {
+					failed.Store(err)
+					return
+				}
+				lat[i] = time.Since(t)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err, ok := failed.Load().(error); ok {
+		b.Fatal(err)
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+var benchRegions = []struct{ region, jurisdiction string }{{"cn-north", "CN"}, {"us-east", "US"}}
+
+func BenchmarkCreate(b *testing.B) {
+	for _, br := range benchRegions {
+		for _, clients := range []int{1, 8} {
+			name := fmt.Sprintf("%s/clients=%d", br.region, clients)
+			b.Run("raw-pebble-put/"+name, func(b *testing.B) {
+				e := newBenchEnv(b, br.region, br.jurisdiction)
+				// The same bytes as a stored record: measure one.
+				out, err := e.region.Vault.Create(context.Background(), []vault.NewRecord{e.record(0)}, vault.CreateOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				val, err := e.region.Store.Get(context.Background(), []byte("r/"+out[0].ID))
+				if err != nil {
+					b.Fatal(err)
+				}
+				db, err := pebbledb.Open(b.TempDir(), &pebbledb.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				runClients(b, clients, func(i int) error {
+					return db.Set([]byte(fmt.Sprintf("r/rec_%s_%026d", br.region, i)), val, pebbledb.Sync)
+				})
+			})
+			b.Run("vault/"+name, func(b *testing.B) {
+				e := newBenchEnv(b, br.region, br.jurisdiction)
+				runClients(b, clients, func(i int) error {
+					_, err := e.region.Vault.Create(context.Background(), []vault.NewRecord{e.record(i)}, vault.CreateOptions{})
+					return err
+				})
+			})
+			b.Run("http/"+name, func(b *testing.B) {
+				e := newBenchEnv(b, br.region, br.jurisdiction)
+				c, err := client.New(e.url, e.token)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runClients(b, clients, func(i int) error {
+					r := e.record(i)
+					_, err := c.Create(context.Background(), []client.NewRecord{{Collection: r.Collection, Subject: r.Subject, Jurisdiction: r.Jurisdiction, Fields: r.Fields}}, "")
+					return err
+				})
+			})
+		}
+	}
+}
+
+func BenchmarkGet(b *testing.B) {
+	const stored = 2000
+	for _, br := range benchRegions {
+		for _, clients := range []int{1, 8} {
+			name := fmt.Sprintf("%s/clients=%d", br.region, clients)
+			setup := func(b *testing.B) (*benchEnv, []string) {
+				e := newBenchEnv(b, br.region, br.jurisdiction)
+				var ids []string
+				for i := 0; i < stored; i += 100 {
+					var batch []vault.NewRecord
+					for j := i; j < i+100; j++ {
+						batch = append(batch, e.record(j))
+					}
+					out, err := e.region.Vault.Create(context.Background(), batch, vault.CreateOptions{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					for _, o := range out {
+						ids = append(ids, o.ID)
+					}
+				}
+				return e, ids
+			}
+			b.Run("raw-pebble-get/"+name, func(b *testing.B) {
+				e, ids := setup(b)
+				// Copy the stored records into a raw Pebble and read them back.
+				db, err := pebbledb.Open(b.TempDir(), &pebbledb.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				for _, id := range ids {
+					v, err := e.region.Store.Get(context.Background(), []byte("r/"+id))
+					if err != nil {
+						b.Fatal(err)
+					}
+					db.Set([]byte("r/"+id), v, pebbledb.NoSync)
+				}
+				runClients(b, clients, func(i int) error {
+					v, closer, err := db.Get([]byte("r/" + ids[i%len(ids)]))
+					if err != nil {
+						return err
+					}
+					_ = v
+					return closer.Close()
+				})
+			})
+			b.Run("vault/"+name, func(b *testing.B) {
+				e, ids := setup(b)
+				runClients(b, clients, func(i int) error {
+					_, err := e.region.Vault.Get(context.Background(), ids[i%len(ids)])
+					return err
+				})
+			})
+			b.Run("http/"+name, func(b *testing.B) {
+				e, ids := setup(b)
+				c, err := client.New(e.url, e.token)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runClients(b, clients, func(i int) error {
+					_, err := c.Get(context.Background(), ids[i%len(ids)])
+					return err
+				})
+			})
+		}
+	}
+}

@@ -1,0 +1,288 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/domicile/domicile/internal/api"
+	"github.com/domicile/domicile/internal/gateway"
+	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/policy"
+	"github.com/domicile/domicile/internal/seed"
+	"github.com/domicile/domicile/internal/suite"
+	"github.com/domicile/domicile/internal/vault"
+)
+
+// DevConfig configures `domicile dev`.
+type DevConfig struct {
+	DataDir string
+	Listen  string
+	Policy  *policy.Policy
+	// Seed creates SeedCount synthetic customers on a fresh data
+	// directory.
+	Seed      bool
+	SeedCount int
+	Getenv    func(string) string
+	Logger    *slog.Logger
+	// Progress, if set, is told how seeding advances.
+	Progress func(done, total int)
+	KDF      keyring.KDFParams
+}
+
+// Dev is a running development deployment: every region of the policy in
+// one process, each with its own directory and keyring, the gateway in
+// front.
+type Dev struct {
+	Regions   []*Region
+	URL       string
+	TokenFile string
+	// Seeded is the number of customers created at this start.
+	Seeded int
+	// Fresh is true when the data directory was new.
+	Fresh  bool
+	server *http.Server
+	done   chan error
+}
+
+// tokenPrefix marks Domicile API tokens so secret scanners can find leaked
+// ones.
+const tokenPrefix = "dmc_"
+
+// NewToken returns a fresh API token: the prefix and 256 random bits.
+func NewToken() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return tokenPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// StartDev starts the development deployment and serves it until Close.
+func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
+	if c.Getenv == nil {
+		c.Getenv = os.Getenv
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Dev{done: make(chan error, 1)}
+	if _, err := os.Stat(filepath.Join(c.DataDir, "regions")); errors.Is(err, fs.ErrNotExist) {
+		d.Fresh = true
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	token, tokenFile, err := adminToken(c.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	d.TokenFile = tokenFile
+	auth := api.NewStaticTokens(map[string]api.Principal{token: {ID: "admin", Admin: true}})
+	metrics := api.NewMetrics()
+	backends := map[string]gateway.Backend{}
+	for _, pr := range c.Policy.Regions {
+		secret, err := devSecret(c.DataDir, pr.Name, c.Getenv, d.Fresh)
+		if err != nil {
+			d.closeRegions()
+			return nil, err
+		}
+		r, err := OpenRegion(ctx, RegionConfig{Policy: c.Policy, Name: pr.Name, Dir: filepath.Join(c.DataDir, "regions", pr.Name),
+			Secret: secret, KDF: c.KDF, Auth: auth, Logger: log, Metrics: metrics})
+		if err != nil {
+			d.closeRegions()
+			return nil, err
+		}
+		d.Regions = append(d.Regions, r)
+		backends[pr.Name] = gateway.Backend{URL: &url.URL{Scheme: "http", Host: pr.Name + ".local"}, Transport: gateway.LocalTransport(r.Handler)}
+	}
+	gw, err := gateway.New(gateway.Options{Policy: c.Policy, Backends: backends, Logger: log, Metrics: metrics})
+	if err != nil {
+		d.closeRegions()
+		return nil, err
+	}
+	if d.Fresh && c.Seed {
+		n, err := SeedCustomers(ctx, d.Regions, c.Policy, c.SeedCount, c.Progress)
+		if err != nil {
+			d.closeRegions()
+			return nil, fmt.Errorf("seed: %w", err)
+		}
+		d.Seeded = n
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		d.closeRegions()
+		return nil, fmt.Errorf("listen on %s: %w", c.Listen, err)
+	}
+	d.URL = "http://" + ln.Addr().String()
+	d.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() { d.done <- d.server.Serve(ln) }()
+	return d, nil
+}
+
+// Wait blocks until the server stops.
+func (d *Dev) Wait() error {
+	err := <-d.done
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops serving, waits for requests in flight, and closes every
+// region.
+func (d *Dev) Close(ctx context.Context) error {
+	err := d.server.Shutdown(ctx)
+	d.closeRegions()
+	return err
+}
+
+func (d *Dev) closeRegions() {
+	for _, r := range d.Regions {
+		r.Close()
+	}
+}
+
+// Sealed lists the regions that are sealed.
+func (d *Dev) Sealed() []*Region {
+	var out []*Region
+	for _, r := range d.Regions {
+		if r.Sealed != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// adminToken reads DATA/admin.token, creating it (mode 0600) on first use.
+func adminToken(dir string) (string, string, error) {
+	path := filepath.Join(dir, "admin.token")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), path, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", "", fmt.Errorf("admin token: %w", err)
+	}
+	tok := NewToken()
+	if err := writeSecretFile(path, []byte(tok+"\n")); err != nil {
+		return "", "", fmt.Errorf("admin token: %w", err)
+	}
+	return tok, path, nil
+}
+
+// devSecret returns a region's unseal secret in dev mode: from its
+// environment variable, else from DATA/unseal/REGION.secret, which a fresh
+// data directory creates. Production keeps secrets out of the data
+// directory (environment, file on another volume, or an HSM).
+func devSecret(dir, region string, getenv func(string) string, fresh bool) ([]byte, error) {
+	if s := getenv(SecretEnv(region)); s != "" {
+		return []byte(s), nil
+	}
+	path := filepath.Join(dir, "unseal", region+".secret")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("unseal secret of %s: %w", region, err)
+	}
+	if !fresh {
+		return nil, nil // the region comes up sealed and says how to unseal it
+	}
+	var s [32]byte
+	rand.Read(s[:])
+	secret := hex.EncodeToString(s[:])
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := writeSecretFile(path, []byte(secret+"\n")); err != nil {
+		return nil, fmt.Errorf("unseal secret of %s: %w", region, err)
+	}
+	return []byte(secret), nil
+}
+
+func writeSecretFile(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func suiteOf(r *policy.Region) suite.Suite {
+	s, err := suite.ByID(r.Suite)
+	if err != nil {
+		panic("policy validated an unknown suite: " + string(r.Suite)) // policy.Parse rejects unknown suites
+	}
+	return s
+}
+
+// SeedCustomers creates n synthetic customers across the seed generator's
+// jurisdictions, each in its region, in batches.
+func SeedCustomers(ctx context.Context, regions []*Region, pol *policy.Policy, n int, progress func(done, total int)) (int, error) {
+	byName := map[string]*Region{}
+	for _, r := range regions {
+		byName[r.Name] = r
+	}
+	g := seed.New(1)
+	customers := g.Customers(n, seed.Jurisdictions())
+	batches := map[string][]vault.NewRecord{}
+	done := 0
+	flush := func(region string) error {
+		recs := batches[region]
+		if len(recs) == 0 {
+			return nil
+		}
+		r := byName[region]
+		if r == nil || r.Vault == nil {
+			return fmt.Errorf("region %s is not serving", region)
+		}
+		if _, err := r.Vault.Create(ctx, recs, vault.CreateOptions{}); err != nil {
+			return fmt.Errorf("region %s: %w", region, err)
+		}
+		done += len(recs)
+		if progress != nil {
+			progress(done, len(customers))
+		}
+		batches[region] = nil
+		return nil
+	}
+	for _, c := range customers {
+		pr, err := pol.RegionFor(c.Jurisdiction)
+		if err != nil {
+			return done, err
+		}
+		batches[pr.Name] = append(batches[pr.Name], vault.NewRecord{Collection: "customers", Subject: c.SubjectID, Jurisdiction: c.Jurisdiction, Fields: c.Fields})
+		if len(batches[pr.Name]) == 50 {
+			if err := flush(pr.Name); err != nil {
+				return done, err
+			}
+		}
+	}
+	for _, r := range pol.Regions {
+		if err := flush(r.Name); err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}

@@ -1,0 +1,121 @@
+// Package app wires Domicile's parts together from configuration: stores,
+// keyrings, vaults, the API and the gateway. It is the only package that
+// imports storage drivers.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/domicile/domicile/internal/api"
+	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/policy"
+	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/store/pebble"
+	"github.com/domicile/domicile/internal/vault"
+)
+
+// RegionConfig configures one region's node.
+type RegionConfig struct {
+	Policy *policy.Policy
+	Name   string
+	// Dir is the region's embedded-storage directory.
+	Dir string
+	// Secret is the unseal secret; empty leaves the region sealed.
+	Secret []byte
+	KDF    keyring.KDFParams
+	Auth   api.Authenticator
+	Logger *slog.Logger
+	// Metrics may be shared by every region of a process.
+	Metrics *api.Metrics
+}
+
+// Region is one region's node: its store, keyring, vault and handler. A
+// sealed region has only a handler, which refuses every API request with
+// the code region_sealed.
+type Region struct {
+	Name    string
+	Store   store.Store
+	Keyring *keyring.Keyring
+	Vault   *vault.Vault
+	Handler http.Handler
+	// Sealed is why the region does not serve, or nil.
+	Sealed error
+}
+
+// SecretEnv is the environment variable holding a region's unseal secret:
+// DOMICILE_UNSEAL_ and the region name in upper case with "-" as "_".
+func SecretEnv(region string) string {
+	return "DOMICILE_UNSEAL_" + strings.ToUpper(strings.ReplaceAll(region, "-", "_"))
+}
+
+// OpenRegion opens the region's store and keyring. A missing or wrong
+// secret does not fail: the region comes up sealed, saying how to unseal it.
+func OpenRegion(ctx context.Context, c RegionConfig) (*Region, error) {
+	if _, ok := c.Policy.Region(c.Name); !ok {
+		return nil, fmt.Errorf("region %s is not in the policy", c.Name)
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("region", c.Name)
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("region %s: %w", c.Name, err)
+	}
+	st, err := pebble.Open(c.Dir, pebble.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("region %s: open store: %w", c.Name, err)
+	}
+	r := &Region{Name: c.Name, Store: st}
+	pr, _ := c.Policy.Region(c.Name)
+	kr, err := keyring.Open(ctx, keyring.Options{Region: c.Name, Suite: suiteOf(pr), Store: st, Secret: c.Secret, KDF: c.KDF})
+	switch {
+	case errors.Is(err, keyring.ErrSealed), errors.Is(err, keyring.ErrWrongSecret):
+		r.Sealed = fmt.Errorf("region %s is sealed: %w", c.Name, err)
+		r.Handler = api.Middleware(sealedHandler(c.Name, err), c.Metrics, log, 0)
+		log.Error("region is sealed", "err", err, "hint", "set "+SecretEnv(c.Name)+" or the region's unseal file")
+		return r, nil
+	case err != nil:
+		st.Close()
+		return nil, fmt.Errorf("region %s: keyring: %w", c.Name, err)
+	}
+	v, err := vault.New(vault.Options{Policy: c.Policy, Region: c.Name, Keyring: kr, Store: st})
+	if err != nil {
+		kr.Close()
+		st.Close()
+		return nil, err
+	}
+	r.Keyring, r.Vault = kr, v
+	r.Handler = api.NewRegion(api.RegionOptions{Vault: v, Auth: c.Auth, Logger: log, Metrics: c.Metrics})
+	return r, nil
+}
+
+// Close releases the region.
+func (r *Region) Close() error {
+	if r.Keyring != nil {
+		r.Keyring.Close()
+	}
+	return r.Store.Close()
+}
+
+// sealedHandler answers every API request of a sealed region.
+func sealedHandler(region string, cause error) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		detail := "region " + region + " is sealed: no unseal secret was given"
+		if errors.Is(cause, keyring.ErrWrongSecret) {
+			detail = "region " + region + " is sealed: the unseal secret given does not open its keys"
+		}
+		api.WriteError(w, r, nil, &api.Error{Code: api.CodeSealed, Detail: detail + "; set " + SecretEnv(region) + " (or its unseal file) and restart"})
+	})
+	return mux
+}
