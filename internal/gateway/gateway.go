@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"sync"
 
 	"github.com/domicile/domicile/client"
@@ -312,7 +313,7 @@ func decodeCursor(s string) (map[string]string, error) {
 		return nil, api.Errorf(string(vault.CodeInvalidCursor), "cursor is not valid")
 	}
 	var c map[string]string
-	if err := json.Unmarshal(b, &c); err != nil {
+	if err := json.Unmarshal(b, &c); err != nil || c == nil {
 		return nil, api.Errorf(string(vault.CodeInvalidCursor), "cursor is not valid")
 	}
 	return c, nil
@@ -336,26 +337,46 @@ func (g *Gateway) regionsFor(cursor string) ([]string, map[string]string, error)
 	return regions, c, nil
 }
 
-// mergePages joins the pages of a fan-out. A page holds at most the limit
-// of records from each region visited.
-func mergePages(answers []answer) (client.Page, error) {
-	var out client.Page
+// mergePages joins the pages of a fan-out into one page of at most limit
+// records, regions in policy order. Each region's cursor resumes exactly
+// where the page stopped taking its records: after the last one taken
+// (region cursors are record ids), at its incoming cursor when none was
+// taken, or at its own next cursor when all were.
+func mergePages(answers []answer, limit int, incoming map[string]string) (client.Page, error) {
+	out := client.Page{Records: []client.Record{}}
 	next := map[string]string{}
 	for _, a := range answers {
 		var p client.Page
 		if err := json.Unmarshal(a.body, &p); err != nil {
 			return client.Page{}, &api.Error{Code: api.CodeUnavailable, Detail: "region " + a.region + " answered with a malformed page", Err: err}
 		}
-		out.Records = append(out.Records, p.Records...)
-		if p.Next != "" {
-			next[a.region] = p.Next
+		room := limit - len(out.Records)
+		switch {
+		case len(p.Records) <= room:
+			out.Records = append(out.Records, p.Records...)
+			if p.Next != "" {
+				next[a.region] = p.Next
+			}
+		case room > 0:
+			out.Records = append(out.Records, p.Records[:room]...)
+			next[a.region] = p.Records[room-1].ID
+		default:
+			next[a.region] = incoming[a.region]
 		}
-	}
-	if out.Records == nil {
-		out.Records = []client.Record{}
 	}
 	out.Next = encodeCursor(next)
 	return out, nil
+}
+
+// pageLimit is the page size a fan-out asks of each region and returns.
+func pageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return vault.DefaultPageSize
+	case n > vault.MaxPageSize:
+		return vault.MaxPageSize
+	}
+	return n
 }
 
 func (g *Gateway) listSubject(w http.ResponseWriter, r *http.Request) {
@@ -364,12 +385,17 @@ func (g *Gateway) listSubject(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
-	q := r.URL.Query()
+	limit := 0
+	if l := r.URL.Query().Get("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 {
+			g.fail(w, r, api.Errorf(api.CodeInvalidRequest, "limit must be a positive integer"))
+			return
+		}
+	}
+	limit = pageLimit(limit)
 	answers := g.fanOut(r, regions, http.MethodGet, r.URL.EscapedPath(), func(region string) string {
 		v := url.Values{}
-		if l := q.Get("limit"); l != "" {
-			v.Set("limit", l)
-		}
+		v.Set("limit", strconv.Itoa(limit))
 		if c := cursors[region]; c != "" {
 			v.Set("cursor", c)
 		}
@@ -378,7 +404,7 @@ func (g *Gateway) listSubject(w http.ResponseWriter, r *http.Request) {
 	if g.firstFailure(w, r, answers) {
 		return
 	}
-	page, err := mergePages(answers)
+	page, err := mergePages(answers, limit, cursors)
 	if err != nil {
 		g.fail(w, r, err)
 		return
@@ -407,6 +433,7 @@ func (g *Gateway) search(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
+	req.Limit = pageLimit(req.Limit)
 	answers := g.fanOut(r, regions, http.MethodPost, r.URL.EscapedPath(), nil, func(region string) []byte {
 		sub := req
 		sub.Cursor = cursors[region]
@@ -429,7 +456,7 @@ func (g *Gateway) search(w http.ResponseWriter, r *http.Request) {
 	if g.firstFailure(w, r, ok) {
 		return
 	}
-	page, err := mergePages(ok)
+	page, err := mergePages(ok, req.Limit, cursors)
 	if err != nil {
 		g.fail(w, r, err)
 		return
