@@ -1,0 +1,137 @@
+package client
+
+import "time"
+
+// Wire types of the /v1 API. The server and the gateway use the same types,
+// so the documented shapes and the code cannot drift apart.
+
+// NewRecord is a record to create.
+type NewRecord struct {
+	Collection   string            `json:"collection"`
+	Subject      string            `json:"subject"`
+	Jurisdiction string            `json:"jurisdiction"`
+	Fields       map[string]string `json:"fields"`
+}
+
+// CreateRequest is the body of POST /v1/records.
+type CreateRequest struct {
+	Records []NewRecord `json:"records"`
+}
+
+// Created names one created record.
+type Created struct {
+	ID     string `json:"id"`
+	Region string `json:"region"`
+}
+
+// CreateResponse is the answer to POST /v1/records.
+type CreateResponse struct {
+	Records []Created `json:"records"`
+	// Replayed is true when an idempotency key matched an earlier request.
+	Replayed bool `json:"replayed,omitempty"`
+}
+
+// Record is a record as the API returns it.
+type Record struct {
+	ID           string            `json:"id"`
+	Collection   string            `json:"collection"`
+	Subject      string            `json:"subject"`
+	Jurisdiction string            `json:"jurisdiction"`
+	Region       string            `json:"region"`
+	Fields       map[string]string `json:"fields"`
+	Created      time.Time         `json:"created"`
+	Updated      time.Time         `json:"updated"`
+}
+
+// PatchRequest is the body of PATCH /v1/records/{id}.
+type PatchRequest struct {
+	Set    map[string]string `json:"set,omitempty"`
+	Remove []string          `json:"remove,omitempty"`
+}
+
+// Page is one page of records.
+type Page struct {
+	Records []Record `json:"records"`
+	// Next is the cursor of the next page; empty on the last page.
+	Next string `json:"next_cursor,omitempty"`
+}
+
+// SearchRequest is the body of POST /v1/collections/{collection}/search.
+// Values travel in the body, never in URLs that proxies log.
+type SearchRequest struct {
+	Field        string `json:"field"`
+	Value        string `json:"value"`
+	Jurisdiction string `json:"jurisdiction,omitempty"`
+	Cursor       string `json:"cursor,omitempty"`
+	Limit        int    `json:"limit,omitempty"`
+}
+
+// EraseResponse is the answer to DELETE /v1/subjects/{subject}.
+type EraseResponse struct {
+	Erased  int            `json:"erased"`
+	Regions map[string]int `json:"regions"`
+}
+
+// Region describes one region.
+type Region struct {
+	Name          string            `json:"name"`
+	Suite         string            `json:"suite"`
+	Residency     string            `json:"residency"`
+	Jurisdictions []string          `json:"jurisdictions"`
+	Algorithms    map[string]string `json:"algorithms"`
+	KeyVersions   map[string]uint32 `json:"key_versions"`
+	Records       map[string]int64  `json:"records"`
+}
+
+// RegionsResponse is the answer to GET /v1/regions.
+type RegionsResponse struct {
+	Regions []Region `json:"regions"`
+}
+
+// KeyVersion is one version of a key-encryption key.
+type KeyVersion struct {
+	Version uint32    `json:"version"`
+	Created time.Time `json:"created"`
+	State   string    `json:"state"`
+}
+
+// KeyPurpose is the state of one purpose's keys.
+type KeyPurpose struct {
+	Purpose  string       `json:"purpose"`
+	Current  uint32       `json:"current"`
+	Versions []KeyVersion `json:"versions"`
+}
+
+// KeyStatus is the answer to GET /v1/regions/{region}/keys.
+type KeyStatus struct {
+	Region  string       `json:"region"`
+	Suite   string       `json:"suite"`
+	Keys    []KeyPurpose `json:"keys"`
+	Subject int64        `json:"subject_keys"`
+}
+
+// RotateRequest is the body of POST /v1/regions/{region}/keys/rotate.
+type RotateRequest struct {
+	Purpose string `json:"purpose"`
+}
+
+// RotateResponse is its answer.
+type RotateResponse struct {
+	Region  string `json:"region"`
+	Purpose string `json:"purpose"`
+	Version uint32 `json:"version"`
+}
+
+// Problem is an RFC 9457 problem detail; Code is stable and documented.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Code      string `json:"code"`
+	Detail    string `json:"detail,omitempty"`
+	Field     string `json:"field,omitempty"`
+	Index     *int   `json:"index,omitempty"`
+	Region    string `json:"region,omitempty"`
+	RequestID string `json:"request_id,omitempty"`
+	Hint      string `json:"hint,omitempty"`
+}
