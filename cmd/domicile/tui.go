@@ -113,9 +113,15 @@ func newFlagSet(e *env, name, usage, examples string) *flag.FlagSet {
 // parseFlags parses args, turning -h into errHelp and mistakes into usage
 // errors.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	// The flag package calls Usage itself on -h and on every mistake; mute
+	// it so that usage is printed once, on -h only.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = usage
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+			usage()
 			return &exitError{code: 0, silent: true}
 		}
 		return usageErrorf("%s: %v", fs.Name(), err).withHint(fmt.Sprintf("run 'domicile %s --help'", fs.Name()))

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/domicile/domicile/examples"
+	"github.com/domicile/domicile/internal/api"
+	"github.com/domicile/domicile/internal/app"
+	"github.com/domicile/domicile/internal/gateway"
+	"github.com/domicile/domicile/internal/policy"
+)
+
+// loadPolicy reads the policy file, or the embedded example when path is
+// empty.
+func loadPolicy(path string) (*policy.Policy, error) {
+	var p *policy.Policy
+	var err error
+	if path == "" {
+		p, err = policy.Parse("examples/policy.yaml (built in)", examples.Policy)
+	} else {
+		p, err = policy.Load(path)
+	}
+	if err != nil {
+		return nil, withHint(err, "run 'domicile policy check FILE' for every problem with its line")
+	}
+	return p, nil
+}
+
+func newLogger(e *env) *slog.Logger {
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+const devExamples = `  domicile dev --data ./data
+  domicile dev --data /tmp/vault --listen 127.0.0.1:9000 --policy examples/policy.yaml
+  domicile dev --data ./data --no-seed`
+
+func runDev(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "dev", "domicile dev --data DIR [--listen ADDR] [--policy FILE] [--no-seed]", devExamples)
+	data := fs.String("data", "", "data directory; each region lives in DIR/regions/NAME (required)")
+	listen := fs.String("listen", "127.0.0.1:8700", "address of the gateway")
+	pol := fs.String("policy", "", "policy file (default: the built-in examples/policy.yaml)")
+	noSeed := fs.Bool("no-seed", false, "do not create sample customers in a fresh data directory")
+	count := fs.Int("seed-count", 240, "number of sample customers")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return usageErrorf("dev: --data is required").withHint("for example: domicile dev --data ./data")
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("dev: unexpected argument %q", fs.Arg(0)).withHint("run 'domicile dev --help'")
+	}
+	p, err := loadPolicy(*pol)
+	if err != nil {
+		return err
+	}
+	log := newLogger(e)
+	progress := newProgress(e, "seeding sample customers")
+	d, err := app.StartDev(ctx, app.DevConfig{DataDir: *data, Listen: *listen, Policy: p, Seed: !*noSeed,
+		SeedCount: *count, Getenv: e.getenv, Logger: log, Progress: progress.update})
+	progress.done()
+	if err != nil {
+		return withHint(err, devHint(err))
+	}
+	printDevBanner(e, d, p, *data)
+	select {
+	case <-ctx.Done():
+	case err := <-waitErr(d):
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(e.stderr, "shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return d.Close(sctx)
+}
+
+func waitErr(d *app.Dev) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- d.Wait() }()
+	return ch
+}
+
+func devHint(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "address already in use"):
+		return "another process listens there; stop it or pass --listen 127.0.0.1:PORT"
+	case strings.Contains(msg, "in use by another"):
+		return "another domicile process uses this data directory; stop it or pass another --data"
+	}
+	return ""
+}
+
+func printDevBanner(e *env, d *app.Dev, p *policy.Policy, data string) {
+	w := e.stdout
+	fmt.Fprintf(w, "Domicile dev is running at %s\n\n", d.URL)
+	for _, r := range d.Regions {
+		pr, _ := p.Region(r.Name)
+		state := "unsealed"
+		if r.Sealed != nil {
+			state = "SEALED: " + r.Sealed.Error()
+		}
+		fmt.Fprintf(w, "  region %-11s suite %-5s jurisdictions %-14s %s\n", r.Name, pr.Suite, strings.Join(pr.Jurisdictions, ","), state)
+	}
+	if d.Seeded > 0 {
+		fmt.Fprintf(w, "\n  seeded %d sample customers\n", d.Seeded)
+	}
+	fmt.Fprintf(w, "\n  admin token: %s (mode 0600)\n", d.TokenFile)
+	if d.Fresh {
+		fmt.Fprintf(w, "  unseal secrets: %s (dev only: in production keep them off the data disk)\n", filepath.Join(data, "unseal"))
+	}
+	fmt.Fprintf(w, "\nTry:\n")
+	fmt.Fprintf(w, "  export DOMICILE_ADDR=%s DOMICILE_TOKEN=$(cat %s)\n", d.URL, d.TokenFile)
+	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $DOMICILE_TOKEN\" $DOMICILE_ADDR/v1/regions\n")
+	fmt.Fprintf(w, "  ./bin/domicile records put --collection customers --jurisdiction CN --subject cust-1 --field name=王伟 --field email=wei@example.cn\n")
+	fmt.Fprintf(w, "  ./bin/domicile records find --collection customers --field email --value WEI@example.cn\n")
+	if len(d.Sealed()) > 0 {
+		fmt.Fprintf(w, "\nSome regions are sealed: set their unseal secret (%s) and restart.\n", app.SecretEnv(d.Sealed()[0].Name))
+	}
+}
+
+const serveExamples = `  DOMICILE_UNSEAL_CN_NORTH=... DOMICILE_ADMIN_TOKEN=... domicile serve --region cn-north --data /var/lib/domicile/cn-north --policy policy.yaml
+  domicile serve --region eu-central --data ./eu --unseal-file /run/secrets/eu-central --admin-token-file /run/secrets/admin --listen 127.0.0.1:8711`
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "serve", "domicile serve --region NAME --data DIR [--policy FILE] [--listen ADDR]", serveExamples)
+	region := fs.String("region", "", "the region this node serves (required)")
+	data := fs.String("data", "", "the region's data directory (required)")
+	pol := fs.String("policy", "", "policy file (default: the built-in example)")
+	listen := fs.String("listen", "127.0.0.1:8710", "address to serve the region's API on")
+	unsealFile := fs.String("unseal-file", "", "file holding the unseal secret (default: environment DOMICILE_UNSEAL_<REGION>)")
+	tokenFile := fs.String("admin-token-file", "", "file holding the admin API token (default: environment DOMICILE_ADMIN_TOKEN)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *region == "" || *data == "" {
+		return usageErrorf("serve: --region and --data are required").withHint("run 'domicile serve --help' for examples")
+	}
+	p, err := loadPolicy(*pol)
+	if err != nil {
+		return err
+	}
+	secret, err := readSecret(e, *unsealFile, app.SecretEnv(*region))
+	if err != nil {
+		return err
+	}
+	token, err := readSecret(e, *tokenFile, "DOMICILE_ADMIN_TOKEN")
+	if err != nil {
+		return err
+	}
+	if len(token) == 0 {
+		return withHint(errors.New("serve: no admin token"), "set DOMICILE_ADMIN_TOKEN or pass --admin-token-file; make one with: domicile crypto rand-token (or any 32+ random bytes)")
+	}
+	log := newLogger(e)
+	m := api.NewMetrics()
+	r, err := app.OpenRegion(ctx, app.RegionConfig{Policy: p, Name: *region, Dir: *data, Secret: secret,
+		Auth: api.NewStaticTokens(map[string]api.Principal{string(token): {ID: "admin", Admin: true}}), Logger: log, Metrics: m})
+	if err != nil {
+		return withHint(err, devHint(err))
+	}
+	defer r.Close()
+	if r.Sealed != nil {
+		return withHint(r.Sealed, "set "+app.SecretEnv(*region)+" or pass --unseal-file with the region's unseal secret")
+	}
+	return serveHTTP(ctx, e, *listen, r.Handler, "region "+*region)
+}
+
+// readSecret reads a secret from a file or an environment variable.
+func readSecret(e *env, file, envName string) ([]byte, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, withHint(err, "check the path and its permissions")
+		}
+		return []byte(strings.TrimSpace(string(b))), nil
+	}
+	return []byte(e.getenv(envName)), nil
+}
+
+const gatewayExamples = `  domicile gateway --policy policy.yaml --region cn-north=http://10.1.0.5:8710 --region eu-central=http://10.2.0.5:8710 \
+      --region ru-central=http://10.3.0.5:8710 --region us-east=http://10.4.0.5:8710`
+
+// regionFlags collects repeated --region NAME=URL flags.
+type regionFlags map[string]*url.URL
+
+func (r regionFlags) String() string { return "" }
+func (r regionFlags) Set(s string) error {
+	name, raw, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return errors.New("want NAME=URL")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("region %s: %q is not an http(s) URL", name, raw)
+	}
+	r[name] = u
+	return nil
+}
+
+func runGateway(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "gateway", "domicile gateway --policy FILE --region NAME=URL... [--listen ADDR]", gatewayExamples)
+	pol := fs.String("policy", "", "policy file (default: the built-in example)")
+	listen := fs.String("listen", "127.0.0.1:8700", "address to serve on")
+	regions := regionFlags{}
+	fs.Var(regions, "region", "a region and its node's URL, NAME=URL (repeat for every region)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	p, err := loadPolicy(*pol)
+	if err != nil {
+		return err
+	}
+	backends := map[string]gateway.Backend{}
+	for name, u := range regions {
+		backends[name] = gateway.Backend{URL: u}
+	}
+	h, err := gateway.New(gateway.Options{Policy: p, Backends: backends, Logger: newLogger(e), Metrics: api.NewMetrics()})
+	if err != nil {
+		return withHint(err, "pass --region NAME=URL once for every region of the policy")
+	}
+	return serveHTTP(ctx, e, *listen, h, "gateway")
+}
+
+// serveHTTP serves h until ctx is done, then shuts down gracefully.
+func serveHTTP(ctx context.Context, e *env, addr string, h http.Handler, what string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return withHint(fmt.Errorf("listen on %s: %w", addr, err), "pass --listen 127.0.0.1:PORT with a free port")
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(e.stdout, "%s listening on http://%s\n", what, ln.Addr())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
