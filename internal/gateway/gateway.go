@@ -208,6 +208,14 @@ func (g *Gateway) create(w http.ResponseWriter, r *http.Request) {
 		region = reg.Name
 	}
 	if region == "" {
+		// Nothing to route: report what a region would, strictly.
+		var strict client.CreateRequest
+		r2 := r.Clone(r.Context())
+		r2.Body = io.NopCloser(bytes.NewReader(body))
+		if err := api.DecodeJSON(r2, &strict); err != nil {
+			g.fail(w, r, err)
+			return
+		}
 		g.fail(w, r, api.Errorf(string(vault.CodeTooMany), "no records to create"))
 		return
 	}
