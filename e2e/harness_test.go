@@ -1,0 +1,190 @@
+// Package e2e starts the real domicile binary on 127.0.0.1 and checks
+// Domicile's promises from the outside.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/domicile/domicile/client"
+)
+
+// binary is built once per test run.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "domicile-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "domicile")
+	args := []string{"build", "-o", binary}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "../cmd/domicile")...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build domicile:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running `domicile dev`.
+type server struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	URL    string
+	Token  string
+	Data   string
+	stderr *syncBuffer
+	stdout *syncBuffer
+	done   chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var urlLine = regexp.MustCompile(`running at (http://127\.0\.0\.1:\d+)`)
+
+// startDev starts `domicile dev` on a free port of 127.0.0.1 and waits
+// until it serves. extraEnv entries are added to the environment.
+func startDev(t testing.TB, data string, extraEnv []string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"dev", "--data", data, "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), extraEnv...)
+	s := &server{t: t, cmd: cmd, Data: data, stderr: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan struct{})}
+	pr, pw := io.Pipe()
+	cmd.Stdout = io.MultiWriter(s.stdout, pw)
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		cmd.Wait()
+		pw.Close()
+		close(s.done)
+	}()
+	found := make(chan string, 1)
+	go func() {
+		// The banner ends with the commands to try; wait for all of it.
+		sc := bufio.NewScanner(pr)
+		url := ""
+		for sc.Scan() {
+			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
+				url = m[1]
+			}
+			if strings.HasPrefix(sc.Text(), "Try:") && url != "" {
+				found <- url
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case s.URL = <-found:
+	case <-s.done:
+		t.Fatalf("domicile dev exited before serving:\nstdout:\n%s\nstderr:\n%s", s.stdout, s.stderr)
+	case <-time.After(2 * time.Minute): // a hung start, not a performance limit
+		cmd.Process.Kill()
+		t.Fatalf("domicile dev did not start:\n%s", s.stderr)
+	}
+	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Token = strings.TrimSpace(string(tok))
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// Stop shuts the server down gracefully.
+func (s *server) Stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(time.Minute):
+		s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Kill ends the server with SIGKILL.
+func (s *server) Kill() {
+	s.cmd.Process.Kill()
+	<-s.done
+}
+
+func (s *server) client(t testing.TB) *client.Client {
+	c, err := client.New(s.URL, s.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// do sends a raw request and returns the status, content type and body.
+func (s *server) do(t testing.TB, method, path, token string, body []byte) (int, string, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, s.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), b
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
