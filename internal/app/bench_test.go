@@ -31,6 +31,15 @@ import (
 //
 //	go test ./internal/app -run '^$' -bench . -benchtime 4000x
 
+// quiet silences raw Pebble's log lines in the benchmark output.
+type quiet struct{}
+
+func (quiet) Infof(string, ...any)  {}
+func (quiet) Errorf(string, ...any) {}
+func (quiet) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}
+
 var benchKDF = keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
 
 type benchEnv struct {
@@ -141,7 +150,7 @@ func BenchmarkCreate(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				db, err := pebbledb.Open(b.TempDir(), &pebbledb.Options{})
+				db, err := pebbledb.Open(b.TempDir(), &pebbledb.Options{Logger: quiet{}})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -199,7 +208,7 @@ func BenchmarkGet(b *testing.B) {
 			b.Run("raw-pebble-get/"+name, func(b *testing.B) {
 				e, ids := setup(b)
 				// Copy the stored records into a raw Pebble and read them back.
-				db, err := pebbledb.Open(b.TempDir(), &pebbledb.Options{})
+				db, err := pebbledb.Open(b.TempDir(), &pebbledb.Options{Logger: quiet{}})
 				if err != nil {
 					b.Fatal(err)
 				}
