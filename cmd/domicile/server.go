@@ -124,8 +124,8 @@ func printDevBanner(e *env, d *app.Dev, p *policy.Policy, data string) {
 	fmt.Fprintf(w, "\nTry:\n")
 	fmt.Fprintf(w, "  export DOMICILE_ADDR=%s DOMICILE_TOKEN=$(cat %s)\n", d.URL, d.TokenFile)
 	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $DOMICILE_TOKEN\" $DOMICILE_ADDR/v1/regions\n")
-	fmt.Fprintf(w, "  ./bin/domicile records put --collection customers --jurisdiction CN --subject cust-1 --field name=王伟 --field email=wei@example.cn\n")
-	fmt.Fprintf(w, "  ./bin/domicile records find --collection customers --field email --value WEI@example.cn\n")
+	fmt.Fprintf(w, "  ./bin/domicile records put --collection customers --jurisdiction CN --subject cust-1 --field name=王伟 --field email=wei@example.com\n")
+	fmt.Fprintf(w, "  ./bin/domicile records find --collection customers --field email --value WEI@example.com\n")
 	if len(d.Sealed()) > 0 {
 		fmt.Fprintf(w, "\nSome regions are sealed: set their unseal secret (%s) and restart.\n", app.SecretEnv(d.Sealed()[0].Name))
 	}
