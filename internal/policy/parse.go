@@ -15,15 +15,17 @@ import (
 // The keys of each mapping in a policy file. Later sections (roles,
 // purposes, transfers, guard) are added here and in parseTop.
 var (
-	topKeys        = []string{"version", "default_region", "regions", "collections"}
-	regionKeys     = []string{"name", "suite", "residency", "jurisdictions"}
+	topKeys        = []string{"version", "default_region", "regions", "collections", "purposes", "roles", "transfers"}
+	regionKeys     = []string{"name", "suite", "residency", "jurisdictions", "abroad"}
 	collectionKeys = []string{"name", "fields"}
-	fieldKeys      = []string{"name", "type", "normalizer", "index", "max_length", "required"}
+	fieldKeys      = []string{"name", "type", "normalizer", "index", "max_length", "required", "mask"}
+	roleKeys       = []string{"name", "description", "permissions", "purposes", "condition", "collections"}
+	transferKeys   = []string{"name", "from", "to", "basis", "collection", "fields"}
 )
 
 // plannedKeys are top-level sections of the policy format that this version
 // does not read yet.
-var plannedKeys = []string{"roles", "purposes", "transfers", "guard"}
+var plannedKeys = []string{"guard"}
 
 // parser collects every problem it finds instead of stopping at the first.
 type parser struct {

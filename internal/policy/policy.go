@@ -49,6 +49,12 @@ type Policy struct {
 	DefaultRegion string
 	Regions       []Region
 	Collections   []Collection
+	// Purposes are the purposes a request may state.
+	Purposes []string
+	// Roles say what each role may do and see.
+	Roles []Role
+	// Transfers are the cross-border transfer rules.
+	Transfers []Transfer
 }
 
 // Residency is a region's residency mode.
@@ -75,6 +81,9 @@ type Region struct {
 	// Jurisdictions are the entries as written: ISO 3166-1 alpha-2 codes,
 	// the groups "EU" and "EEA", or "*".
 	Jurisdictions []string
+	// Abroad is what happens to clear values when a principal located
+	// outside a strict region reads them without a transfer rule.
+	Abroad Abroad
 	// Line is the line of the region in the policy file.
 	Line int
 }
@@ -120,6 +129,9 @@ type Field struct {
 	MaxLength int
 	// Required fields must be present in every record.
 	Required bool
+	// Mask is how the field shows when a reader may see it only masked
+	// (see the Mask constants); default "redact".
+	Mask string
 	// Line is the line of the field in the policy file.
 	Line int
 }

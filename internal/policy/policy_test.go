@@ -136,12 +136,12 @@ func TestParseExample(t *testing.T) {
 		t.Fatal("no customers collection")
 	}
 	want := []Field{
-		{Name: "name", Type: TypeString, Normalizer: "name", MaxLength: 200},
-		{Name: "email", Type: TypeEmail, Normalizer: "email", Index: true, MaxLength: 254},
-		{Name: "phone", Type: TypePhone, Normalizer: "phone", Index: true, MaxLength: 64},
-		{Name: "national_id", Type: TypeNationalID, Normalizer: "national_id", Index: true, MaxLength: 64},
-		{Name: "date_of_birth", Type: TypeDate, Normalizer: "date", MaxLength: DefaultMaxLength},
-		{Name: "address", Type: TypeString, Normalizer: "none", MaxLength: 500},
+		{Name: "name", Type: TypeString, Normalizer: "name", MaxLength: 200, Mask: MaskFirst1},
+		{Name: "email", Type: TypeEmail, Normalizer: "email", Index: true, MaxLength: 254, Mask: MaskEmail},
+		{Name: "phone", Type: TypePhone, Normalizer: "phone", Index: true, MaxLength: 64, Mask: MaskLast4},
+		{Name: "national_id", Type: TypeNationalID, Normalizer: "national_id", Index: true, MaxLength: 64, Mask: MaskLast4},
+		{Name: "date_of_birth", Type: TypeDate, Normalizer: "date", MaxLength: DefaultMaxLength, Mask: MaskYear},
+		{Name: "address", Type: TypeString, Normalizer: "none", MaxLength: 500, Mask: MaskRedact},
 	}
 	if diff := cmp.Diff(want, c.Fields, cmp.FilterPath(func(p cmp.Path) bool {
 		return p.Last().String() == ".Line"

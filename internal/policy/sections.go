@@ -72,6 +72,15 @@ func (p *parser) parseTop(root *yaml.Node) *Policy {
 	if e, ok := m["collections"]; ok {
 		pol.Collections = p.parseCollections(e.value)
 	}
+	if e, ok := m["purposes"]; ok {
+		pol.Purposes = p.parsePurposes(e.value)
+	}
+	if e, ok := m["roles"]; ok {
+		pol.Roles = p.parseRoles(e.value, pol)
+	}
+	if e, ok := m["transfers"]; ok {
+		pol.Transfers = p.parseTransfers(e.value, pol)
+	}
 	return pol
 }
 
@@ -168,6 +177,15 @@ func (p *parser) parseRegion(item *yaml.Node) (r Region, nodes []*yaml.Node, ok 
 	}
 	if e, ok := m["jurisdictions"]; ok {
 		r.Jurisdictions, nodes = p.parseJurisdictions(e.value)
+	}
+	r.Abroad = AbroadMask
+	if e, ok := m["abroad"]; ok {
+		if s, ok := p.str(e.value, "abroad"); ok {
+			r.Abroad = Abroad(s)
+			if r.Abroad != AbroadMask && r.Abroad != AbroadRefuse {
+				p.errorf(e.value, "write mask (clear fields leave masked) or refuse (the read is denied)", "unknown abroad rule %q", s)
+			}
+		}
 	}
 	return r, nodes, true
 }
@@ -405,6 +423,13 @@ func (p *parser) parseField(item *yaml.Node) (Field, bool) {
 	if e, ok := m["required"]; ok {
 		if b, ok := p.boolean(e.value, "required"); ok {
 			f.Required = b
+		}
+	}
+	f.Mask = MaskRedact
+	if e, ok := m["mask"]; ok {
+		if s, ok := p.str(e.value, "mask"); ok {
+			f.Mask = s
+			p.checkMask(e.value, s, f.Type)
 		}
 	}
 	return f, true
