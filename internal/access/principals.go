@@ -1,0 +1,320 @@
+package access
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/domicile/domicile/internal/policy"
+	"github.com/domicile/domicile/internal/store"
+)
+
+// State is a principal's state.
+type State string
+
+// Principal states.
+const (
+	Active   State = "active"
+	Disabled State = "disabled"
+	Locked   State = "locked" // by the guard; an admin unlocks it
+)
+
+// TokenPrefix marks Domicile API tokens, so that secret scanners can
+// recognise a leaked one.
+const TokenPrefix = "dmc_"
+
+// tokenEncoding is lower-case base32 without padding: 256 bits make 52
+// characters.
+var tokenEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+const tokenLen = len(TokenPrefix) + 52
+
+// NewToken returns a fresh API token: the prefix and 256 random bits.
+func NewToken() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return TokenPrefix + tokenEncoding.EncodeToString(b[:])
+}
+
+// WellFormed reports whether tok looks like a Domicile token.
+func WellFormed(tok string) bool {
+	if len(tok) != tokenLen || !strings.HasPrefix(tok, TokenPrefix) {
+		return false
+	}
+	_, err := tokenEncoding.DecodeString(tok[len(TokenPrefix):])
+	return err == nil
+}
+
+// TokenID is the public part of a token shown in listings: the prefix and
+// its first 8 characters.
+func TokenID(tok string) string {
+	if len(tok) < len(TokenPrefix)+8 {
+		return ""
+	}
+	return tok[:len(TokenPrefix)+8]
+}
+
+// Account is a principal as the directory stores it. It holds no token:
+// only keyed MACs of tokens, under the region's key.
+type Account struct {
+	ID       string    `json:"id"`
+	Kind     string    `json:"kind"` // person or service
+	Roles    []string  `json:"roles"`
+	Location string    `json:"location"`
+	Regions  []string  `json:"regions,omitempty"`
+	State    State     `json:"state"`
+	Created  time.Time `json:"created"`
+	Tokens   []Token   `json:"tokens"`
+}
+
+// Token is what the directory keeps of one token.
+type Token struct {
+	ID      string    `json:"id"`
+	MAC     []byte    `json:"mac"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// Principal returns the account as the decision sees it.
+func (a *Account) Principal() Principal {
+	return Principal{ID: a.ID, Roles: a.Roles, Location: a.Location, Regions: a.Regions}
+}
+
+// Errors of the directory.
+var (
+	// ErrUnauthenticated covers every failed authentication: unknown,
+	// malformed, expired or revoked token, disabled principal. Callers
+	// answer 401 and never say which.
+	ErrUnauthenticated = errors.New("access: invalid or expired token")
+	// ErrLocked is returned for a valid token of a locked principal.
+	ErrLocked = errors.New("access: principal is locked")
+	// ErrExists and ErrNoPrincipal are for the admin API.
+	ErrExists      = errors.New("access: principal already exists")
+	ErrNoPrincipal = errors.New("access: no such principal")
+	// ErrInvalid wraps every rejected principal definition.
+	ErrInvalid = errors.New("access: invalid principal")
+)
+
+// Directory keeps one region's principals in the region's store. Every
+// region holds the principals that may reach it, so each authenticates on
+// its own; the gateway fans admin changes out to every region.
+type Directory struct {
+	st  store.Store
+	mac func() hash.Hash
+	now func() time.Time
+	pol *policy.Policy
+}
+
+// NewDirectory returns the directory over st. newMAC returns a MAC keyed
+// with the region's token-authentication key.
+func NewDirectory(st store.Store, pol *policy.Policy, newMAC func() hash.Hash, now func() time.Time) *Directory {
+	if now == nil {
+		now = time.Now
+	}
+	return &Directory{st: st, mac: newMAC, now: now, pol: pol}
+}
+
+func (d *Directory) tokenMAC(tok string) []byte {
+	h := d.mac()
+	h.Write([]byte(tok))
+	return h.Sum(nil)
+}
+
+func accountKey(id string) []byte          { return []byte("p/" + id) }
+func tokenKey(mac []byte) []byte           { return append([]byte("t/"), mac...) }
+func (d *Directory) key(tok string) []byte { return tokenKey(d.tokenMAC(tok)) }
+
+var principalID = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,127}$`)
+
+// Validate checks an account definition against the policy.
+func (d *Directory) Validate(a *Account) error {
+	if !principalID.MatchString(a.ID) {
+		return fmt.Errorf("%w: id must be 1 to 128 lower-case letters, digits, '.', '_', '@' or '-'", ErrInvalid)
+	}
+	if a.Kind != "person" && a.Kind != "service" {
+		return fmt.Errorf("%w: kind must be person or service", ErrInvalid)
+	}
+	if len(a.Roles) == 0 {
+		return fmt.Errorf("%w: a principal needs at least one role", ErrInvalid)
+	}
+	for _, r := range a.Roles {
+		if _, ok := d.pol.Role(r); !ok {
+			return fmt.Errorf("%w: role %q is not in the policy", ErrInvalid, r)
+		}
+	}
+	a.Location = strings.ToUpper(a.Location)
+	if !policy.IsCountry(a.Location) {
+		return fmt.Errorf("%w: location must be an ISO 3166-1 alpha-2 country code", ErrInvalid)
+	}
+	for _, r := range a.Regions {
+		if _, ok := d.pol.Region(r); !ok {
+			return fmt.Errorf("%w: region %q is not in the policy", ErrInvalid, r)
+		}
+	}
+	return nil
+}
+
+// Create stores a new principal with its first token (which the caller
+// made with NewToken and shows once). expires zero means no expiry.
+func (d *Directory) Create(ctx context.Context, a Account, tok string, expires time.Time) (*Account, error) {
+	if err := d.Validate(&a); err != nil {
+		return nil, err
+	}
+	if !WellFormed(tok) {
+		return nil, fmt.Errorf("%w: malformed token", ErrInvalid)
+	}
+	a.State, a.Created = Active, d.now().UTC()
+	t := Token{ID: TokenID(tok), MAC: d.tokenMAC(tok), Created: a.Created, Expires: expires}
+	a.Tokens = []Token{t}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	var batch store.Batch
+	batch.Insert(accountKey(a.ID), b)
+	batch.Insert(tokenKey(t.MAC), []byte(a.ID))
+	if err := d.st.Apply(ctx, &batch); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, fmt.Errorf("%w: %s", ErrExists, a.ID)
+		}
+		return nil, fmt.Errorf("access: create principal: %w", err)
+	}
+	return &a, nil
+}
+
+// Get returns the principal id.
+func (d *Directory) Get(ctx context.Context, id string) (*Account, error) {
+	b, err := d.st.Get(ctx, accountKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNoPrincipal, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("access: read principal: %w", err)
+	}
+	var a Account
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("access: principal %s is corrupt: %w", id, err)
+	}
+	return &a, nil
+}
+
+// List returns every principal, in id order.
+func (d *Directory) List(ctx context.Context) ([]Account, error) {
+	kvs, err := d.st.Scan(ctx, []byte("p/"), store.PrefixEnd([]byte("p/")), 0)
+	if err != nil {
+		return nil, fmt.Errorf("access: list principals: %w", err)
+	}
+	out := make([]Account, 0, len(kvs))
+	for _, kv := range kvs {
+		var a Account
+		if err := json.Unmarshal(kv.Value, &a); err != nil {
+			return nil, fmt.Errorf("access: a principal is corrupt: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (d *Directory) put(ctx context.Context, a *Account, b *store.Batch) error {
+	v, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	b.Put(accountKey(a.ID), v)
+	if err := d.st.Apply(ctx, b); err != nil {
+		return fmt.Errorf("access: update principal: %w", err)
+	}
+	return nil
+}
+
+// SetState enables, disables, locks or unlocks a principal.
+func (d *Directory) SetState(ctx context.Context, id string, s State) (*Account, error) {
+	a, err := d.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	a.State = s
+	return a, d.put(ctx, a, &store.Batch{})
+}
+
+// RotateToken replaces every token of the principal with tok.
+func (d *Directory) RotateToken(ctx context.Context, id, tok string, expires time.Time) (*Account, error) {
+	if !WellFormed(tok) {
+		return nil, fmt.Errorf("%w: malformed token", ErrInvalid)
+	}
+	a, err := d.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var b store.Batch
+	for _, t := range a.Tokens {
+		b.Delete(tokenKey(t.MAC))
+	}
+	t := Token{ID: TokenID(tok), MAC: d.tokenMAC(tok), Created: d.now().UTC(), Expires: expires}
+	a.Tokens = []Token{t}
+	b.Put(tokenKey(t.MAC), []byte(a.ID))
+	return a, d.put(ctx, a, &b)
+}
+
+// Ensure creates the principal with tok if it does not exist, or makes tok
+// its token if it does; dev mode and `serve` use it for the bootstrap
+// administrator.
+func (d *Directory) Ensure(ctx context.Context, a Account, tok string) (*Account, error) {
+	got, err := d.Create(ctx, a, tok, time.Time{})
+	if errors.Is(err, ErrExists) {
+		if acc, aerr := d.Authenticate(ctx, tok); aerr == nil && acc.ID == a.ID {
+			return acc, nil
+		}
+		return d.RotateToken(ctx, a.ID, tok, time.Time{})
+	}
+	return got, err
+}
+
+// Authenticate returns the active principal holding tok. Every failure is
+// ErrUnauthenticated, but for a locked principal (ErrLocked).
+func (d *Directory) Authenticate(ctx context.Context, tok string) (*Account, error) {
+	if !WellFormed(tok) {
+		return nil, ErrUnauthenticated
+	}
+	mac := d.tokenMAC(tok)
+	id, err := d.st.Get(ctx, tokenKey(mac))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, fmt.Errorf("access: authenticate: %w", err)
+	}
+	a, err := d.Get(ctx, string(id))
+	if errors.Is(err, ErrNoPrincipal) {
+		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := d.now()
+	found := false
+	for _, t := range a.Tokens {
+		// The store lookup found the MAC; compare it again in constant
+		// time and check expiry.
+		if hmac.Equal(t.MAC, mac) && (t.Expires.IsZero() || now.Before(t.Expires)) {
+			found = true
+		}
+	}
+	switch {
+	case !found, a.State == Disabled:
+		return nil, ErrUnauthenticated
+	case a.State == Locked:
+		return a, ErrLocked
+	}
+	return a, nil
+}
