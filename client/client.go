@@ -45,6 +45,8 @@ type Client struct {
 	auth string // "Bearer <token>", or empty for no Authorization header
 	ua   string
 	hc   *http.Client
+	// purpose is sent as the Domicile-Purpose header of every request.
+	purpose string
 }
 
 // Option configures a Client.
@@ -58,6 +60,21 @@ func WithHTTPClient(hc *http.Client) Option {
 			c.hc = hc
 		}
 	}
+}
+
+// WithPurpose states the purpose of every request (the Domicile-Purpose
+// header): clear values are shown only for a purpose the caller's role
+// allows.
+func WithPurpose(purpose string) Option {
+	return func(c *Client) { c.purpose = purpose }
+}
+
+// ForPurpose returns a copy of c that states purpose on every request;
+// both share the connection pool.
+func (c *Client) ForPurpose(purpose string) *Client {
+	cp := *c
+	cp.purpose = purpose
+	return &cp
 }
 
 // WithUserAgent sets the User-Agent header of every request.
@@ -299,6 +316,9 @@ func (c *Client) do(ctx context.Context, method, path string, body any, idempote
 	}
 	if idempotencyKey != "" {
 		h["Idempotency-Key"] = []string{idempotencyKey}
+	}
+	if c.purpose != "" {
+		h["Domicile-Purpose"] = []string{c.purpose}
 	}
 
 	resp, err := c.hc.Do(req)

@@ -41,6 +41,8 @@ type Record struct {
 	Fields       map[string]string `json:"fields"`
 	Created      time.Time         `json:"created"`
 	Updated      time.Time         `json:"updated"`
+	// Access is how the access decision shaped this record.
+	Access *Access `json:"access,omitempty"`
 }
 
 // PatchRequest is the body of PATCH /v1/records/{id}.
@@ -134,4 +136,69 @@ type Problem struct {
 	Region    string `json:"region,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
 	Hint      string `json:"hint,omitempty"`
+}
+
+// Access says how the access decision shaped a record: which rule governed
+// it, whether the read was a cross-border transfer, and what the caller
+// sees of each field ("clear", "masked:MASK"; fields it may not see are
+// absent from both Fields and Record.Fields).
+type Access struct {
+	Rule     string            `json:"rule"`
+	Transfer bool              `json:"transfer,omitempty"`
+	Roles    []string          `json:"roles,omitempty"`
+	Fields   map[string]string `json:"fields"`
+	Reasons  []string          `json:"reasons,omitempty"`
+}
+
+// PrincipalRequest is the body of POST /v1/principals.
+type PrincipalRequest struct {
+	ID       string   `json:"id"`
+	Kind     string   `json:"kind"`
+	Roles    []string `json:"roles"`
+	Location string   `json:"location"`
+	Regions  []string `json:"regions,omitempty"`
+	// ExpiresIn is the token's lifetime as a Go duration ("720h"); empty
+	// means no expiry.
+	ExpiresIn string `json:"expires_in,omitempty"`
+	// Token is set by the gateway when it fans a creation out to every
+	// region, so that all regions accept the same token; callers leave it
+	// empty.
+	Token string `json:"token,omitempty"`
+}
+
+// TokenInfo describes a token without revealing it.
+type TokenInfo struct {
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// Principal is a person or service that calls the API.
+type Principal struct {
+	ID       string      `json:"id"`
+	Kind     string      `json:"kind"`
+	Roles    []string    `json:"roles"`
+	Location string      `json:"location"`
+	Regions  []string    `json:"regions,omitempty"`
+	State    string      `json:"state"`
+	Created  time.Time   `json:"created"`
+	Tokens   []TokenInfo `json:"tokens"`
+}
+
+// PrincipalToken is the answer to creating a principal or rotating its
+// token: the token is shown once and never stored in clear.
+type PrincipalToken struct {
+	Principal Principal `json:"principal"`
+	Token     string    `json:"token"`
+}
+
+// PrincipalsResponse is the answer to GET /v1/principals.
+type PrincipalsResponse struct {
+	Principals []Principal `json:"principals"`
+}
+
+// TokenRequest is the body of POST /v1/principals/{id}/rotate-token.
+type TokenRequest struct {
+	ExpiresIn string `json:"expires_in,omitempty"`
+	Token     string `json:"token,omitempty"`
 }

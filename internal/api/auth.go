@@ -1,57 +1,28 @@
 package api
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/domicile/domicile/internal/access"
 )
 
-// Principal is who a request acts for.
-type Principal struct {
-	ID    string
-	Admin bool
-}
+// API codes of authentication and authorisation.
+const (
+	CodePrincipalLocked = "principal_locked"
+)
 
-// Authenticator checks a bearer token. Implementations compare secrets in
-// constant time and never keep tokens in clear.
-type Authenticator interface {
-	Authenticate(token string) (Principal, bool)
-}
+type ctxKey int
 
-// StaticTokens authenticates against a fixed set of tokens, kept only as
-// SHA-256 digests (tokens have at least 256 random bits, so a fast hash is
-// enough) and compared in constant time against every entry.
-type StaticTokens struct {
-	entries []tokenEntry
-}
+const accountKey ctxKey = 0
 
-type tokenEntry struct {
-	digest [sha256.Size]byte
-	p      Principal
-}
-
-// NewStaticTokens returns an authenticator for the given tokens.
-func NewStaticTokens(tokens map[string]Principal) *StaticTokens {
-	s := &StaticTokens{}
-	for t, p := range tokens {
-		s.entries = append(s.entries, tokenEntry{digest: sha256.Sum256([]byte(t)), p: p})
-	}
-	return s
-}
-
-// Authenticate implements Authenticator.
-func (s *StaticTokens) Authenticate(token string) (Principal, bool) {
-	d := sha256.Sum256([]byte(token))
-	var found Principal
-	ok := 0
-	for i := range s.entries {
-		if subtle.ConstantTimeCompare(d[:], s.entries[i].digest[:]) == 1 {
-			found = s.entries[i].p
-			ok = 1
-		}
-	}
-	return found, ok == 1
+// AccountOf returns the authenticated principal of a request.
+func AccountOf(ctx context.Context) (*access.Account, bool) {
+	a, ok := ctx.Value(accountKey).(*access.Account)
+	return a, ok
 }
 
 // bearer returns the token of an Authorization: Bearer header.
@@ -62,4 +33,32 @@ func bearer(r *http.Request) (string, bool) {
 		return "", false
 	}
 	return strings.TrimSpace(tok), true
+}
+
+// RequireAuth wraps h with bearer-token authentication against the
+// region's directory: unknown, malformed, expired and disabled tokens all
+// get the same 401; a locked principal gets 403 principal_locked.
+func RequireAuth(h http.Handler, dir *access.Directory, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := bearer(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="domicile"`)
+			writeProblem(w, r, log, Errorf(CodeUnauthenticated, "missing bearer token"))
+			return
+		}
+		a, err := dir.Authenticate(r.Context(), tok)
+		switch {
+		case errors.Is(err, access.ErrLocked):
+			writeProblem(w, r, log, Errorf(CodePrincipalLocked, "principal %s is locked; an administrator unlocks it with 'domicile principals unlock'", a.ID))
+			return
+		case errors.Is(err, access.ErrUnauthenticated):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="domicile", error="invalid_token"`)
+			writeProblem(w, r, log, Errorf(CodeUnauthenticated, "invalid or expired token"))
+			return
+		case err != nil:
+			writeProblem(w, r, log, err)
+			return
+		}
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), accountKey, a)))
+	})
 }

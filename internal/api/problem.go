@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/domicile/domicile/client"
+	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/vault"
 )
@@ -27,6 +29,9 @@ const (
 	CodeCrossRegionBatch = "cross_region_batch"
 	CodeUnknownRegion    = "unknown_region"
 	CodeRateLimited      = "rate_limited"
+	CodePrincipalExists  = "principal_exists"
+	CodeNoPrincipal      = "no_such_principal"
+	CodeInvalidPrincipal = "invalid_principal"
 )
 
 // statusOf is the one table from error codes to HTTP statuses. Every code
@@ -61,6 +66,15 @@ var statusOf = map[string]int{
 	CodeCrossRegionBatch:                  http.StatusBadRequest,
 	CodeUnknownRegion:                     http.StatusNotFound,
 	CodeRateLimited:                       http.StatusTooManyRequests,
+	CodePrincipalLocked:                   http.StatusForbidden,
+	access.CodePermissionDenied:           http.StatusForbidden,
+	access.CodeRegionDenied:               http.StatusForbidden,
+	access.CodeConditionFailed:            http.StatusForbidden,
+	access.CodeTransferRequired:           http.StatusForbidden,
+	access.CodePurposeUnknown:             http.StatusBadRequest,
+	CodePrincipalExists:                   http.StatusConflict,
+	CodeNoPrincipal:                       http.StatusNotFound,
+	CodeInvalidPrincipal:                  http.StatusBadRequest,
 }
 
 // hints tell callers what to do next, per code.
@@ -73,6 +87,10 @@ var hints = map[string]string{
 	CodeSealed:                            "start the node with the region's unseal secret (DOMICILE_UNSEAL_<REGION> or --unseal-file)",
 	CodeCrossRegionBatch:                  "send one batch per region; a batch is atomic and lives in one region",
 	CodeBodyTooLarge:                      "split the request into smaller batches",
+	access.CodePermissionDenied:           "ask an administrator for a role that grants the permission named in the detail",
+	access.CodeTransferRequired:           "the region's data may leave it only under a transfer rule in the policy",
+	access.CodePurposeUnknown:             "send a Domicile-Purpose header naming a purpose listed in the policy",
+	CodeRateLimited:                       "too many failed authentications from this address; wait for Retry-After seconds",
 	CodeMalformedJSON:                     "send a JSON body with 'Content-Type: application/json'; the OpenAPI document at /v1/openapi.json has the shapes",
 }
 
@@ -108,6 +126,12 @@ func problemOf(err error) (client.Problem, error) {
 			i := ve.Index
 			p.Index = &i
 		}
+	case errors.Is(err, access.ErrExists):
+		p.Code, p.Detail = CodePrincipalExists, "a principal with that id exists"
+	case errors.Is(err, access.ErrNoPrincipal):
+		p.Code, p.Detail = CodeNoPrincipal, "no principal with that id"
+	case errors.Is(err, access.ErrInvalid):
+		p.Code, p.Detail = CodeInvalidPrincipal, strings.TrimPrefix(err.Error(), "access: invalid principal: ")
 	case errors.Is(err, keyring.ErrSealed), errors.Is(err, keyring.ErrWrongSecret):
 		p.Code, p.Detail = CodeSealed, "the region is sealed"
 	default:

@@ -6,33 +6,47 @@ import (
 	"strconv"
 
 	"github.com/domicile/domicile/client"
+	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/vault"
 )
 
+// PurposeHeader names the request header that states a request's purpose.
+const PurposeHeader = "Domicile-Purpose"
+
+// RuleHeader names the response header saying which access rule applied.
+const RuleHeader = "Domicile-Access-Rule"
+
 // RegionOptions configure one region's API.
 type RegionOptions struct {
-	Vault   *vault.Vault
-	Auth    Authenticator
-	Logger  *slog.Logger
-	Metrics *Metrics
-	MaxBody int64
+	Vault     *vault.Vault
+	Directory *access.Directory
+	Access    *access.Engine
+	Masker    access.Masker
+	Logger    *slog.Logger
+	Metrics   *Metrics
+	MaxBody   int64
 }
 
 // region serves the API of one region.
 type region struct {
-	v   *vault.Vault
-	log *slog.Logger
+	v      *vault.Vault
+	dir    *access.Directory
+	engine *access.Engine
+	masker access.Masker
+	log    *slog.Logger
 }
 
 // NewRegion returns the handler of one region's node: the /v1 API with
-// authentication, plus /healthz, /readyz, /metrics and /v1/openapi.json.
+// authentication and an access decision on every request, plus /healthz,
+// /readyz, /metrics and /v1/openapi.json.
 func NewRegion(o RegionOptions) http.Handler {
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &region{v: o.Vault, log: log}
+	h := &region{v: o.Vault, dir: o.Directory, engine: o.Access, masker: o.Masker, log: log}
 	api := http.NewServeMux()
 	api.HandleFunc("POST /v1/records", h.create)
 	api.HandleFunc("GET /v1/records/{id}", h.get)
@@ -44,10 +58,11 @@ func NewRegion(o RegionOptions) http.Handler {
 	api.HandleFunc("GET /v1/regions", h.regions)
 	api.HandleFunc("GET /v1/regions/{region}/keys", h.keys)
 	api.HandleFunc("POST /v1/regions/{region}/keys/rotate", h.rotate)
+	h.principalRoutes(api)
 	api.HandleFunc("/", notFound)
 
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", RequireAuth(api, o.Auth, log))
+	mux.Handle("/v1/", RequireAuth(api, o.Directory, log))
 	mux.HandleFunc("GET /v1/openapi.json", ServeOpenAPI)
 	addProbes(mux, o.Metrics, func() error { return nil })
 	mux.HandleFunc("/", notFound)
@@ -71,6 +86,34 @@ func addProbes(mux *http.ServeMux, m *Metrics, ready func() error) {
 	}
 }
 
+// decide runs the access decision for the request's principal and logs
+// it (ids, action, rule and outcome; never a value). A denial is answered
+// here and reported as ok=false.
+func (h *region) decide(w http.ResponseWriter, r *http.Request, action policy.Permission, collection, jurisdiction string) (access.Decision, bool) {
+	a, _ := AccountOf(r.Context())
+	req := access.Request{Action: action, Purpose: r.Header.Get(PurposeHeader), Region: h.v.Region().Name,
+		Collection: collection, Jurisdiction: jurisdiction}
+	d := h.engine.Decide(a.Principal(), req)
+	h.log.Info("access", "request_id", requestID(r), "principal", a.ID, "location", a.Location, "action", string(action),
+		"collection", collection, "purpose", req.Purpose, "allowed", d.Allowed, "code", d.Code, "rule", d.Rule, "transfer", d.Transfer)
+	if !d.Allowed {
+		detail := "access denied: " + firstReason(d)
+		if d.Code == access.CodePermissionDenied {
+			detail = "principal " + a.ID + " lacks permission " + d.Missing + " in region " + h.v.Region().Name
+		}
+		writeProblem(w, r, h.log, Errorf(d.Code, "%s", detail))
+		return d, false
+	}
+	return d, true
+}
+
+func firstReason(d access.Decision) string {
+	if len(d.Reasons) == 0 {
+		return d.Code
+	}
+	return d.Reasons[len(d.Reasons)-1]
+}
+
 func (h *region) create(w http.ResponseWriter, r *http.Request) {
 	var req client.CreateRequest
 	if err := DecodeJSON(r, &req); err != nil {
@@ -79,15 +122,18 @@ func (h *region) create(w http.ResponseWriter, r *http.Request) {
 	}
 	recs := make([]vault.NewRecord, len(req.Records))
 	for i, nr := range req.Records {
+		if _, ok := h.decide(w, r, policy.PermCreate, nr.Collection, nr.Jurisdiction); !ok {
+			return
+		}
 		recs[i] = vault.NewRecord{Collection: nr.Collection, Subject: nr.Subject, Jurisdiction: nr.Jurisdiction, Fields: nr.Fields}
 	}
-	p, _ := PrincipalOf(r.Context())
+	a, _ := AccountOf(r.Context())
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > 255 {
 		writeProblem(w, r, h.log, Errorf(CodeInvalidRequest, "Idempotency-Key is longer than 255 bytes"))
 		return
 	}
-	out, err := h.v.Create(r.Context(), recs, vault.CreateOptions{IdempotencyKey: key, Scope: p.ID})
+	out, err := h.v.Create(r.Context(), recs, vault.CreateOptions{IdempotencyKey: key, Scope: a.ID})
 	if err != nil {
 		writeProblem(w, r, h.log, err)
 		return
@@ -103,15 +149,30 @@ func (h *region) create(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, status, resp)
 }
 
-func wireRecord(r *vault.Record) client.Record {
-	return client.Record{ID: r.ID, Collection: r.Collection, Subject: r.Subject, Jurisdiction: r.Jurisdiction,
-		Region: r.Region, Fields: r.Fields, Created: r.Created, Updated: r.Updated}
+// shape applies the read decision of the request's principal to a record:
+// masking happens here, in the region, before anything leaves it.
+func (h *region) shape(r *http.Request, rec *vault.Record) client.Record {
+	a, _ := AccountOf(r.Context())
+	d := h.engine.Decide(a.Principal(), access.Request{Action: policy.PermRead, Purpose: r.Header.Get(PurposeHeader),
+		Region: h.v.Region().Name, Collection: rec.Collection, Jurisdiction: rec.Jurisdiction})
+	out := client.Record{ID: rec.ID, Collection: rec.Collection, Subject: rec.Subject, Jurisdiction: rec.Jurisdiction,
+		Region: rec.Region, Created: rec.Created, Updated: rec.Updated, Fields: map[string]string{},
+		Access: &client.Access{Rule: d.Rule, Transfer: d.Transfer, Roles: d.Roles, Fields: map[string]string{}, Reasons: d.Reasons}}
+	if !d.Allowed {
+		out.Access.Rule = "denied"
+		return out
+	}
+	out.Fields = h.masker.Filter(d, rec.Fields)
+	for name := range out.Fields {
+		out.Access.Fields[name] = d.Fields[name].String()
+	}
+	return out
 }
 
-func wirePage(p *vault.Page) client.Page {
+func (h *region) shapePage(r *http.Request, p *vault.Page) client.Page {
 	out := client.Page{Records: make([]client.Record, len(p.Records)), Next: p.Next}
-	for i, r := range p.Records {
-		out.Records[i] = wireRecord(r)
+	for i, rec := range p.Records {
+		out.Records[i] = h.shape(r, rec)
 	}
 	return out
 }
@@ -122,7 +183,12 @@ func (h *region) get(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, wireRecord(rec))
+	if _, ok := h.decide(w, r, policy.PermRead, rec.Collection, rec.Jurisdiction); !ok {
+		return
+	}
+	out := h.shape(r, rec)
+	w.Header().Set(RuleHeader, out.Access.Rule)
+	WriteJSON(w, http.StatusOK, out)
 }
 
 func (h *region) patch(w http.ResponseWriter, r *http.Request) {
@@ -131,16 +197,34 @@ func (h *region) patch(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	rec, err := h.v.Patch(r.Context(), r.PathValue("id"), req.Set, req.Remove)
+	id := r.PathValue("id")
+	cur, err := h.v.Get(r.Context(), id)
 	if err != nil {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, wireRecord(rec))
+	if _, ok := h.decide(w, r, policy.PermUpdate, cur.Collection, cur.Jurisdiction); !ok {
+		return
+	}
+	rec, err := h.v.Patch(r.Context(), id, req.Set, req.Remove)
+	if err != nil {
+		writeProblem(w, r, h.log, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, h.shape(r, rec))
 }
 
 func (h *region) delete(w http.ResponseWriter, r *http.Request) {
-	if err := h.v.Delete(r.Context(), r.PathValue("id")); err != nil {
+	id := r.PathValue("id")
+	cur, err := h.v.Get(r.Context(), id)
+	if err != nil {
+		writeProblem(w, r, h.log, err)
+		return
+	}
+	if _, ok := h.decide(w, r, policy.PermDelete, cur.Collection, cur.Jurisdiction); !ok {
+		return
+	}
+	if err := h.v.Delete(r.Context(), id); err != nil {
 		writeProblem(w, r, h.log, err)
 		return
 	}
@@ -161,6 +245,9 @@ func limitParam(r *http.Request) (int, error) {
 }
 
 func (h *region) listSubject(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.decide(w, r, policy.PermRead, "", ""); !ok {
+		return
+	}
 	limit, err := limitParam(r)
 	if err != nil {
 		writeProblem(w, r, h.log, err)
@@ -171,10 +258,13 @@ func (h *region) listSubject(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, wirePage(p))
+	WriteJSON(w, http.StatusOK, h.shapePage(r, p))
 }
 
 func (h *region) eraseSubject(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.decide(w, r, policy.PermErase, "", ""); !ok {
+		return
+	}
 	n, err := h.v.EraseSubject(r.Context(), r.PathValue("subject"))
 	if err != nil {
 		writeProblem(w, r, h.log, err)
@@ -189,12 +279,16 @@ func (h *region) search(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	p, err := h.v.Find(r.Context(), r.PathValue("collection"), req.Field, req.Value, req.Jurisdiction, req.Cursor, req.Limit)
+	collection := r.PathValue("collection")
+	if _, ok := h.decide(w, r, policy.PermSearch, collection, req.Jurisdiction); !ok {
+		return
+	}
+	p, err := h.v.Find(r.Context(), collection, req.Field, req.Value, req.Jurisdiction, req.Cursor, req.Limit)
 	if err != nil {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, wirePage(p))
+	WriteJSON(w, http.StatusOK, h.shapePage(r, p))
 }
 
 func (h *region) regions(w http.ResponseWriter, r *http.Request) {
@@ -226,12 +320,13 @@ func (h *region) describe(r *http.Request) (client.Region, error) {
 	return out, nil
 }
 
-// checkAdmin and checkRegion guard the key endpoints.
+// checkAdmin guards the administrative endpoints of this region.
 func (h *region) checkAdmin(w http.ResponseWriter, r *http.Request) bool {
-	if p, _ := PrincipalOf(r.Context()); !p.Admin {
-		writeProblem(w, r, h.log, Errorf(CodeForbidden, "key management needs the admin permission"))
-		return false
-	}
+	_, ok := h.decide(w, r, policy.PermAdmin, "", "")
+	return ok
+}
+
+func (h *region) checkRegion(w http.ResponseWriter, r *http.Request) bool {
 	if name := r.PathValue("region"); name != h.v.Region().Name {
 		writeProblem(w, r, h.log, Errorf(CodeUnknownRegion, "this node serves region %s", h.v.Region().Name))
 		return false
@@ -240,7 +335,7 @@ func (h *region) checkAdmin(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func (h *region) keys(w http.ResponseWriter, r *http.Request) {
-	if !h.checkAdmin(w, r) {
+	if !h.checkRegion(w, r) || !h.checkAdmin(w, r) {
 		return
 	}
 	ks, err := h.v.Keyring().Status(r.Context())
@@ -264,7 +359,7 @@ func wireKeyStatus(region string, ks keyring.Status) client.KeyStatus {
 }
 
 func (h *region) rotate(w http.ResponseWriter, r *http.Request) {
-	if !h.checkAdmin(w, r) {
+	if !h.checkRegion(w, r) || !h.checkAdmin(w, r) {
 		return
 	}
 	var req client.RotateRequest

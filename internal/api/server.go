@@ -5,7 +5,6 @@
 package api
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -195,33 +194,4 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 	p, _ := problemOf(Errorf(CodeNotFoundRoute, "no endpoint %s %s", r.Method, r.URL.Path))
 	p.RequestID = requestID(r)
 	WriteProblem(w, p)
-}
-
-type ctxKey int
-
-const principalKey ctxKey = 0
-
-// PrincipalOf returns the authenticated principal of a request.
-func PrincipalOf(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(principalKey).(Principal)
-	return p, ok
-}
-
-// RequireAuth wraps h with bearer-token authentication.
-func RequireAuth(h http.Handler, auth Authenticator, log *slog.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := bearer(r)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="domicile"`)
-			writeProblem(w, r, log, Errorf(CodeUnauthenticated, "missing bearer token"))
-			return
-		}
-		p, ok := auth.Authenticate(tok)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="domicile", error="invalid_token"`)
-			writeProblem(w, r, log, Errorf(CodeUnauthenticated, "invalid or expired token"))
-			return
-		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
-	})
 }

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/api"
@@ -42,6 +43,9 @@ type Options struct {
 	Logger   *slog.Logger
 	Metrics  *api.Metrics
 	MaxBody  int64
+	// Limiter slows down addresses that fail authentication; nil means 10
+	// failures, refilled one every 6 seconds.
+	Limiter *api.FailureLimiter
 }
 
 // Gateway routes the /v1 API across regions.
@@ -89,6 +93,7 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("GET /v1/regions", g.regions)
 	mux.HandleFunc("GET /v1/regions/{region}/keys", g.byRegionName)
 	mux.HandleFunc("POST /v1/regions/{region}/keys/rotate", g.byRegionName)
+	g.principalRoutes(mux)
 	mux.HandleFunc("GET /v1/openapi.json", api.ServeOpenAPI)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -100,7 +105,11 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, api.Errorf(api.CodeNotFoundRoute, "no endpoint %s %s", r.Method, r.URL.Path))
 	})
-	return api.Middleware(mux, o.Metrics, g.log, g.maxBody), nil
+	limiter := o.Limiter
+	if limiter == nil {
+		limiter = api.NewFailureLimiter(10, 6*time.Second, nil)
+	}
+	return api.Middleware(limiter.Wrap(mux), o.Metrics, g.log, g.maxBody), nil
 }
 
 func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -1,0 +1,70 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+)
+
+// CreatePrincipal creates a principal in every region; the answer holds
+// its token, shown this once.
+func (c *Client) CreatePrincipal(ctx context.Context, req PrincipalRequest) (*PrincipalToken, error) {
+	var out PrincipalToken
+	if err := c.do(ctx, http.MethodPost, "/v1/principals", req, "", &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Principals lists the principals.
+func (c *Client) Principals(ctx context.Context) (*PrincipalsResponse, error) {
+	var out PrincipalsResponse
+	if err := c.do(ctx, http.MethodGet, "/v1/principals", nil, "", &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Principal returns one principal.
+func (c *Client) Principal(ctx context.Context, id string) (*Principal, error) {
+	if id == "" {
+		return nil, errors.New("domicile: empty principal id")
+	}
+	var out Principal
+	if err := c.do(ctx, http.MethodGet, "/v1/principals/"+url.PathEscape(id), nil, "", &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetPrincipalState disables, enables or unlocks a principal in every
+// region: action is "disable", "enable" or "unlock".
+func (c *Client) SetPrincipalState(ctx context.Context, id, action string) (*Principal, error) {
+	if id == "" {
+		return nil, errors.New("domicile: empty principal id")
+	}
+	switch action {
+	case "disable", "enable", "unlock":
+	default:
+		return nil, errors.New("domicile: action must be disable, enable or unlock")
+	}
+	var out Principal
+	if err := c.do(ctx, http.MethodPost, "/v1/principals/"+url.PathEscape(id)+"/"+action, nil, "", &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RotatePrincipalToken replaces the principal's tokens with a new one,
+// shown this once; expiresIn is a Go duration ("720h") or empty.
+func (c *Client) RotatePrincipalToken(ctx context.Context, id, expiresIn string) (*PrincipalToken, error) {
+	if id == "" {
+		return nil, errors.New("domicile: empty principal id")
+	}
+	var out PrincipalToken
+	if err := c.do(ctx, http.MethodPost, "/v1/principals/"+url.PathEscape(id)+"/rotate-token", TokenRequest{ExpiresIn: expiresIn}, "", &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
