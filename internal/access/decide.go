@@ -188,6 +188,14 @@ func (e *Engine) Decide(p Principal, req Request) Decision {
 		return deny(&d, CodePermissionDenied, string(req.Action), "no role of the principal grants "+string(req.Action))
 	}
 	d.Allowed = true
+	if region.Residency == policy.Strict {
+		d.Rule = "in-region"
+	}
+	if req.Action != policy.PermRead && req.Action != policy.PermSearch {
+		// Writes, deletions, erasure and administration move no value out
+		// of the region: no field treatment, no transfer.
+		return d
+	}
 	if req.Collection == "" {
 		return d
 	}
@@ -216,10 +224,6 @@ func (e *Engine) Decide(p Principal, req Request) Decision {
 		}
 	}
 	// Access from abroad is a transfer.
-	d.Rule = "in-region"
-	if region.Residency == policy.Standard {
-		d.Rule = "standard"
-	}
 	if region.Residency == policy.Strict && !region.Covers(p.Location) {
 		d.Transfer = true
 		var used []string

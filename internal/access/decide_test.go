@@ -36,6 +36,23 @@ const cnToUS = `  - name: cn-to-us-scc
 `
 
 // fields renders a decision's fields as "name=clear phone=masked:last4 ...".
+// withAbroad returns an engine whose region has the given abroad rule.
+func (e *Engine) withAbroad(t testing.TB, region string, a policy.Abroad) *Engine {
+	t.Helper()
+	pol := *e.pol
+	pol.Regions = append([]policy.Region(nil), pol.Regions...)
+	for i := range pol.Regions {
+		if pol.Regions[i].Name == region {
+			pol.Regions[i].Abroad = a
+		}
+	}
+	out, err := New(&pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func fields(d Decision) string {
 	var parts []string
 	for _, k := range sortedKeys(d.Fields) {
@@ -89,7 +106,9 @@ func TestDecideDocumented(t *testing.T) {
 		{"ok/analytics-hashes-only", plain, p("f", "US", "analytics"), read("us-east", "analytics", "US"), "",
 			"date_of_birth=masked:year email=masked:hash phone=masked:hash", "standard"},
 		{"fail/ingest-cannot-read", plain, p("g", "US", "ingest"), read("us-east", "", "US"), CodePermissionDenied, "", ""},
-		{"ok/ingest-creates", plain, p("g", "US", "ingest"), Request{Action: policy.PermCreate, Region: "cn-north", Collection: "customers", Jurisdiction: "CN"}, "", "", "abroad-no-clear"},
+		{"ok/ingest-creates-from-abroad", plain, p("g", "US", "ingest"), Request{Action: policy.PermCreate, Region: "cn-north", Collection: "customers", Jurisdiction: "CN"}, "", "", "in-region"},
+		{"ok/admin-updates-refuse-region-from-abroad", engine(t, "").withAbroad(t, "cn-north", policy.AbroadRefuse), p("c", "US", "admin"), Request{Action: policy.PermUpdate, Region: "cn-north", Collection: "customers", Jurisdiction: "CN"}, "", "", "in-region"},
+		{"fail/admin-reads-refuse-region-from-abroad", engine(t, "").withAbroad(t, "cn-north", policy.AbroadRefuse), p("c", "US", "admin"), read("cn-north", "support", "CN"), CodeTransferRequired, "", ""},
 		{"fail/support-cannot-erase", plain, p("a", "CN", "support"), Request{Action: policy.PermErase, Region: "cn-north", Collection: "customers"}, CodePermissionDenied, "", ""},
 		{"fail/support-not-admin", plain, p("a", "CN", "support"), Request{Action: policy.PermAdmin, Region: "cn-north"}, CodePermissionDenied, "", ""},
 		{"fail/unknown-purpose", plain, p("a", "CN", "support"), read("cn-north", "marketing", "CN"), CodePurposeUnknown, "", ""},

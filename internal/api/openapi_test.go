@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/domicile/domicile/client"
+	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/vault"
 )
 
@@ -47,6 +49,13 @@ var apiRoutes = []apiRoute{
 	{"GET", "/v1/regions", true, true},
 	{"GET", "/v1/regions/{region}/keys", true, true},
 	{"POST", "/v1/regions/{region}/keys/rotate", true, true},
+	{"POST", "/v1/principals", true, true},
+	{"GET", "/v1/principals", true, true},
+	{"GET", "/v1/principals/{id}", true, true},
+	{"POST", "/v1/principals/{id}/disable", true, true},
+	{"POST", "/v1/principals/{id}/enable", true, true},
+	{"POST", "/v1/principals/{id}/unlock", true, true},
+	{"POST", "/v1/principals/{id}/rotate-token", true, true},
 	{"GET", "/v1/openapi.json", true, true},
 	{"GET", "/healthz", true, true},
 	{"GET", "/readyz", true, true},
@@ -57,23 +66,30 @@ var apiRoutes = []apiRoute{
 // also parses client/types.go so that a new exported type there must be
 // added here (and documented).
 var wireTypes = map[string]any{
-	"NewRecord":       client.NewRecord{},
-	"CreateRequest":   client.CreateRequest{},
-	"Created":         client.Created{},
-	"CreateResponse":  client.CreateResponse{},
-	"Record":          client.Record{},
-	"PatchRequest":    client.PatchRequest{},
-	"Page":            client.Page{},
-	"SearchRequest":   client.SearchRequest{},
-	"EraseResponse":   client.EraseResponse{},
-	"Region":          client.Region{},
-	"RegionsResponse": client.RegionsResponse{},
-	"KeyVersion":      client.KeyVersion{},
-	"KeyPurpose":      client.KeyPurpose{},
-	"KeyStatus":       client.KeyStatus{},
-	"RotateRequest":   client.RotateRequest{},
-	"RotateResponse":  client.RotateResponse{},
-	"Problem":         client.Problem{},
+	"NewRecord":          client.NewRecord{},
+	"CreateRequest":      client.CreateRequest{},
+	"Created":            client.Created{},
+	"CreateResponse":     client.CreateResponse{},
+	"Record":             client.Record{},
+	"PatchRequest":       client.PatchRequest{},
+	"Page":               client.Page{},
+	"SearchRequest":      client.SearchRequest{},
+	"EraseResponse":      client.EraseResponse{},
+	"Region":             client.Region{},
+	"RegionsResponse":    client.RegionsResponse{},
+	"KeyVersion":         client.KeyVersion{},
+	"KeyPurpose":         client.KeyPurpose{},
+	"KeyStatus":          client.KeyStatus{},
+	"RotateRequest":      client.RotateRequest{},
+	"RotateResponse":     client.RotateResponse{},
+	"Problem":            client.Problem{},
+	"Access":             client.Access{},
+	"PrincipalRequest":   client.PrincipalRequest{},
+	"TokenInfo":          client.TokenInfo{},
+	"Principal":          client.Principal{},
+	"PrincipalToken":     client.PrincipalToken{},
+	"PrincipalsResponse": client.PrincipalsResponse{},
+	"TokenRequest":       client.TokenRequest{},
 }
 
 type jsonObj = map[string]any
@@ -157,7 +173,8 @@ func TestOpenAPIVersionAndInfo(t *testing.T) {
 		t.Error("info.title is empty")
 	}
 	desc, _ := info["description"].(string)
-	for _, want := range []string{"Bearer", "Idempotency-Key", "X-Request-Id", "application/problem+json", "cross_region_batch", "URL"} {
+	for _, want := range []string{"Bearer", "Idempotency-Key", "X-Request-Id", "application/problem+json", "cross_region_batch", "URL",
+		PurposeHeader, RuleHeader, "transfer", "masked", access.TokenPrefix, "Retry-After", "principal_locked", "/v1/principals"} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("info.description does not mention %q", want)
 		}
@@ -309,6 +326,17 @@ func checkOperation(t *testing.T, doc jsonObj, where, path string, item, op json
 	if _, ok := params["header X-Request-Id"]; !ok {
 		t.Errorf("%s: no X-Request-Id header parameter", where)
 	}
+	// Every authenticated operation is decided by the access engine (or
+	// at least authenticated) and may be denied; the gateway's failure
+	// limiter answers 429 on every route.
+	authed := strings.HasPrefix(path, "/v1/") && path != "/v1/openapi.json"
+	if authed {
+		if _, ok := params["header "+PurposeHeader]; !ok {
+			t.Errorf("%s: no %s header parameter", where, PurposeHeader)
+		}
+	} else if _, ok := params["header "+PurposeHeader]; ok {
+		t.Errorf("%s: declares %s, but no access decision is made", where, PurposeHeader)
+	}
 	if where == "POST /v1/records" {
 		if _, ok := params["header Idempotency-Key"]; !ok {
 			t.Errorf("%s: no Idempotency-Key header parameter", where)
@@ -327,6 +355,27 @@ func checkOperation(t *testing.T, doc jsonObj, where, path string, item, op json
 	if !ok || len(responses) == 0 {
 		t.Errorf("%s: no responses", where)
 		return
+	}
+	wantStatus := []string{"429"}
+	if authed {
+		wantStatus = append(wantStatus, "401", "403")
+	}
+	for _, st := range wantStatus {
+		if _, ok := responses[st]; !ok {
+			t.Errorf("%s: no %s response", where, st)
+		}
+	}
+	if rl, ok := responses["429"].(jsonObj); ok {
+		if h, _ := deref(t, doc, rl)["headers"].(jsonObj); h["Retry-After"] == nil {
+			t.Errorf("%s 429: no Retry-After header", where)
+		}
+	}
+	if where == "GET /v1/records/{id}" {
+		if ok200, ok := responses["200"].(jsonObj); ok {
+			if h, _ := deref(t, doc, ok200)["headers"].(jsonObj); h[RuleHeader] == nil {
+				t.Errorf("%s 200: no %s header", where, RuleHeader)
+			}
+		}
 	}
 	for status, v := range responses {
 		resp := deref(t, doc, v.(jsonObj))
@@ -443,8 +492,9 @@ func TestOpenAPIRefs(t *testing.T) {
 	}
 }
 
-// jsonTag returns the wire name of a struct field and whether it has
-// omitempty; name is "" for fields not on the wire.
+// jsonTag returns the wire name of a struct field and whether encoding/json
+// may leave it out (omitempty or omitzero); name is "" for fields not on
+// the wire.
 func jsonTag(f reflect.StructField) (name string, omitempty bool) {
 	if !f.IsExported() {
 		return "", false
@@ -457,7 +507,11 @@ func jsonTag(f reflect.StructField) (name string, omitempty bool) {
 	if name == "" {
 		name = f.Name
 	}
-	return name, slices.Contains(strings.Split(opts, ","), "omitempty")
+	// omitzero omits zero values of any type; omitempty has no effect on
+	// struct values (a time.Time with omitempty is always written).
+	o := strings.Split(opts, ",")
+	omit := slices.Contains(o, "omitzero") || slices.Contains(o, "omitempty") && f.Type.Kind() != reflect.Struct
+	return name, omit
 }
 
 func TestOpenAPIWireTypes(t *testing.T) {
@@ -517,9 +571,9 @@ func TestOpenAPIWireTypes(t *testing.T) {
 				t.Errorf("%s: field %s (json %q) is not in the schema's properties", name, fld.Name, tag)
 				continue
 			}
-			// A field without omitempty is always on the wire: required.
+			// A field that is never left out is always on the wire: required.
 			if req := slices.Contains(required, tag); req == omitempty {
-				t.Errorf("%s.%s: required is %v, but omitempty is %v", name, tag, req, omitempty)
+				t.Errorf("%s.%s: required is %v, but omitted when empty is %v", name, tag, req, omitempty)
 			}
 			checkSchemaType(t, doc, name+"."+tag, fld.Type, p)
 		}
@@ -638,6 +692,74 @@ func TestOpenAPILimits(t *testing.T) {
 	subj := obj(t, params["Subject"].(jsonObj), "schema", "Subject")
 	if got := num(subj["maxLength"]); got != vault.MaxSubjectLen {
 		t.Errorf("subject maxLength = %d, vault.MaxSubjectLen = %d", got, vault.MaxSubjectLen)
+	}
+
+	// Token formats: the patterns accept fresh tokens and their ids, and
+	// the examples.
+	tok := access.NewToken()
+	for _, where := range [][2]string{{"PrincipalToken", "token"}, {"PrincipalRequest", "token"}, {"TokenRequest", "token"}, {"TokenInfo", "id"}} {
+		p := obj(t, obj(t, schemas[where[0]].(jsonObj), "properties", where[0]), where[1], where[0])
+		re, err := regexp.Compile(p["pattern"].(string))
+		if err != nil {
+			t.Fatalf("%s.%s pattern: %v", where[0], where[1], err)
+		}
+		want := tok
+		if where[1] == "id" {
+			want = access.TokenID(tok)
+		}
+		if !re.MatchString(want) {
+			t.Errorf("%s.%s pattern %s does not match %q", where[0], where[1], re, want)
+		}
+		ex, _ := p["examples"].([]any)
+		for _, e := range ex {
+			s := e.(string)
+			ok := access.WellFormed(s)
+			if where[1] == "id" {
+				ok = strings.HasPrefix(s, access.TokenPrefix) && len(s) == len(access.TokenID(tok))
+			}
+			if !ok || !re.MatchString(s) {
+				t.Errorf("%s.%s example %q: well formed: %v, pattern matches: %v", where[0], where[1], s, ok, re.MatchString(s))
+			}
+		}
+	}
+	for _, bad := range []string{tok[:len(tok)-1], "dmc_" + strings.Repeat("1", 52), strings.ToUpper(tok), "xyz_" + tok[4:]} {
+		p := obj(t, obj(t, schemas["PrincipalToken"].(jsonObj), "properties", "PrincipalToken"), "token", "PrincipalToken")
+		if access.WellFormed(bad) || regexp.MustCompile(p["pattern"].(string)).MatchString(bad) {
+			t.Errorf("token %q: well formed: %v, pattern matches", bad, access.WellFormed(bad))
+		}
+	}
+
+	// Access.fields: "clear" or "masked:" and one of the policy's masks.
+	af := obj(t, obj(t, obj(t, schemas["Access"].(jsonObj), "properties", "Access"), "fields", "Access"), "additionalProperties", "Access.fields")
+	fre, err := regexp.Compile(af["pattern"].(string))
+	if err != nil {
+		t.Fatalf("Access.fields pattern: %v", err)
+	}
+	for _, m := range policy.Masks {
+		if !fre.MatchString("masked:" + m) {
+			t.Errorf("Access.fields pattern does not accept mask %s", m)
+		}
+	}
+	if !fre.MatchString(string(policy.AccessClear)) {
+		t.Error("Access.fields pattern does not accept clear")
+	}
+	for _, bad := range []string{string(policy.AccessNone), "masked", "masked:", "masked:nope"} {
+		if fre.MatchString(bad) {
+			t.Errorf("Access.fields pattern accepts %q", bad)
+		}
+	}
+
+	// The documented masks and permissions are the policy's.
+	desc, _ := obj(t, doc, "info", "document")["description"].(string)
+	for _, m := range policy.Masks {
+		if !strings.Contains(desc, "`"+m+"`") {
+			t.Errorf("info.description does not name mask %s", m)
+		}
+	}
+	for _, p := range policy.Permissions {
+		if !strings.Contains(desc, "`"+string(p)+"`") {
+			t.Errorf("info.description does not name permission %s", p)
+		}
 	}
 
 	// The record id pattern accepts exactly the ids vault accepts, on the
