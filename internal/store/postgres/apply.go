@@ -1,0 +1,165 @@
+package postgres
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/domicile/domicile/internal/store"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// counterShards is how many rows one counter is spread over. Each Apply
+// adds to one shard chosen at random, so two writers of a hot counter wait
+// for each other's commit only when they pick the same shard.
+const counterShards = 16
+
+// maxAttempts bounds how often Apply sends a batch that the database
+// aborted for a transient reason (deadlock, serialization failure, a pooled
+// connection that died before the batch reached the server).
+const maxAttempts = 5
+
+// SQL of the batch operations.
+const (
+	sqlPut    = "INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+	sqlInsert = "INSERT INTO kv (k, v) VALUES ($1, $2)" // a unique violation is the conflict
+	sqlDelete = "DELETE FROM kv WHERE k = $1"
+	sqlAdd    = "INSERT INTO counters (k, shard, n) VALUES ($1, $2, $3) ON CONFLICT (k, shard) DO UPDATE SET n = counters.n + excluded.n"
+)
+
+// SQLSTATEs Apply handles.
+const (
+	codeUniqueViolation      = "23505"
+	codeSerializationFailure = "40001"
+	codeDeadlockDetected     = "40P01"
+	codeDuplicateTable       = "42P07"
+)
+
+// Apply implements store.Store.
+//
+// The batch is sent as one pipeline that the server runs as one implicit
+// transaction and commits at its end; Apply returns when the commit is
+// acknowledged, which with synchronous_commit on means it is in the
+// write-ahead log on disk (and on synchronous standbys, if configured).
+// Concurrent Applies share WAL flushes through PostgreSQL's group commit.
+//
+// Key operations are sorted by key (stably, so operations on one key keep
+// their order) and counter additions are summed per key and sent after
+// them, so every transaction takes its row locks in the same global order.
+//
+// ctx is checked before the batch is sent and bounds the wait for a pooled
+// connection; once sent, the batch runs to its commit or failure even if
+// ctx ends, so that an error means nothing was applied. A connection lost
+// after sending is the exception every networked database has: the commit
+// may or may not have happened (the vault's idempotency keys make a retried
+// create safe).
+func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
+	if err := s.acquire(ctx, "apply"); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	if b == nil || b.Len() == 0 {
+		return nil
+	}
+	if err := b.Validate(); err != nil {
+		return fmt.Errorf("postgres: apply: %w", err)
+	}
+	batch, err := build(b.Ops())
+	if err != nil {
+		return err
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.send(ctx, batch)
+		if err == nil {
+			return nil
+		}
+		if !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// send runs batch once on a pooled connection.
+func (s *Store) send(ctx context.Context, batch *pgx.Batch) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return wrap(ctx, "apply", err)
+	}
+	defer conn.Release()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: apply: %w", err)
+	}
+	err = conn.SendBatch(context.WithoutCancel(ctx), batch).Close()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation {
+		return fmt.Errorf("postgres: apply: insert of a key that exists: %w", store.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: apply: %w", err)
+	}
+	return nil
+}
+
+// retryable reports whether err aborted the batch before anything was
+// committed, for a reason that may not recur.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == codeSerializationFailure || pgErr.Code == codeDeadlockDetected
+	}
+	return pgconn.SafeToRetry(err)
+}
+
+// build turns ops into the statements of one pipeline.
+func build(ops []store.Op) (*pgx.Batch, error) {
+	kvOps := make([]store.Op, 0, len(ops))
+	var adds map[string]int64
+	for i, op := range ops {
+		switch op.Kind {
+		case store.OpPut, store.OpInsert, store.OpDelete:
+			kvOps = append(kvOps, op)
+		case store.OpAdd:
+			if adds == nil {
+				adds = make(map[string]int64)
+			}
+			// Wrapping addition: if the batch's total for the key fits
+			// in int64, so does this sum, whatever the order.
+			adds[string(op.Key)] += op.Delta
+		default:
+			return nil, fmt.Errorf("postgres: apply: op %d: unknown kind %d", i, op.Kind)
+		}
+	}
+	slices.SortStableFunc(kvOps, func(a, b store.Op) int { return bytes.Compare(a.Key, b.Key) })
+	batch := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(kvOps)+len(adds))}
+	for _, op := range kvOps {
+		value := op.Value
+		if value == nil {
+			value = []byte{} // nil would be NULL; an empty value is a value
+		}
+		switch op.Kind {
+		case store.OpPut:
+			batch.Queue(sqlPut, op.Key, value)
+		case store.OpInsert:
+			batch.Queue(sqlInsert, op.Key, value)
+		case store.OpDelete:
+			batch.Queue(sqlDelete, op.Key)
+		}
+	}
+	if len(adds) > 0 {
+		keys := make([]string, 0, len(adds))
+		for k := range adds {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, cmp.Compare)
+		shard := int16(rand.IntN(counterShards))
+		for _, k := range keys {
+			batch.Queue(sqlAdd, []byte(k), shard, adds[k])
+		}
+	}
+	return batch, nil
+}
