@@ -21,7 +21,7 @@ func keysCommands() []apiCommand {
 
 const keysExamples = `  domicile keys status
   domicile keys status --region cn-north --format json
-  domicile keys rotate --region cn-north --purpose data`
+  domicile keys rotate --region cn-north --key data`
 
 // keyPurposes are the purposes a key can be rotated for.
 var keyPurposes = []string{"data", "index", "token", "audit"}
@@ -95,14 +95,14 @@ current version and how many versions exist (older versions still decrypt).`)
 }
 
 func runKeysRotate(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "keys rotate", "domicile keys rotate --region NAME --purpose data|index|token|audit [flags]",
-		`  domicile keys rotate --region cn-north --purpose data
-  domicile keys rotate --region eu-central --purpose index
+	fs := newFlagSet(e, "keys rotate", "domicile keys rotate --region NAME --key data|index|token|audit [flags]",
+		`  domicile keys rotate --region cn-north --key data
+  domicile keys rotate --region eu-central --key index
 
 New writes use the new version; data under older versions stays readable.`)
 	af := addAPIFlags(fs)
 	region := fs.String("region", "", "the region `NAME`, such as cn-north")
-	purpose := fs.String("purpose", "", "the key's `purpose`: "+strings.Join(keyPurposes, ", "))
+	purpose := fs.String("key", "", "which key-encryption key: "+strings.Join(keyPurposes, ", "))
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -113,7 +113,7 @@ New writes use the new version; data under older versions stays readable.`)
 	if err := needFlag(fs, "region", *region, "'domicile keys status' lists the regions"); err != nil {
 		return err
 	}
-	if err := needFlag(fs, "purpose", *purpose, "--purpose is one of "+strings.Join(keyPurposes, ", ")); err != nil {
+	if err := needFlag(fs, "key", *purpose, "--key is one of "+strings.Join(keyPurposes, ", ")); err != nil {
 		return err
 	}
 	known := false
@@ -121,7 +121,7 @@ New writes use the new version; data under older versions stays readable.`)
 		known = known || p == *purpose
 	}
 	if !known {
-		return usageErrorf("keys rotate: unknown --purpose %q", *purpose).withHint("--purpose is one of " + strings.Join(keyPurposes, ", "))
+		return usageErrorf("keys rotate: unknown --key %q", *purpose).withHint("--key is one of " + strings.Join(keyPurposes, ", "))
 	}
 	conn, err := af.connect(e, fs.Name())
 	if err != nil {

@@ -30,6 +30,7 @@ const (
 type apiFlags struct {
 	addr      string
 	tokenFile string
+	purpose   string
 }
 
 // addAPIFlags adds --addr and --token-file to fs.
@@ -37,6 +38,7 @@ func addAPIFlags(fs *flag.FlagSet) *apiFlags {
 	f := &apiFlags{}
 	fs.StringVar(&f.addr, "addr", "", "API `URL` (default $DOMICILE_ADDR, or "+client.DefaultAddress+")")
 	fs.StringVar(&f.tokenFile, "token-file", "", "read the bearer token from `FILE` (default $DOMICILE_TOKEN)")
+	fs.StringVar(&f.purpose, "purpose", "", "the `PURPOSE` of the request, such as support (default $DOMICILE_PURPOSE); clear values need one the role allows")
 	return f
 }
 
@@ -63,7 +65,11 @@ func (f *apiFlags) connect(e *env, cmd string) (*apiConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(addr, token, client.WithUserAgent("domicile-cli/1"))
+	purpose := f.purpose
+	if purpose == "" {
+		purpose = e.getenv("DOMICILE_PURPOSE")
+	}
+	c, err := client.New(addr, token, client.WithUserAgent("domicile-cli/1"), client.WithPurpose(purpose))
 	if err != nil {
 		return nil, usageErrorf("%s: --addr or DOMICILE_ADDR: %v", cmd, err).
 			withHint("the address is a URL such as " + client.DefaultAddress)
@@ -304,6 +310,13 @@ func printRecordTable(w io.Writer, r *client.Record) {
 	}
 	if !r.Updated.IsZero() {
 		meta = append(meta, [2]string{"updated", r.Updated.UTC().Format("2006-01-02T15:04:05Z07:00")})
+	}
+	if a := r.Access; a != nil {
+		rule := a.Rule
+		if a.Transfer {
+			rule += " (cross-border transfer)"
+		}
+		meta = append(meta, [2]string{"access", rule})
 	}
 	for _, m := range meta {
 		fmt.Fprintf(w, "%-13s %s\n", m[0]+":", m[1])

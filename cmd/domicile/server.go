@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/domicile/domicile/examples"
+	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/api"
 	"github.com/domicile/domicile/internal/app"
 	"github.com/domicile/domicile/internal/gateway"
@@ -51,6 +52,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	pol := fs.String("policy", "", "policy file (default: the built-in examples/policy.yaml)")
 	noSeed := fs.Bool("no-seed", false, "do not create sample customers in a fresh data directory")
 	count := fs.Int("seed-count", 240, "number of sample customers")
+	adminLoc := fs.String("admin-location", "US", "where the dev administrator operates (ISO code); reads of strict regions from elsewhere are transfers")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,7 +69,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	log := newLogger(e)
 	progress := newProgress(e, "seeding sample customers")
 	d, err := app.StartDev(ctx, app.DevConfig{DataDir: *data, Listen: *listen, Policy: p, Seed: !*noSeed,
-		SeedCount: *count, Getenv: e.getenv, Logger: log, Progress: progress.update})
+		SeedCount: *count, Getenv: e.getenv, Logger: log, Progress: progress.update, AdminLocation: *adminLoc})
 	progress.done()
 	if err != nil {
 		return withHint(err, devHint(err))
@@ -132,21 +134,34 @@ func printDevBanner(e *env, d *app.Dev, p *policy.Policy, data string) {
 }
 
 const serveExamples = `  DOMICILE_UNSEAL_CN_NORTH=... DOMICILE_ADMIN_TOKEN=... domicile serve --region cn-north --data /var/lib/domicile/cn-north --policy policy.yaml
-  domicile serve --region eu-central --data ./eu --unseal-file /run/secrets/eu-central --admin-token-file /run/secrets/admin --listen 127.0.0.1:8711`
+  domicile serve --region eu-central --data ./eu --unseal-file /run/secrets/eu-central --admin-token-file /run/secrets/admin --listen 127.0.0.1:8711
+  domicile serve --region eu-central --store postgres://domicile@db.eu.internal:5432/domicile_eu_central --listen 10.2.0.5:8710`
 
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "serve", "domicile serve --region NAME --data DIR [--policy FILE] [--listen ADDR]", serveExamples)
+	fs := newFlagSet(e, "serve", "domicile serve --region NAME (--data DIR | --store postgres://...) [--policy FILE] [--listen ADDR]", serveExamples)
 	region := fs.String("region", "", "the region this node serves (required)")
-	data := fs.String("data", "", "the region's data directory (required)")
+	data := fs.String("data", "", "the region's data directory, for a single node with the embedded store")
+	storeURL := fs.String("store", "", "the region's own PostgreSQL database, postgres://USER@HOST:PORT/DB?sslmode=...; any number of nodes of the region may share it (password: PGPASSWORD or ~/.pgpass)")
 	pol := fs.String("policy", "", "policy file (default: the built-in example)")
 	listen := fs.String("listen", "127.0.0.1:8710", "address to serve the region's API on")
 	unsealFile := fs.String("unseal-file", "", "file holding the unseal secret (default: environment DOMICILE_UNSEAL_<REGION>)")
+	adminLocation := fs.String("admin-location", "US", "where the bootstrap administrator operates (ISO 3166-1 alpha-2); reads of strict regions from elsewhere are transfers")
 	tokenFile := fs.String("admin-token-file", "", "file holding the admin API token (default: environment DOMICILE_ADMIN_TOKEN)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *region == "" || *data == "" {
-		return usageErrorf("serve: --region and --data are required").withHint("run 'domicile serve --help' for examples")
+	if *region == "" {
+		return usageErrorf("serve: --region is required").withHint("run 'domicile serve --help' for examples")
+	}
+	if (*data == "") == (*storeURL == "") {
+		return usageErrorf("serve: give exactly one of --data DIR and --store postgres://...").
+			withHint("--data for one node with the embedded store; --store for the region's PostgreSQL database, shared by its nodes")
+	}
+	if *storeURL != "" && !app.IsPostgresURL(*storeURL) {
+		return usageErrorf("serve: --store must be a postgres:// or postgresql:// URL").withHint("for a directory, pass --data DIR")
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("serve: unexpected argument %q", fs.Arg(0)).withHint("run 'domicile serve --help'")
 	}
 	p, err := loadPolicy(*pol)
 	if err != nil {
@@ -161,20 +176,41 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(token) == 0 {
-		return withHint(errors.New("serve: no admin token"), "set DOMICILE_ADMIN_TOKEN or pass --admin-token-file; make one with: domicile crypto rand-token (or any 32+ random bytes)")
+		return withHint(errors.New("serve: no admin token"), "set DOMICILE_ADMIN_TOKEN or pass --admin-token-file; make one with: domicile principals new-token")
+	}
+	if !access.WellFormed(string(token)) {
+		return withHint(errors.New("serve: the admin token is not a Domicile token"), "make one with: domicile principals new-token (dmc_ and 52 base32 characters)")
 	}
 	log := newLogger(e)
 	m := api.NewMetrics()
-	r, err := app.OpenRegion(ctx, app.RegionConfig{Policy: p, Name: *region, Dir: *data, Secret: secret,
-		Auth: api.NewStaticTokens(map[string]api.Principal{string(token): {ID: "admin", Admin: true}}), Logger: log, Metrics: m})
+	r, err := app.OpenRegion(ctx, app.RegionConfig{Policy: p, Name: *region, Dir: *data, Store: *storeURL, Secret: secret,
+		Logger: log, Metrics: m})
 	if err != nil {
-		return withHint(err, devHint(err))
+		return withHint(err, serveHint(err, *region))
 	}
 	defer r.Close()
 	if r.Sealed != nil {
 		return withHint(r.Sealed, "set "+app.SecretEnv(*region)+" or pass --unseal-file with the region's unseal secret")
 	}
+	admin := access.Account{ID: "admin", Kind: "person", Roles: []string{"admin"}, Location: *adminLocation}
+	if err := app.EnsurePrincipals(ctx, []*app.Region{r}, []app.Bootstrap{{Account: admin, Token: string(token)}}); err != nil {
+		return withHint(err, "check --admin-location (an ISO 3166-1 alpha-2 code) and that the policy has an admin role")
+	}
 	return serveHTTP(ctx, e, *listen, r.Handler, "region "+*region)
+}
+
+// serveHint suggests what to do about a failed serve start.
+func serveHint(err error, region string) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "each region needs its own database"), strings.Contains(msg, "store holds region"):
+		return "point --store at " + region + "'s own database (create one: createdb domicile_" + strings.ReplaceAll(region, "-", "_") + ")"
+	case strings.Contains(msg, "schema is newer"):
+		return "another node upgraded the database; run the same or a newer domicile"
+	case strings.Contains(msg, "postgres:"):
+		return "check that the database in --store exists and accepts this node (host, port, user, sslmode, password in PGPASSWORD or ~/.pgpass)"
+	}
+	return devHint(err)
 }
 
 // readSecret reads a secret from a file or an environment variable.

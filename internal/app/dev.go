@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base32"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -40,6 +39,9 @@ type DevConfig struct {
 	// Progress, if set, is told how seeding advances.
 	Progress func(done, total int)
 	KDF      keyring.KDFParams
+	// AdminLocation is where the dev administrator operates (ISO code,
+	// default US): reads of strict regions elsewhere are transfers.
+	AdminLocation string
 }
 
 // Dev is a running development deployment: every region of the policy in
@@ -55,17 +57,6 @@ type Dev struct {
 	Fresh  bool
 	server *http.Server
 	done   chan error
-}
-
-// tokenPrefix marks Domicile API tokens so secret scanners can find leaked
-// ones.
-const tokenPrefix = "dmc_"
-
-// NewToken returns a fresh API token: the prefix and 256 random bits.
-func NewToken() string {
-	var b [32]byte
-	rand.Read(b[:])
-	return tokenPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
 // StartDev starts the development deployment and serves it until Close.
@@ -84,12 +75,14 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	token, tokenFile, err := adminToken(c.DataDir)
+	if c.AdminLocation == "" {
+		c.AdminLocation = "US"
+	}
+	principals, err := devPrincipals(c.DataDir, c.AdminLocation)
 	if err != nil {
 		return nil, err
 	}
-	d.TokenFile = tokenFile
-	auth := api.NewStaticTokens(map[string]api.Principal{token: {ID: "admin", Admin: true}})
+	d.TokenFile = filepath.Join(c.DataDir, "admin.token")
 	metrics := api.NewMetrics()
 	backends := map[string]gateway.Backend{}
 	for _, pr := range c.Policy.Regions {
@@ -99,13 +92,17 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 			return nil, err
 		}
 		r, err := OpenRegion(ctx, RegionConfig{Policy: c.Policy, Name: pr.Name, Dir: filepath.Join(c.DataDir, "regions", pr.Name),
-			Secret: secret, KDF: c.KDF, Auth: auth, Logger: log, Metrics: metrics})
+			Secret: secret, KDF: c.KDF, Logger: log, Metrics: metrics})
 		if err != nil {
 			d.closeRegions()
 			return nil, err
 		}
 		d.Regions = append(d.Regions, r)
 		backends[pr.Name] = gateway.Backend{URL: &url.URL{Scheme: "http", Host: pr.Name + ".local"}, Transport: gateway.LocalTransport(r.Handler)}
+	}
+	if err := EnsurePrincipals(ctx, d.Regions, principals); err != nil {
+		d.closeRegions()
+		return nil, err
 	}
 	gw, err := gateway.New(gateway.Options{Policy: c.Policy, Backends: backends, Logger: log, Metrics: metrics})
 	if err != nil {
@@ -163,23 +160,6 @@ func (d *Dev) Sealed() []*Region {
 		}
 	}
 	return out
-}
-
-// adminToken reads DATA/admin.token, creating it (mode 0600) on first use.
-func adminToken(dir string) (string, string, error) {
-	path := filepath.Join(dir, "admin.token")
-	b, err := os.ReadFile(path)
-	if err == nil {
-		return strings.TrimSpace(string(b)), path, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return "", "", fmt.Errorf("admin token: %w", err)
-	}
-	tok := NewToken()
-	if err := writeSecretFile(path, []byte(tok+"\n")); err != nil {
-		return "", "", fmt.Errorf("admin token: %w", err)
-	}
-	return tok, path, nil
 }
 
 // devSecret returns a region's unseal secret in dev mode: from its

@@ -9,14 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 
+	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/api"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/store"
-	"github.com/domicile/domicile/internal/store/pebble"
 	"github.com/domicile/domicile/internal/vault"
 )
 
@@ -24,12 +23,18 @@ import (
 type RegionConfig struct {
 	Policy *policy.Policy
 	Name   string
-	// Dir is the region's embedded-storage directory.
+	// Dir is the region's embedded-storage directory, used when Store is
+	// empty.
 	Dir string
+	// Store says where the region's data lives: empty or a directory path
+	// for the embedded Pebble store (one process at a time), or a
+	// postgres:// or postgresql:// URL of the region's own PostgreSQL
+	// database, which any number of nodes of this region may share and no
+	// other region may use.
+	Store string
 	// Secret is the unseal secret; empty leaves the region sealed.
 	Secret []byte
 	KDF    keyring.KDFParams
-	Auth   api.Authenticator
 	Logger *slog.Logger
 	// Metrics may be shared by every region of a process.
 	Metrics *api.Metrics
@@ -43,7 +48,9 @@ type Region struct {
 	Store   store.Store
 	Keyring *keyring.Keyring
 	Vault   *vault.Vault
-	Handler http.Handler
+	// Directory holds the principals that may reach the region.
+	Directory *access.Directory
+	Handler   http.Handler
 	// Sealed is why the region does not serve, or nil.
 	Sealed error
 }
@@ -65,12 +72,9 @@ func OpenRegion(ctx context.Context, c RegionConfig) (*Region, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("region", c.Name)
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("region %s: %w", c.Name, err)
-	}
-	st, err := pebble.Open(c.Dir, pebble.Options{})
+	st, err := openStore(ctx, c)
 	if err != nil {
-		return nil, fmt.Errorf("region %s: open store: %w", c.Name, err)
+		return nil, err
 	}
 	r := &Region{Name: c.Name, Store: st}
 	pr, _ := c.Policy.Region(c.Name)
@@ -92,7 +96,14 @@ func OpenRegion(ctx context.Context, c RegionConfig) (*Region, error) {
 		return nil, err
 	}
 	r.Keyring, r.Vault = kr, v
-	r.Handler = api.NewRegion(api.RegionOptions{Vault: v, Auth: c.Auth, Logger: log, Metrics: c.Metrics})
+	dir, engine, masker, err := accessFor(c.Policy, kr, st)
+	if err != nil {
+		kr.Close()
+		st.Close()
+		return nil, fmt.Errorf("region %s: %w", c.Name, err)
+	}
+	r.Directory = dir
+	r.Handler = api.NewRegion(api.RegionOptions{Vault: v, Directory: dir, Access: engine, Masker: masker, Logger: log, Metrics: c.Metrics})
 	return r, nil
 }
 

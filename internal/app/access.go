@@ -1,0 +1,103 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/policy"
+	"github.com/domicile/domicile/internal/store"
+)
+
+// accessFor builds a region's principal directory, access engine and
+// masker, with MAC keys derived from the region's keyring: token MACs and
+// mask digests are meaningful only inside the region.
+func accessFor(pol *policy.Policy, kr *keyring.Keyring, st store.Store) (*access.Directory, *access.Engine, access.Masker, error) {
+	engine, err := access.New(pol)
+	if err != nil {
+		return nil, nil, access.Masker{}, err
+	}
+	mac := kr.Suite().MAC()
+	tokenKey, err := kr.DeriveKey(keyring.Index, 1, "api token authentication", 32)
+	if err != nil {
+		return nil, nil, access.Masker{}, fmt.Errorf("token key: %w", err)
+	}
+	maskKey, err := kr.DeriveKey(keyring.Index, 1, "mask digest", 32)
+	if err != nil {
+		return nil, nil, access.Masker{}, fmt.Errorf("mask key: %w", err)
+	}
+	dir := access.NewDirectory(st, pol, func() hash.Hash { return mac.New(tokenKey) }, nil)
+	return dir, engine, access.Masker{NewMAC: func() hash.Hash { return mac.New(maskKey) }}, nil
+}
+
+// Bootstrap is a principal that dev mode (or serve) makes sure exists in
+// every region with a known token.
+type Bootstrap struct {
+	Account access.Account
+	Token   string
+}
+
+// EnsurePrincipals creates (or re-tokens) the bootstrap principals in every
+// serving region.
+func EnsurePrincipals(ctx context.Context, regions []*Region, ps []Bootstrap) error {
+	for _, r := range regions {
+		if r.Directory == nil {
+			continue // sealed
+		}
+		for _, p := range ps {
+			if _, err := r.Directory.Ensure(ctx, p.Account, p.Token); err != nil {
+				return fmt.Errorf("region %s: principal %s: %w", r.Name, p.Account.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// devPrincipals are the principals dev mode creates for the tour, each
+// with a token file in DATA/tokens: the administrator (located where
+// --admin-location says), and support agents in the US and in China, so
+// that masked and clear reads can be compared side by side.
+func devPrincipals(dir, adminLocation string) ([]Bootstrap, error) {
+	defs := []access.Account{
+		{ID: "admin", Kind: "person", Roles: []string{"admin"}, Location: adminLocation},
+		{ID: "support-us", Kind: "person", Roles: []string{"support"}, Location: "US"},
+		{ID: "support-cn", Kind: "person", Roles: []string{"support"}, Location: "CN"},
+	}
+	var out []Bootstrap
+	for _, a := range defs {
+		path := filepath.Join(dir, "tokens", a.ID+".token")
+		if a.ID == "admin" {
+			path = filepath.Join(dir, "admin.token")
+		}
+		tok, err := readOrCreateToken(path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Bootstrap{Account: a, Token: tok})
+	}
+	return out, nil
+}
+
+func readOrCreateToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	tok := access.NewToken()
+	if err := writeSecretFile(path, []byte(tok+"\n")); err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	return tok, nil
+}

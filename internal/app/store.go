@@ -1,0 +1,47 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/store/pebble"
+	"github.com/domicile/domicile/internal/store/postgres"
+)
+
+// IsPostgresURL reports whether a store location names a PostgreSQL
+// database (postgres:// or postgresql://) rather than a directory.
+func IsPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// openStore opens the region's store as c.Store says: a PostgreSQL URL
+// opens that database, claimed for c.Name (several nodes may share it);
+// anything else is a directory for the embedded Pebble store (c.Dir when
+// c.Store is empty), which one process holds at a time.
+func openStore(ctx context.Context, c RegionConfig) (store.Store, error) {
+	if IsPostgresURL(c.Store) {
+		st, err := postgres.Open(ctx, c.Store, postgres.Options{Region: c.Name})
+		if err != nil {
+			return nil, fmt.Errorf("region %s: open store: %w", c.Name, err)
+		}
+		return st, nil
+	}
+	dir := c.Store
+	if dir == "" {
+		dir = c.Dir
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("region %s: no store: give a data directory or a postgres:// URL", c.Name)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("region %s: %w", c.Name, err)
+	}
+	st, err := pebble.Open(dir, pebble.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("region %s: open store: %w", c.Name, err)
+	}
+	return st, nil
+}
