@@ -159,6 +159,21 @@ func (s *server) client(t testing.TB) *client.Client {
 	return c
 }
 
+// principal creates a principal through the admin API and returns a client
+// acting as it.
+func (s *server) principal(t testing.TB, id, location string, roles ...string) *client.Client {
+	t.Helper()
+	out, err := s.client(t).CreatePrincipal(context.Background(), client.PrincipalRequest{ID: id, Kind: "person", Roles: roles, Location: location})
+	if err != nil {
+		t.Fatalf("create principal %s: %v", id, err)
+	}
+	c, err := client.New(s.URL, out.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // do sends a raw request and returns the status, content type and body.
 func (s *server) do(t testing.TB, method, path, token string, body []byte) (int, string, []byte) {
 	t.Helper()

@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/domicile/domicile/client"
+)
+
+// Helpers for the split deployment: `domicile serve` nodes on PostgreSQL
+// and `domicile gateway` in front, each its own process on 127.0.0.1.
+
+// e2eToken is the admin token of every node the split tests start (a
+// well-formed token: dmc_ and 52 base32 characters).
+const e2eToken = "dmc_abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrst"
+
+// regionCountry is where each region's administrator operates: inside the
+// region, so that reads of strict regions are not transfers.
+var regionCountry = map[string]string{"cn-north": "CN", "eu-central": "DE", "ru-central": "RU", "us-east": "US"}
+
+var listeningLine = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+
+// startProc starts the binary with args and extra environment entries and
+// waits until it prints "listening on URL". It is stopped when t ends.
+func startProc(t testing.TB, extraEnv []string, args ...string) *server {
+	t.Helper()
+	s, err := launch(extraEnv, args...)
+	if err != nil {
+		t.Fatalf("domicile %s: %v", strings.Join(args, " "), err)
+	}
+	s.t = t
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// launch is startProc without t, for starting several nodes at once.
+func launch(extraEnv []string, args ...string) (*server, error) {
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), extraEnv...)
+	s := &server{cmd: cmd, Token: e2eToken, stderr: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan struct{})}
+	pr, pw := io.Pipe()
+	cmd.Stdout = io.MultiWriter(s.stdout, pw)
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		cmd.Wait()
+		pw.Close()
+		close(s.done)
+	}()
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case s.URL = <-found:
+		return s, nil
+	case <-s.done:
+		return nil, fmt.Errorf("exited before serving:\nstdout:\n%s\nstderr:\n%s", s.stdout, s.stderr)
+	case <-time.After(3 * time.Minute): // a hung start, not a performance limit
+		cmd.Process.Kill()
+		<-s.done
+		return nil, fmt.Errorf("did not start:\n%s", s.stderr)
+	}
+}
+
+// nodeEnv is the environment of a region's node: its unseal secret and the
+// admin token.
+func nodeEnv(region string) []string {
+	return []string{
+		"DOMICILE_UNSEAL_" + strings.ToUpper(strings.ReplaceAll(region, "-", "_")) + "=e2e-unseal-" + region,
+		"DOMICILE_ADMIN_TOKEN=" + e2eToken,
+	}
+}
+
+// serveArgs are the arguments of a region's node on a PostgreSQL store.
+func serveArgs(region, dsn string) []string {
+	return []string{"serve", "--region", region, "--store", dsn, "--listen", "127.0.0.1:0", "--admin-location", regionCountry[region]}
+}
+
+// splitClient is a client of the gateway at s acting as the administrator
+// for customer support.
+func splitClient(t testing.TB, s *server) *client.Client {
+	t.Helper()
+	c, err := client.New(s.URL, s.Token, client.WithPurpose("support"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// startGateway starts `domicile gateway` with one URL per region.
+func startGateway(t testing.TB, regions map[string]string) *server {
+	t.Helper()
+	args := []string{"gateway", "--listen", "127.0.0.1:0"}
+	for name, u := range regions {
+		args = append(args, "--region", name+"="+u)
+	}
+	return startProc(t, nil, args...)
+}
+
+// exampleRegions are the regions of the built-in example policy.
+var exampleRegions = []string{"cn-north", "eu-central", "ru-central", "us-east"}

@@ -1,0 +1,244 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/domicile/domicile/client"
+	"github.com/domicile/domicile/internal/store/postgres/pgtest"
+)
+
+// roundRobin spreads requests over several nodes of one region and fails
+// over when a node does not answer: the test's stand-in for what
+// `gateway --region NAME=URL1,URL2` should do itself. A request is tried on
+// the next node when the connection was refused (nothing was sent), or when
+// it is safe to repeat: a GET, or a write with an Idempotency-Key.
+type roundRobin struct {
+	nodes     []*url.URL
+	next      atomic.Uint64
+	served    []atomic.Int64 // answers per node
+	failovers atomic.Int64
+	transport *http.Transport
+}
+
+func newRoundRobin(t *testing.T, urls ...string) (*roundRobin, string) {
+	p := &roundRobin{served: make([]atomic.Int64, len(urls)), transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for _, u := range urls {
+		pu, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.nodes = append(p.nodes, pu)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: p}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close(); p.transport.CloseIdleConnections() })
+	return p, "http://" + ln.Addr().String()
+}
+
+func (p *roundRobin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, "reading the body", http.StatusBadRequest)
+		return
+	}
+	repeatable := r.Method == http.MethodGet || r.Header.Get("Idempotency-Key") != ""
+	first := p.next.Add(1)
+	for i := range len(p.nodes) {
+		n := int((first + uint64(i)) % uint64(len(p.nodes)))
+		u := *r.URL
+		u.Scheme, u.Host = p.nodes[n].Scheme, p.nodes[n].Host
+		req, err := http.NewRequestWithContext(r.Context(), r.Method, u.String(), bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		req.Header = r.Header.Clone()
+		resp, err := p.transport.RoundTrip(req)
+		if err != nil {
+			if repeatable || errors.Is(err, syscall.ECONNREFUSED) {
+				p.failovers.Add(1)
+				continue
+			}
+			break
+		}
+		p.served[n].Add(1)
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
+		resp.Body.Close()
+		return
+	}
+	http.Error(w, "no node of the region answered", http.StatusBadGateway)
+}
+
+// TestPostgresTwoNodes: two nodes of eu-central on one database behind the
+// gateway (through a round-robin in front of them). 8 clients create 300
+// records each with idempotency keys, reading each back and earlier ones
+// at random; a third of the way in, one node is killed with SIGKILL. Every
+// acknowledged create is readable afterwards, the database holds exactly
+// one record per create (nothing lost, nothing duplicated), the collection
+// counter agrees, and the surviving node served the rest.
+func TestPostgresTwoNodes(t *testing.T) {
+	const (
+		clients   = 8
+		perClient = 300
+		total     = clients * perClient
+		killAt    = total / 3
+	)
+	db := pgtest.NewDatabase(t)
+	// Both nodes start at once against the fresh database: they race to
+	// migrate it and to create the region's keyring.
+	nodes := make([]*server, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Go(func() { nodes[i], errs[i] = launch(nodeEnv("eu-central"), serveArgs("eu-central", db)...) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		nodes[i].t = t
+		t.Cleanup(nodes[i].Stop)
+	}
+	rr, rrURL := newRoundRobin(t, nodes[0].URL, nodes[1].URL)
+	regions := map[string]string{}
+	for _, r := range exampleRegions {
+		regions[r] = "http://127.0.0.1:1" // unused: every record is European
+	}
+	regions["eu-central"] = rrURL
+	gw := startGateway(t, regions)
+
+	ctx := context.Background()
+	type want struct{ subject, name string }
+	var (
+		mu        sync.Mutex
+		acked     = map[string]want{} // record id -> what was created
+		replayed  atomic.Int64
+		done      atomic.Int64
+		killOnce  sync.Once
+		servedAt  [2]int64 // per node, when the kill happened
+		killedRun = make(chan struct{})
+	)
+	kill := func() {
+		servedAt[0], servedAt[1] = rr.served[0].Load(), rr.served[1].Load()
+		nodes[0].Kill()
+		close(killedRun)
+	}
+	var cwg sync.WaitGroup
+	for g := range clients {
+		cwg.Go(func() {
+			c := splitClient(t, gw)
+			rng := rand.New(rand.NewPCG(uint64(g), 8))
+			var mine []string
+			for i := range perClient {
+				j := []string{"DE", "FR"}[i%2]
+				rec := customer(fmt.Sprintf("two-node-%d-%d", g, i), j, g*perClient+i)
+				key := fmt.Sprintf("two-node-%d-%d", g, i)
+				var out *client.CreateResponse
+				var err error
+				for range 5 { // the client's own retries, with the same key
+					if out, err = c.Create(ctx, []client.NewRecord{rec}, key); err == nil {
+						break
+					}
+				}
+				if err != nil {
+					t.Errorf("client %d create %d: %v", g, i, err)
+					return
+				}
+				id := out.Records[0].ID
+				if out.Replayed {
+					replayed.Add(1)
+				}
+				mu.Lock()
+				if prev, ok := acked[id]; ok {
+					t.Errorf("record id %s acknowledged for two creates (%s, %s)", id, prev.subject, rec.Subject)
+				}
+				acked[id] = want{rec.Subject, rec.Fields["name"]}
+				mu.Unlock()
+				mine = append(mine, id)
+				if n := done.Add(1); n == killAt {
+					go killOnce.Do(kill) // mid-run: the other clients keep going
+				}
+				// Read it back, and an earlier one of this client.
+				for _, read := range []string{id, mine[rng.IntN(len(mine))]} {
+					r, err := c.Get(ctx, read)
+					if err != nil {
+						t.Errorf("client %d get: %v", g, err)
+						return
+					}
+					if read == id && (r.Subject != rec.Subject || r.Fields["name"] != rec.Fields["name"]) {
+						t.Errorf("client %d: record %s read back differs", g, id)
+					}
+				}
+			}
+		})
+	}
+	cwg.Wait()
+	<-killedRun
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Logf("%d creates acknowledged, %d replayed after a failover; %d requests failed over; served before the kill %v, after: node 1 %d",
+		len(acked), replayed.Load(), rr.failovers.Load(), servedAt, rr.served[1].Load()-servedAt[1])
+	if servedAt[0] == 0 || servedAt[1] == 0 {
+		t.Errorf("before the kill the nodes served %v requests: both should have", servedAt)
+	}
+	if rr.served[1].Load() == servedAt[1] {
+		t.Error("the surviving node served nothing after the kill")
+	}
+	if len(acked) != total {
+		t.Fatalf("%d distinct records acknowledged for %d creates", len(acked), total)
+	}
+
+	// Every acknowledged write is there, through the surviving node.
+	c := splitClient(t, gw)
+	for id, w := range acked {
+		r, err := c.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("acknowledged record lost: %v", err)
+		}
+		if r.Subject != w.subject || r.Fields["name"] != w.name {
+			t.Fatalf("record %s differs from what was acknowledged", id)
+		}
+	}
+	// The database holds exactly the acknowledged records.
+	keys, _ := pgtest.Dump(t, db)
+	stored := 0
+	for _, k := range keys {
+		id, ok := strings.CutPrefix(string(k), "r/")
+		if !ok {
+			continue
+		}
+		stored++
+		if _, ok := acked[id]; !ok {
+			t.Errorf("the database holds a record no create acknowledged (a duplicate or a lost acknowledgement)")
+		}
+	}
+	if stored != total {
+		t.Errorf("the database holds %d records for %d creates", stored, total)
+	}
+	if n := pgtest.Counter(t, db, []byte("n/customers")); n != total {
+		t.Errorf("collection counter = %d, want %d", n, total)
+	}
+}
