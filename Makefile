@@ -8,7 +8,7 @@ LISTEN    ?= 127.0.0.1:8700
 GOFLAGS   ?=
 export GOFLAGS
 
-.PHONY: all build run test test-short vet lint bench fuzz clean deps
+.PHONY: all build run test test-short test-postgres bench-postgres vet lint bench fuzz clean deps
 
 all: build
 
@@ -25,6 +25,17 @@ test: deps
 
 test-short:
 	$(GO) test -short ./...
+
+## test-postgres: only the PostgreSQL-backed tests (the local server at 127.0.0.1:5432; CI=1 makes them fail instead of skip when it is down)
+test-postgres:
+	scripts/pg-setup.sh
+	$(GO) test -race -count=1 ./internal/store/postgres/... ./e2e -run 'Conformance|Reopen|TwoStores|Region|OpenErrors|Migrations|Postgres'
+
+## bench-postgres: HTTP creates and gets on Pebble vs PostgreSQL, one vs two nodes (docs/deployment.md quotes them)
+bench-postgres:
+	scripts/pg-setup.sh
+	$(GO) test ./internal/app -run '^$$' -bench Split -benchtime 3000x
+	$(GO) test ./internal/store/postgres ./internal/store/pebble -run '^$$' -bench Conformance -benchtime 2000x
 
 vet:
 	$(GO) vet ./...
