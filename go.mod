@@ -3,6 +3,7 @@ module github.com/domicile/domicile
 go 1.26.8
 
 require (
+	cel.dev/cel-go v0.33.2
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/cockroachdb/redact v1.1.5
 	github.com/emmansun/gmsm v0.44.1
@@ -10,14 +11,19 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nyaruka/phonenumbers v1.8.1
 	github.com/prometheus/client_golang v1.16.0
-	github.com/rogpeppe/go-internal v1.16.0
 	golang.org/x/crypto v0.59.0
 	golang.org/x/text v0.44.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 
+// Test-only dependencies: an independent FF1 to cross-check ours, and
+// testscript for the CLI.
 require (
-	cel.dev/cel-go v0.33.2 // indirect
+	github.com/capitalone/fpe v1.2.1
+	github.com/rogpeppe/go-internal v1.16.0
+)
+
+require (
 	cel.dev/expr v0.25.1 // indirect
 	github.com/DataDog/zstd v1.5.7 // indirect
 	github.com/RaduBerinde/axisds v0.1.0 // indirect
