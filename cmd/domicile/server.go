@@ -225,23 +225,25 @@ func readSecret(e *env, file, envName string) ([]byte, error) {
 	return []byte(e.getenv(envName)), nil
 }
 
-const gatewayExamples = `  domicile gateway --policy policy.yaml --region cn-north=http://10.1.0.5:8710 --region eu-central=http://10.2.0.5:8710 \
-      --region ru-central=http://10.3.0.5:8710 --region us-east=http://10.4.0.5:8710`
+const gatewayExamples = `  domicile gateway --policy policy.yaml --region cn-north=http://10.1.0.5:8710,http://10.1.0.6:8710 \
+      --region eu-central=http://10.2.0.5:8710 --region ru-central=http://10.3.0.5:8710 --region us-east=http://10.4.0.5:8710`
 
-// regionFlags collects repeated --region NAME=URL flags.
-type regionFlags map[string]*url.URL
+// regionFlags collects repeated --region NAME=URL[,URL...] flags.
+type regionFlags map[string][]*url.URL
 
 func (r regionFlags) String() string { return "" }
 func (r regionFlags) Set(s string) error {
-	name, raw, ok := strings.Cut(s, "=")
+	name, raws, ok := strings.Cut(s, "=")
 	if !ok || name == "" {
-		return errors.New("want NAME=URL")
+		return errors.New("want NAME=URL[,URL...]")
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("region %s: %q is not an http(s) URL", name, raw)
+	for _, raw := range strings.Split(raws, ",") {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("region %s: %q is not an http(s) URL", name, raw)
+		}
+		r[name] = append(r[name], u)
 	}
-	r[name] = u
 	return nil
 }
 
@@ -250,7 +252,7 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	pol := fs.String("policy", "", "policy file (default: the built-in example)")
 	listen := fs.String("listen", "127.0.0.1:8700", "address to serve on")
 	regions := regionFlags{}
-	fs.Var(regions, "region", "a region and its node's URL, NAME=URL (repeat for every region)")
+	fs.Var(regions, "region", "a region and its nodes' URLs, NAME=URL[,URL...] (repeat for every region); requests spread over the nodes and move on when one fails")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -259,8 +261,8 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	backends := map[string]gateway.Backend{}
-	for name, u := range regions {
-		backends[name] = gateway.Backend{URL: u}
+	for name, urls := range regions {
+		backends[name] = gateway.Backend{URLs: urls}
 	}
 	h, err := gateway.New(gateway.Options{Policy: p, Backends: backends, Logger: newLogger(e), Metrics: api.NewMetrics()})
 	if err != nil {

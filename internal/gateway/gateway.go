@@ -32,6 +32,9 @@ type Backend struct {
 	// URL is the base URL of the region's node (scheme and host; a path
 	// prefix is kept).
 	URL *url.URL
+	// URLs, when set, are several stateless nodes of the region: requests
+	// are spread over them and move to another when one fails.
+	URLs []*url.URL
 	// Transport carries the requests; nil means http.DefaultTransport.
 	Transport http.RoundTripper
 }
@@ -51,7 +54,7 @@ type Options struct {
 // Gateway routes the /v1 API across regions.
 type Gateway struct {
 	pol      *policy.Policy
-	backends map[string]Backend
+	backends map[string]*backend
 	order    []string // region names in policy order
 	log      *slog.Logger
 	maxBody  int64
@@ -59,7 +62,7 @@ type Gateway struct {
 
 // New returns the gateway's handler.
 func New(o Options) (http.Handler, error) {
-	g := &Gateway{pol: o.Policy, backends: map[string]Backend{}, log: o.Logger, maxBody: o.MaxBody}
+	g := &Gateway{pol: o.Policy, backends: map[string]*backend{}, log: o.Logger, maxBody: o.MaxBody}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -68,13 +71,10 @@ func New(o Options) (http.Handler, error) {
 	}
 	for _, r := range o.Policy.Regions {
 		b, ok := o.Backends[r.Name]
-		if !ok || b.URL == nil {
+		if !ok || (b.URL == nil && len(b.URLs) == 0) {
 			return nil, fmt.Errorf("gateway: no backend for region %s", r.Name)
 		}
-		if b.Transport == nil {
-			b.Transport = http.DefaultTransport
-		}
-		g.backends[r.Name] = b
+		g.backends[r.Name] = newBackend(b)
 		g.order = append(g.order, r.Name)
 	}
 	for name := range o.Backends {
@@ -119,31 +119,45 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 // forwarded headers; everything else stays at the gateway.
 var forwarded = []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", "Domicile-Purpose", "Accept"}
 
-// call sends one request to a region and returns its response.
+// call sends one request to a region and returns its response. With
+// several nodes it starts at the next one in turn; a node that fails is
+// skipped for a while, and the request moves to another node when that is
+// safe: always when the connection was refused (nothing was sent), and for
+// other failures only for reads and requests with an Idempotency-Key.
 func (g *Gateway) call(ctx context.Context, region, method, path, rawQuery string, hdr http.Header, body []byte) (*http.Response, error) {
 	b := g.backends[region]
-	u := *b.URL
-	u.Path = b.URL.Path + path
-	u.RawPath = ""
-	u.RawQuery = rawQuery
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	if body == nil {
-		req.Body = http.NoBody
-		req.ContentLength = 0
-	}
-	for _, h := range forwarded {
-		if v := hdr.Get(h); v != "" {
-			req.Header.Set(h, v)
+	var lastErr error
+	for i, n := range b.order() {
+		u := *n.url
+		u.Path = n.url.Path + path
+		u.RawPath = ""
+		u.RawQuery = rawQuery
+		req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
+		if err != nil {
+			return nil, err
 		}
+		if body == nil {
+			req.Body = http.NoBody
+			req.ContentLength = 0
+		}
+		for _, h := range forwarded {
+			if v := hdr.Get(h); v != "" {
+				req.Header.Set(h, v)
+			}
+		}
+		resp, err := b.transport.RoundTrip(req)
+		if err == nil {
+			n.markUp()
+			return resp, nil
+		}
+		lastErr = err
+		n.markDown(time.Now())
+		if ctx.Err() != nil || !retryable(method, hdr, err) || i == len(b.nodes)-1 {
+			break
+		}
+		g.log.Warn("region node failed; trying another", "region", region, "node", n.url.Host, "err", err)
 	}
-	resp, err := b.Transport.RoundTrip(req)
-	if err != nil {
-		return nil, &api.Error{Code: api.CodeUnavailable, Detail: "region " + region + " did not answer", Err: err}
-	}
-	return resp, nil
+	return nil, &api.Error{Code: api.CodeUnavailable, Detail: "region " + region + " did not answer", Err: lastErr}
 }
 
 // relay copies a region's response to the client.
