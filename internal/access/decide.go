@@ -191,7 +191,7 @@ func (e *Engine) Decide(p Principal, req Request) Decision {
 	if region.Residency == policy.Strict {
 		d.Rule = "in-region"
 	}
-	if req.Action != policy.PermRead && req.Action != policy.PermSearch {
+	if req.Action != policy.PermRead && req.Action != policy.PermSearch && req.Action != policy.PermDetokenize {
 		// Writes, deletions, erasure and administration move no value out
 		// of the region: no field treatment, no transfer.
 		return d

@@ -46,10 +46,13 @@ const (
 	PermDelete Permission = "delete"
 	PermErase  Permission = "erase"
 	PermAdmin  Permission = "admin"
+	// PermDetokenize turns tokens back into values; what the principal
+	// sees of each value follows its field access, as for a read.
+	PermDetokenize Permission = "detokenize"
 )
 
 // Permissions lists every permission.
-var Permissions = []Permission{PermCreate, PermRead, PermSearch, PermUpdate, PermDelete, PermErase, PermAdmin}
+var Permissions = []Permission{PermCreate, PermRead, PermSearch, PermUpdate, PermDelete, PermErase, PermAdmin, PermDetokenize}
 
 // AccessKind is what a role sees of a field.
 type AccessKind string

@@ -18,7 +18,7 @@ var (
 	topKeys        = []string{"version", "default_region", "regions", "collections", "purposes", "roles", "transfers"}
 	regionKeys     = []string{"name", "suite", "residency", "jurisdictions", "abroad"}
 	collectionKeys = []string{"name", "fields"}
-	fieldKeys      = []string{"name", "type", "normalizer", "index", "max_length", "required", "mask"}
+	fieldKeys      = []string{"name", "type", "normalizer", "index", "max_length", "required", "mask", "token", "token_format"}
 	roleKeys       = []string{"name", "description", "permissions", "purposes", "condition", "collections"}
 	transferKeys   = []string{"name", "from", "to", "basis", "collection", "fields"}
 )

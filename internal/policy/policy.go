@@ -132,6 +132,10 @@ type Field struct {
 	// Mask is how the field shows when a reader may see it only masked
 	// (see the Mask constants); default "redact".
 	Mask string
+	// Token is the kind of token the field's values get ("" for none):
+	// random, deterministic or fpe; TokenFormat is the fpe format.
+	Token       string
+	TokenFormat string
 	// Line is the line of the field in the policy file.
 	Line int
 }

@@ -432,5 +432,6 @@ func (p *parser) parseField(item *yaml.Node) (Field, bool) {
 			p.checkMask(e.value, s, f.Type)
 		}
 	}
+	p.parseFieldToken(item, m, &f)
 	return f, true
 }
