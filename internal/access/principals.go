@@ -130,9 +130,8 @@ func (d *Directory) tokenMAC(tok string) []byte {
 	return h.Sum(nil)
 }
 
-func accountKey(id string) []byte          { return []byte("p/" + id) }
-func tokenKey(mac []byte) []byte           { return append([]byte("t/"), mac...) }
-func (d *Directory) key(tok string) []byte { return tokenKey(d.tokenMAC(tok)) }
+func accountKey(id string) []byte { return []byte("p/" + id) }
+func tokenKey(mac []byte) []byte  { return append([]byte("t/"), mac...) }
 
 var principalID = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,127}$`)
 
