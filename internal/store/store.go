@@ -17,8 +17,9 @@ var (
 	// ErrNotFound is returned by Get when the key does not exist.
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict is returned by Apply when an Insert finds its key
-	// already present; the whole batch is then not applied.
-	ErrConflict = errors.New("store: key already exists")
+	// already present or an Expect finds its key not holding the expected
+	// value; the whole batch is then not applied.
+	ErrConflict = errors.New("store: conflict")
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("store: closed")
 )
@@ -51,9 +52,13 @@ type Store interface {
 	// returns nil the batch survives a crash of the process or machine;
 	// when it returns an error nothing of b is visible. Concurrent Apply
 	// calls may share one sync (group commit). Apply is linearizable with
-	// respect to other Applies. An Insert sees the earlier operations of
-	// its own batch (after a Put of the same key it conflicts, after a
-	// Delete it does not). A cancelled ctx is checked before committing.
+	// respect to other Applies: an Insert or Expect holds from its check
+	// until the batch commits, so no concurrent Apply changes the key in
+	// between. Inserts and Expects see the earlier operations of their own
+	// batch (after a Put of the same key an Insert conflicts, after a
+	// Delete it does not; an Expect compares with the value the batch
+	// left). A failed Insert or Expect makes Apply fail with an error
+	// wrapping ErrConflict. A cancelled ctx is checked before committing.
 	Apply(ctx context.Context, b *Batch) error
 	// Counter returns the sum of every delta added to key by Add (zero
 	// when none). Counters live apart from keys: Get and Scan never see
@@ -74,12 +79,15 @@ const (
 	OpInsert                   // set key to value; the batch fails with ErrConflict if key exists
 	OpDelete                   // remove key (no error if absent)
 	OpAdd                      // add Delta to counter key
+	OpExpect                   // write nothing; the batch fails with ErrConflict unless key holds Value (nil Value: key absent)
 )
 
 // Op is one operation of a Batch.
 type Op struct {
-	Kind  OpKind
-	Key   []byte
+	Kind OpKind
+	Key  []byte
+	// Value is the value of a Put or Insert, or the expected value of an
+	// Expect, where nil (absent) and empty (present, empty) differ.
 	Value []byte
 	Delta int64
 }
@@ -100,6 +108,20 @@ func (b *Batch) Put(key, value []byte) {
 // batch fails with ErrConflict.
 func (b *Batch) Insert(key, value []byte) {
 	b.ops = append(b.ops, Op{Kind: OpInsert, Key: key, Value: value})
+}
+
+// Expect makes the whole batch fail with an error wrapping ErrConflict,
+// applying nothing, unless key holds exactly value at that point of the
+// batch: after the batch's earlier operations on key, and with no
+// concurrent Apply changing key until the batch commits. A nil value
+// means key must be absent; a non-nil empty value means key must be
+// present with an empty value (Get returns non-nil slices, so a value read
+// with Get can be passed back as is). Expect writes nothing.
+//
+// Compare-and-set is a Get, then a batch of Expect(key, old) and
+// Put(key, new), retried from the Get on ErrConflict.
+func (b *Batch) Expect(key, value []byte) {
+	b.ops = append(b.ops, Op{Kind: OpExpect, Key: key, Value: value})
 }
 
 // Delete removes key.

@@ -1,6 +1,7 @@
 package pebble
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,7 +17,8 @@ import (
 const stripeCount = 1024
 
 // stripe is one lock stripe a batch holds: exclusively when the batch
-// inserts a key of that stripe, shared when it only puts or deletes.
+// inserts or expects a key of that stripe, shared when it only puts or
+// deletes.
 type stripe struct {
 	index     uint32
 	exclusive bool
@@ -24,10 +26,10 @@ type stripe struct {
 
 // Apply implements store.Store.
 //
-// Insert is atomic against every concurrent write of the same key: a batch
-// holds the stripes of its Insert keys exclusively, and the stripes of its
-// Put and Delete keys shared, from the existence check until its commit is
-// durable and visible. Batches that only put or delete do not wait for
+// Insert and Expect are atomic against every concurrent write of the same
+// key: a batch holds the stripes of its Insert and Expect keys
+// exclusively, and the stripes of its Put and Delete keys shared, from the
+// check until its commit is durable and visible. Batches that only put or delete do not wait for
 // each other, so their syncs are shared by Pebble's group commit. Stripes
 // are taken in ascending order, so batches cannot deadlock.
 func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
@@ -44,7 +46,7 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	ops := b.Ops()
 	size := 0
 	for i, op := range ops {
-		if op.Kind < store.OpPut || op.Kind > store.OpAdd {
+		if op.Kind < store.OpPut || op.Kind > store.OpExpect {
 			return fmt.Errorf("pebble: apply: op %d: unknown kind %d", i, op.Kind)
 		}
 		size += len(op.Key) + len(op.Value) + 16
@@ -72,7 +74,7 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pebble: apply: %w", err)
 	}
-	if err := s.checkInserts(ops); err != nil {
+	if err := s.checkConditions(ops); err != nil {
 		return err
 	}
 
@@ -88,10 +90,15 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 			err = batch.Delete(prefixed(prefixData, op.Key), nil)
 		case store.OpAdd:
 			err = batch.Merge(prefixed(prefixCounter, op.Key), encodeCounter(delta[:0], op.Delta), nil)
+		case store.OpExpect:
+			// checked above; writes nothing
 		}
 		if err != nil {
 			return fmt.Errorf("pebble: apply: op %d: %w", i, err)
 		}
+	}
+	if batch.Empty() {
+		return nil // only Expects: nothing to make durable
 	}
 	if err := batch.Commit(pebbledb.Sync); err != nil {
 		return fmt.Errorf("pebble: apply: commit: %w", err)
@@ -100,7 +107,8 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 }
 
 // stripesOf appends to buf the stripes of every data key of ops, sorted by
-// index without duplicates; a stripe is exclusive if any Insert maps to it.
+// index without duplicates; a stripe is exclusive if any Insert or Expect
+// maps to it.
 func (s *Store) stripesOf(ops []store.Op, buf []stripe) []stripe {
 	for _, op := range ops {
 		if op.Kind == store.OpAdd {
@@ -108,7 +116,7 @@ func (s *Store) stripesOf(ops []store.Op, buf []stripe) []stripe {
 		}
 		buf = append(buf, stripe{
 			index:     uint32(maphash.Bytes(s.seed, op.Key) % stripeCount),
-			exclusive: op.Kind == store.OpInsert,
+			exclusive: op.Kind == store.OpInsert || op.Kind == store.OpExpect,
 		})
 	}
 	if len(buf) < 2 {
@@ -127,43 +135,74 @@ func (s *Store) stripesOf(ops []store.Op, buf []stripe) []stripe {
 	return out
 }
 
-// checkInserts fails with ErrConflict if an Insert of ops finds its key
-// present, taking into account the earlier operations of the same batch.
-// The caller holds the stripes of every Insert key exclusively.
-func (s *Store) checkInserts(ops []store.Op) error {
-	// written records, for keys an earlier op of this batch wrote,
-	// whether the key exists after that op. Single-op batches skip it.
-	var written map[string]bool
-	record := func(key []byte, exists bool) {
+// keyState is what an earlier operation of a batch left under a key.
+type keyState struct {
+	exists bool
+	value  []byte
+}
+
+// checkConditions fails with ErrConflict if an Insert of ops finds its key
+// present or an Expect finds its key not holding the expected value,
+// taking into account the earlier operations of the same batch. The caller
+// holds the stripes of every Insert and Expect key exclusively.
+func (s *Store) checkConditions(ops []store.Op) error {
+	// written holds, for keys an earlier op of this batch wrote, what
+	// the key holds after that op. Single-op batches skip it.
+	var written map[string]keyState
+	record := func(key []byte, st keyState) {
 		if len(ops) == 1 {
 			return
 		}
 		if written == nil {
-			written = make(map[string]bool, len(ops))
+			written = make(map[string]keyState, len(ops))
 		}
-		written[string(key)] = exists
+		written[string(key)] = st
 	}
 	for i, op := range ops {
 		switch op.Kind {
 		case store.OpInsert:
-			exists, seen := written[string(op.Key)]
+			st, seen := written[string(op.Key)]
 			if !seen {
 				var err error
-				if exists, err = s.has(prefixed(prefixData, op.Key)); err != nil {
+				if st.exists, err = s.has(prefixed(prefixData, op.Key)); err != nil {
 					return fmt.Errorf("pebble: apply: op %d: %w", i, err)
 				}
 			}
-			if exists {
+			if st.exists {
 				return fmt.Errorf("pebble: apply: insert (op %d): %w", i, store.ErrConflict)
 			}
-			record(op.Key, true)
+			record(op.Key, keyState{exists: true, value: op.Value})
+		case store.OpExpect:
+			st, seen := written[string(op.Key)]
+			if !seen {
+				var err error
+				if st, err = s.state(prefixed(prefixData, op.Key)); err != nil {
+					return fmt.Errorf("pebble: apply: op %d: %w", i, err)
+				}
+			}
+			if st.exists != (op.Value != nil) || !bytes.Equal(st.value, op.Value) {
+				return fmt.Errorf("pebble: apply: expect (op %d): %w", i, store.ErrConflict)
+			}
 		case store.OpPut:
-			record(op.Key, true)
+			record(op.Key, keyState{exists: true, value: op.Value})
 		case store.OpDelete:
-			record(op.Key, false)
+			record(op.Key, keyState{})
 		}
 	}
 	return nil
+}
+
+// state returns what the Pebble key k holds; the value is a copy.
+func (s *Store) state(k []byte) (keyState, error) {
+	v, closer, err := s.db.Get(k)
+	if errors.Is(err, pebbledb.ErrNotFound) {
+		return keyState{}, nil
+	}
+	if err != nil {
+		return keyState{}, err
+	}
+	st := keyState{exists: true, value: append([]byte{}, v...)}
+	return st, closer.Close()
 }
 
 // has reports whether the Pebble key k exists.

@@ -29,6 +29,7 @@ const (
 	sqlPut    = "INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
 	sqlInsert = "INSERT INTO kv (k, v) VALUES ($1, $2)" // a unique violation is the conflict
 	sqlDelete = "DELETE FROM kv WHERE k = $1"
+	sqlExpect = "SELECT domicile_expect($1, $2)" // migration 0002; raises codeExpectFailed
 	sqlAdd    = "INSERT INTO counters (k, shard, n) VALUES ($1, $2, $3) ON CONFLICT (k, shard) DO UPDATE SET n = counters.n + excluded.n"
 )
 
@@ -38,6 +39,7 @@ const (
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
 	codeDuplicateTable       = "42P07"
+	codeExpectFailed         = "DM001" // raised by domicile_expect
 )
 
 // Apply implements store.Store.
@@ -99,6 +101,9 @@ func (s *Store) send(ctx context.Context, batch *pgx.Batch) error {
 	if errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation {
 		return fmt.Errorf("postgres: apply: insert of a key that exists: %w", store.ErrConflict)
 	}
+	if errors.As(err, &pgErr) && pgErr.Code == codeExpectFailed {
+		return fmt.Errorf("postgres: apply: expect: %s: %w", pgErr.Message, store.ErrConflict)
+	}
 	if err != nil {
 		return fmt.Errorf("postgres: apply: %w", err)
 	}
@@ -121,7 +126,7 @@ func build(ops []store.Op) (*pgx.Batch, error) {
 	var adds map[string]int64
 	for i, op := range ops {
 		switch op.Kind {
-		case store.OpPut, store.OpInsert, store.OpDelete:
+		case store.OpPut, store.OpInsert, store.OpDelete, store.OpExpect:
 			kvOps = append(kvOps, op)
 		case store.OpAdd:
 			if adds == nil {
@@ -148,6 +153,8 @@ func build(ops []store.Op) (*pgx.Batch, error) {
 			batch.Queue(sqlInsert, op.Key, value)
 		case store.OpDelete:
 			batch.Queue(sqlDelete, op.Key)
+		case store.OpExpect:
+			batch.Queue(sqlExpect, op.Key, op.Value) // nil is NULL: absent
 		}
 	}
 	if len(adds) > 0 {

@@ -14,9 +14,12 @@
 // server acknowledges the commit (synchronous_commit must stay on). An
 // Insert is a plain INSERT, so a key that exists, in the table or earlier in
 // the same batch, aborts the transaction with a unique violation, reported
-// as store.ErrConflict. Operations on distinct keys are reordered by key so
-// that concurrent batches lock rows in one global order and cannot
-// deadlock.
+// as store.ErrConflict. An Expect calls the SQL function domicile_expect
+// (migration 0002), which locks the key (FOR UPDATE, or a placeholder row
+// when the key must be absent) and raises a custom SQLSTATE on a mismatch,
+// also reported as store.ErrConflict; the batch stays one round trip.
+// Operations on distinct keys are reordered by key so that concurrent
+// batches lock rows in one global order and cannot deadlock.
 //
 // Several processes may open one database at once: that is how several
 // stateless nodes serve one region. Databases are per region; Open refuses

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -136,6 +137,87 @@ func testConcurrency(t *testing.T, open opener) {
 			want.data[fmt.Sprintf("pool/%02d", i)] = fmt.Sprintf("g%d", g)
 		}
 		checkState(t, s, want)
+	})
+	t.Run("ok/compare-and-set-increments", func(t *testing.T) {
+		// Read, then Expect the value read and Put its successor, retrying
+		// on conflict: concurrent increments, some on a key that does not
+		// exist yet, must all count.
+		s := open(t)
+		const keys = 2
+		parallel(goroutines, func(g int) {
+			k := fmt.Appendf(nil, "cas/%d", g%keys)
+			for range perWorker {
+				for attempt := 0; ; attempt++ {
+					old, err := s.Get(ctx, k)
+					n := 0
+					switch {
+					case errors.Is(err, store.ErrNotFound):
+						old = nil
+					case err != nil:
+						t.Errorf("goroutine %d: Get error = %v", g, err)
+						return
+					default:
+						if n, err = strconv.Atoi(string(old)); err != nil {
+							t.Errorf("goroutine %d: Get = %q, not a number", g, old)
+							return
+						}
+					}
+					var b store.Batch
+					b.Expect(k, old)
+					b.Put(k, strconv.AppendInt(nil, int64(n+1), 10))
+					b.Add([]byte("applied"), 1)
+					err = s.Apply(ctx, &b)
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, store.ErrConflict) {
+						t.Errorf("goroutine %d: Apply error = %v", g, err)
+						return
+					}
+				}
+			}
+		})
+		per := strconv.Itoa(goroutines * perWorker / keys)
+		checkState(t, s, want{
+			data:     map[string]string{"cas/0": per, "cas/1": per},
+			counters: map[string]int64{"applied": goroutines * perWorker},
+		})
+	})
+	t.Run("ok/expect-absent-one-winner", func(t *testing.T) {
+		// Expect(k, nil) then Put(k) by many goroutines at once: exactly
+		// one finds the key absent, and its value is the one left.
+		s := open(t)
+		const rounds = 8
+		for r := range rounds {
+			k := fmt.Appendf(nil, "absent/%d", r)
+			errs := make([]error, goroutines)
+			parallel(goroutines, func(g int) {
+				var b store.Batch
+				b.Expect(k, nil)
+				b.Put(k, fmt.Appendf(nil, "winner-%d", g))
+				b.Add([]byte("wins"), 1)
+				errs[g] = s.Apply(ctx, &b)
+			})
+			winner := -1
+			for g, err := range errs {
+				if err != nil && !errors.Is(err, store.ErrConflict) {
+					t.Fatalf("round %d: goroutine %d: Apply error = %v, want nil or ErrConflict", r, g, err)
+				}
+				if err == nil {
+					if winner >= 0 {
+						t.Fatalf("round %d: goroutines %d and %d both found the key absent", r, winner, g)
+					}
+					winner = g
+				}
+			}
+			if winner < 0 {
+				t.Fatalf("round %d: no goroutine found the key absent", r)
+			}
+			if got, want := string(mustGet(t, s, string(k))), fmt.Sprintf("winner-%d", winner); got != want {
+				t.Fatalf("round %d: Get = %q, want %q (the winner's value)", r, got, want)
+			}
+		}
+		checkState(t, s, want{counters: map[string]int64{"wins": rounds}})
 	})
 	t.Run("ok/adds-sum-exactly", func(t *testing.T) {
 		s := open(t)

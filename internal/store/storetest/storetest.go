@@ -196,6 +196,143 @@ func testApply(t *testing.T, open opener) {
 			want:  want{data: map[string]string{"a": "3"}},
 		},
 		{
+			name:  "ok/expect-match",
+			setup: []func(*store.Batch){base},
+			batch: func(b *store.Batch) { b.Expect(k("a"), k("1")); b.Put(k("b"), k("2")) },
+			want:  want{data: map[string]string{"a": "1", "b": "2"}},
+		},
+		{
+			name:  "ok/expect-only",
+			setup: []func(*store.Batch){base},
+			batch: func(b *store.Batch) { b.Expect(k("a"), k("1")) },
+			want:  want{data: map[string]string{"a": "1"}, counters: map[string]int64{"n": 5}},
+		},
+		{
+			name:  "fail/expect-mismatch",
+			setup: []func(*store.Batch){base},
+			batch: func(b *store.Batch) {
+				b.Put(k("b"), k("2"))
+				b.Expect(k("a"), k("2"))
+				b.Put(k("a"), k("3"))
+				b.Delete(k("c"))
+				b.Add(k("n"), 1)
+			},
+			conflict: true,
+			want:     want{data: map[string]string{"a": "1"}, counters: map[string]int64{"n": 5}},
+		},
+		{
+			name:     "fail/expect-prefix-of-value",
+			setup:    []func(*store.Batch){func(b *store.Batch) { b.Put(k("a"), k("12")) }},
+			batch:    func(b *store.Batch) { b.Expect(k("a"), k("1")); b.Put(k("b"), k("2")) },
+			conflict: true,
+			want:     want{data: map[string]string{"a": "12"}},
+		},
+		{
+			name:     "fail/expect-missing-key",
+			setup:    []func(*store.Batch){base},
+			batch:    func(b *store.Batch) { b.Put(k("b"), k("2")); b.Expect(k("zz"), k("1")) },
+			conflict: true,
+			want:     want{data: map[string]string{"a": "1"}},
+		},
+		{
+			name:  "ok/expect-absent",
+			setup: []func(*store.Batch){base},
+			batch: func(b *store.Batch) { b.Expect(k("zz"), nil); b.Put(k("b"), k("2")); b.Add(k("n"), 1) },
+			want:  want{data: map[string]string{"a": "1", "b": "2"}, counters: map[string]int64{"n": 6}},
+		},
+		{
+			name:     "fail/expect-absent-but-present",
+			setup:    []func(*store.Batch){base},
+			batch:    func(b *store.Batch) { b.Put(k("b"), k("2")); b.Expect(k("a"), nil); b.Add(k("n"), 1) },
+			conflict: true,
+			want:     want{data: map[string]string{"a": "1"}, counters: map[string]int64{"n": 5}},
+		},
+		{
+			name:  "ok/expect-empty-value",
+			setup: []func(*store.Batch){func(b *store.Batch) { b.Put(k("e"), nil) }},
+			batch: func(b *store.Batch) { b.Expect(k("e"), []byte{}); b.Put(k("b"), k("2")) },
+			want:  want{data: map[string]string{"e": "", "b": "2"}},
+		},
+		{
+			name:     "fail/expect-absent-but-empty",
+			setup:    []func(*store.Batch){func(b *store.Batch) { b.Put(k("e"), nil) }},
+			batch:    func(b *store.Batch) { b.Expect(k("e"), nil); b.Put(k("b"), k("2")) },
+			conflict: true,
+			want:     want{data: map[string]string{"e": ""}},
+		},
+		{
+			name:     "fail/expect-empty-but-absent",
+			batch:    func(b *store.Batch) { b.Expect(k("e"), []byte{}); b.Put(k("b"), k("2")) },
+			conflict: true,
+			want:     want{data: map[string]string{}},
+		},
+		{
+			name:  "ok/expect-then-put",
+			setup: []func(*store.Batch){base},
+			batch: func(b *store.Batch) { b.Expect(k("a"), k("1")); b.Put(k("a"), k("2")) },
+			want:  want{data: map[string]string{"a": "2"}},
+		},
+		{
+			name:  "ok/expect-absent-then-put",
+			batch: func(b *store.Batch) { b.Expect(k("a"), nil); b.Put(k("a"), k("1")) },
+			want:  want{data: map[string]string{"a": "1"}},
+		},
+		{
+			name:  "ok/expect-then-delete",
+			setup: []func(*store.Batch){base},
+			batch: func(b *store.Batch) { b.Expect(k("a"), k("1")); b.Delete(k("a")) },
+			want:  want{data: map[string]string{}},
+		},
+		{
+			name:  "ok/expect-sees-earlier-put",
+			setup: []func(*store.Batch){base},
+			batch: func(b *store.Batch) { b.Put(k("a"), k("2")); b.Expect(k("a"), k("2")) },
+			want:  want{data: map[string]string{"a": "2"}},
+		},
+		{
+			name:     "fail/expect-old-value-after-put",
+			setup:    []func(*store.Batch){base},
+			batch:    func(b *store.Batch) { b.Put(k("a"), k("2")); b.Expect(k("a"), k("1")) },
+			conflict: true,
+			want:     want{data: map[string]string{"a": "1"}},
+		},
+		{
+			name:  "ok/expect-absent-after-delete",
+			setup: []func(*store.Batch){base},
+			batch: func(b *store.Batch) { b.Delete(k("a")); b.Expect(k("a"), nil); b.Put(k("b"), k("2")) },
+			want:  want{data: map[string]string{"b": "2"}},
+		},
+		{
+			name:     "fail/expect-after-delete",
+			setup:    []func(*store.Batch){base},
+			batch:    func(b *store.Batch) { b.Delete(k("a")); b.Expect(k("a"), k("1")) },
+			conflict: true,
+			want:     want{data: map[string]string{"a": "1"}},
+		},
+		{
+			name:  "ok/expect-sees-earlier-insert",
+			batch: func(b *store.Batch) { b.Insert(k("a"), k("1")); b.Expect(k("a"), k("1")) },
+			want:  want{data: map[string]string{"a": "1"}},
+		},
+		{
+			name:  "ok/expect-many-keys",
+			setup: []func(*store.Batch){base, func(b *store.Batch) { b.Put(k("b"), k("2")) }},
+			batch: func(b *store.Batch) {
+				b.Expect(k("b"), k("2"))
+				b.Expect(k("a"), k("1"))
+				b.Expect(k("c"), nil)
+				b.Put(k("c"), k("3"))
+			},
+			want: want{data: map[string]string{"a": "1", "b": "2", "c": "3"}},
+		},
+		{
+			name:    "fail/expect-key-too-large",
+			setup:   []func(*store.Batch){base},
+			batch:   func(b *store.Batch) { b.Put(k("b"), k("2")); b.Expect(append(bigKey, 'x'), nil) },
+			invalid: true,
+			want:    want{data: map[string]string{"a": "1"}},
+		},
+		{
 			name:  "ok/max-sizes",
 			batch: func(b *store.Batch) { b.Put(bigKey, k("1")); b.Put(k("big"), bigValue) },
 			want:  want{data: map[string]string{string(bigKey): "1", "big": string(bigValue)}},
