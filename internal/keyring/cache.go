@@ -3,6 +3,7 @@ package keyring
 import (
 	"container/list"
 	"sync"
+	"time"
 )
 
 // dekCache is a bounded LRU of unwrapped subject keys, keyed by subject ref.
@@ -13,7 +14,12 @@ import (
 // that missed notes the epoch before reading the store and only fills the
 // cache if the epoch is unchanged, so a DEK read before an erasure committed
 // can never be cached after it.
+//
+// Entries expire ttl after the store read that filled them began (never,
+// when ttl is negative): another process may have erased the subject, and
+// only a fresh read of the store shows it.
 type dekCache struct {
+	ttl    time.Duration
 	shards [cacheShards]cacheShard
 }
 
@@ -21,14 +27,26 @@ const cacheShards = 16
 
 type cacheShard struct {
 	mu    sync.Mutex
-	ll    list.List // of *SubjectKey, most recent first
+	ll    list.List // of *cacheEntry, most recent first
 	m     map[string]*list.Element
 	max   int
 	epoch uint64
 }
 
-func newDEKCache(size int) *dekCache {
-	c := &dekCache{}
+type cacheEntry struct {
+	sk      *SubjectKey
+	expires time.Time // zero: never
+}
+
+// fillTicket is what a reader that missed must hand to add: the shard's
+// epoch and the time before it read the store.
+type fillTicket struct {
+	epoch uint64
+	at    time.Time
+}
+
+func newDEKCache(size int, ttl time.Duration) *dekCache {
+	c := &dekCache{ttl: ttl}
 	per := max(1, (size+cacheShards-1)/cacheShards)
 	for i := range c.shards {
 		c.shards[i].m = make(map[string]*list.Element)
@@ -39,36 +57,50 @@ func newDEKCache(size int) *dekCache {
 
 func (c *dekCache) shard(ref []byte) *cacheShard { return &c.shards[ref[0]%cacheShards] }
 
-// get returns the cached key for ref and the shard's epoch.
-func (c *dekCache) get(ref []byte) (*SubjectKey, uint64) {
+// get returns the cached key for ref unless it expired at now (an expired
+// entry is dropped), and the ticket for filling the cache after a miss.
+func (c *dekCache) get(ref []byte, now time.Time) (*SubjectKey, fillTicket) {
 	s := c.shard(ref)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.m[string(ref)]; ok {
-		s.ll.MoveToFront(e)
-		return e.Value.(*SubjectKey), s.epoch
+		ce := e.Value.(*cacheEntry)
+		if ce.expires.IsZero() || now.Before(ce.expires) {
+			s.ll.MoveToFront(e)
+			return ce.sk, fillTicket{epoch: s.epoch, at: now}
+		}
+		s.ll.Remove(e)
+		delete(s.m, string(ref))
 	}
-	return nil, s.epoch
+	return nil, fillTicket{epoch: s.epoch, at: now}
 }
 
-// add caches sk unless ref's shard epoch moved past epoch.
-func (c *dekCache) add(sk *SubjectKey, epoch uint64) {
+// add caches sk, valid until ttl after t.at, unless ref's shard epoch
+// moved past t.epoch.
+func (c *dekCache) add(sk *SubjectKey, t fillTicket) {
 	s := c.shard([]byte(sk.ref))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.epoch != epoch || s.m == nil {
+	if s.epoch != t.epoch || s.m == nil {
 		return
 	}
+	var expires time.Time
+	if c.ttl >= 0 {
+		expires = t.at.Add(c.ttl)
+	}
 	if e, ok := s.m[sk.ref]; ok {
-		// Another reader filled it first with the same key.
+		// Another reader filled it first: keep the later read.
+		if ce := e.Value.(*cacheEntry); !expires.Before(ce.expires) {
+			ce.sk, ce.expires = sk, expires
+		}
 		s.ll.MoveToFront(e)
 		return
 	}
-	s.m[sk.ref] = s.ll.PushFront(sk)
+	s.m[sk.ref] = s.ll.PushFront(&cacheEntry{sk: sk, expires: expires})
 	for s.ll.Len() > s.max {
 		old := s.ll.Back()
 		s.ll.Remove(old)
-		delete(s.m, old.Value.(*SubjectKey).ref)
+		delete(s.m, old.Value.(*cacheEntry).sk.ref)
 	}
 }
 
@@ -90,7 +122,7 @@ func (c *dekCache) zero() {
 		s := &c.shards[i]
 		s.mu.Lock()
 		for e := s.ll.Front(); e != nil; e = e.Next() {
-			clear(e.Value.(*SubjectKey).dek)
+			clear(e.Value.(*cacheEntry).sk.dek)
 		}
 		s.ll.Init()
 		s.m = nil

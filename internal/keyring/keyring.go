@@ -104,10 +104,23 @@ type Options struct {
 	KDF KDFParams
 	// Rand is the source of keys and nonces; nil means crypto/rand.
 	Rand io.Reader
-	// Now is the clock for key creation times; nil means time.Now.
+	// Now is the clock for key creation times, cache expiry and KEK
+	// refreshes; nil means time.Now.
 	Now func() time.Time
 	// CacheSize is the number of unwrapped DEKs kept (LRU); 0 means 65536.
 	CacheSize int
+	// CacheTTL is how long an unwrapped DEK is served from the cache
+	// before the store is read again; 0 means 30s, negative means never.
+	// It bounds how long this process may keep reading data of a subject
+	// that another process of the region erased (writes with an erased
+	// key fail at once; see SubjectKey). Negative is only safe when no
+	// other process shares the store.
+	CacheTTL time.Duration
+	// RefreshEvery is how often the KEK versions are reloaded from the
+	// store on the write path, so that rotations and retirements by other
+	// processes apply to new writes; 0 means 30s, negative means only
+	// when an unknown version is met.
+	RefreshEvery time.Duration
 }
 
 // Keyring is one region's unsealed keys. It is safe for concurrent use.
@@ -123,6 +136,9 @@ type Keyring struct {
 
 	ring atomic.Pointer[ring] // immutable snapshot, replaced under mu
 	mu   sync.Mutex           // serialises ring changes
+
+	refreshEvery time.Duration
+	nextRefresh  atomic.Int64 // k.now() in Unix ns when the ring is next reloaded
 
 	refKey  []byte    // subject-ref MAC key (from index KEK v1)
 	refMACs sync.Pool // of *refMAC
@@ -176,8 +192,10 @@ func dekCounter(v uint32) []byte {
 }
 
 const (
-	rootVersion      = 1
-	defaultCacheSize = 65536
+	rootVersion         = 1
+	defaultCacheSize    = 65536
+	defaultCacheTTL     = 30 * time.Second
+	defaultRefreshEvery = 30 * time.Second
 )
 
 // Open unseals the keyring of o.Region in o.Store, creating it if the store
@@ -218,7 +236,16 @@ func Open(ctx context.Context, o Options) (*Keyring, error) {
 	if size <= 0 {
 		size = defaultCacheSize
 	}
-	k.cache = newDEKCache(size)
+	ttl := o.CacheTTL
+	if ttl == 0 {
+		ttl = defaultCacheTTL
+	}
+	k.cache = newDEKCache(size, ttl)
+	k.refreshEvery = o.RefreshEvery
+	if k.refreshEvery == 0 {
+		k.refreshEvery = defaultRefreshEvery
+	}
+	k.nextRefresh.Store(k.now().Add(k.refreshEvery).UnixNano())
 	for range 2 {
 		raw, err := k.st.Get(ctx, []byte(keyMeta))
 		if errors.Is(err, store.ErrNotFound) {
@@ -531,6 +558,28 @@ func (k *Keyring) refreshLocked(ctx context.Context) (*ring, error) {
 	}
 	k.ring.Store(r)
 	return r, nil
+}
+
+// maybeRefresh reloads the ring if RefreshEvery passed since the last
+// reload. Of concurrent callers one reloads; the others go on with the ring
+// they have. A failed reload is retried by the next call.
+func (k *Keyring) maybeRefresh(ctx context.Context, now time.Time) error {
+	if k.refreshEvery < 0 {
+		return nil
+	}
+	due := k.nextRefresh.Load()
+	if now.UnixNano() < due {
+		return nil
+	}
+	next := now.Add(k.refreshEvery).UnixNano()
+	if !k.nextRefresh.CompareAndSwap(due, next) {
+		return nil
+	}
+	if _, err := k.refresh(ctx); err != nil {
+		k.nextRefresh.CompareAndSwap(next, due)
+		return err
+	}
+	return nil
 }
 
 // lookup returns version v of purpose p from memory.

@@ -11,7 +11,7 @@ import (
 )
 
 // memStore is an in-memory store.Store for tests. Apply is atomic and checks
-// Inserts in batch order; failApply, when set, can make Apply fail.
+// Inserts and Expects in batch order; failApply, when set, can make Apply fail.
 type memStore struct {
 	mu        sync.Mutex
 	kv        map[string][]byte
@@ -94,6 +94,14 @@ func (m *memStore) Apply(_ context.Context, b *store.Batch) error {
 			over[k] = val{v: bytes.Clone(op.Value)}
 		case store.OpDelete:
 			over[k] = val{del: true}
+		case store.OpExpect:
+			cur, present := m.kv[k]
+			if o, ok := over[k]; ok {
+				cur, present = o.v, !o.del
+			}
+			if present != (op.Value != nil) || !bytes.Equal(cur, op.Value) {
+				return fmt.Errorf("memstore: expect %q: %w", k, store.ErrConflict)
+			}
 		case store.OpAdd:
 			deltas[k] += op.Delta
 		}

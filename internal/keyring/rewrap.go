@@ -114,7 +114,7 @@ type rewrapItem struct {
 }
 
 func (it *rewrapItem) add(b *store.Batch) {
-	assertAbsent(b, it.tomb) // erased meanwhile: fail rather than resurrect
+	b.Expect(it.tomb, nil) // erased meanwhile: fail rather than resurrect
 	b.Put(it.key, it.env)
 	b.Add(dekCounter(it.from), -1)
 	b.Add(dekCounter(it.to), 1)

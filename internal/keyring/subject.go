@@ -27,8 +27,8 @@ type SubjectKey struct {
 
 	ref     string // subject ref
 	dek     []byte
-	epoch   uint64 // cache epoch seen before reading the store
-	pending bool   // created, not yet committed
+	fill    fillTicket // cache ticket taken before reading the store
+	pending bool       // created, not yet committed
 }
 
 // tombstone returns the value of a destroyed DEK's tombstone key (a fresh
@@ -142,26 +142,59 @@ func (k *Keyring) unwrap(ctx context.Context, ref []byte, gen uint32, env []byte
 }
 
 // SubjectKey returns the subject's current DEK, creating one if the subject
-// has none (or only destroyed ones).
+// has none (or only destroyed ones), for sealing data that the caller
+// writes with b.
 //
-// When it creates a key it adds to b an Insert of the wrapped DEK (and a
-// counter update) and returns a pending key: the caller applies b together
-// with its record, then calls Commit(sk) if Apply succeeded. If Apply failed
-// with store.ErrConflict another writer created the subject's key first:
-// call SubjectKey again (with a fresh batch) to get theirs. If Apply failed
-// otherwise, drop sk. Calling Commit on a key that was not created is a
-// no-op, so callers may always call it after a successful Apply.
+// Whether the key comes from the cache or the store, SubjectKey adds to b an
+// Expect that the key's tombstone is absent: if the key was destroyed
+// meanwhile, by this process or another, Apply fails with an error wrapping
+// store.ErrConflict instead of storing data under a destroyed key. The
+// check costs no read of its own.
 //
-// Errors are store errors or corrupt key material, wrapped with context;
-// they never include the subject id.
+// When it creates a key it also adds to b an Insert of the wrapped DEK (and
+// a counter update) and returns a pending key: the caller applies b
+// together with its record, then calls Commit(sk) if Apply succeeded. If
+// Apply failed with store.ErrConflict, another writer created the subject's
+// key first or the key was destroyed: call Forget(sk), then SubjectKey again
+// with a fresh batch (which returns the winner's key or creates the next
+// generation). If Apply failed otherwise, drop sk. Calling Commit on a key
+// that was not created is a no-op, so callers may always call it after a
+// successful Apply.
+//
+// At most every Options.RefreshEvery, SubjectKey first reloads the KEK
+// versions from the store, so that new keys are wrapped under a data KEK
+// another process rotated to.
+//
+// Errors are ErrClosed, store errors or corrupt key material, wrapped with
+// context; they never include the subject id.
 func (k *Keyring) SubjectKey(ctx context.Context, subject string, b *store.Batch) (*SubjectKey, error) {
+	return k.subjectKey(ctx, subject, b, true)
+}
+
+// LiveSubjectKey is SubjectKey for updating existing data: it never creates
+// a key, and fails with an error wrapping ErrNoSubjectKey when the subject
+// has no live key (it was erased, or never had one). It adds the same
+// Expect to b, which must not be nil.
+func (k *Keyring) LiveSubjectKey(ctx context.Context, subject string, b *store.Batch) (*SubjectKey, error) {
+	if b == nil {
+		return nil, errors.New("keyring: LiveSubjectKey needs a batch")
+	}
+	return k.subjectKey(ctx, subject, b, false)
+}
+
+func (k *Keyring) subjectKey(ctx context.Context, subject string, b *store.Batch, create bool) (*SubjectKey, error) {
 	if k.closed.Load() {
 		return nil, ErrClosed
 	}
+	now := k.now()
+	if err := k.maybeRefresh(ctx, now); err != nil {
+		return nil, err
+	}
 	m := k.refMACs.Get().(*refMAC)
-	sk, epoch := k.cache.get(m.ref(subject))
+	sk, fill := k.cache.get(m.ref(subject), now)
 	if sk != nil {
 		k.refMACs.Put(m)
+		expectLive(b, sk)
 		return sk, nil
 	}
 	ref := append([]byte(nil), m.sum...)
@@ -179,18 +212,31 @@ func (k *Keyring) SubjectKey(ctx context.Context, subject string, b *store.Batch
 			if err != nil {
 				return nil, err
 			}
-			k.cache.add(sk, epoch)
+			k.cache.add(sk, fill)
+			expectLive(b, sk)
 			return sk, nil
 		}
 		gen = last.gen + 1
 	}
+	if !create {
+		return nil, fmt.Errorf("keyring: region %s: subject key: %w", k.region, ErrNoSubjectKey)
+	}
 	if b == nil {
 		return nil, errors.New("keyring: SubjectKey needs a batch to create a key")
 	}
-	return k.createDEK(ref, gen, epoch, b)
+	return k.createDEK(ref, gen, fill, b)
 }
 
-func (k *Keyring) createDEK(ref []byte, gen uint32, epoch uint64, b *store.Batch) (*SubjectKey, error) {
+// expectLive adds to b, if not nil, the condition that sk was not destroyed.
+// Destruction writes the tombstone in the same batch that deletes the key,
+// and tombstones are never removed, so an absent tombstone means a live key.
+func expectLive(b *store.Batch, sk *SubjectKey) {
+	if b != nil {
+		b.Expect(tombKey([]byte(sk.ref), sk.Version), nil)
+	}
+}
+
+func (k *Keyring) createDEK(ref []byte, gen uint32, fill fillTicket, b *store.Batch) (*SubjectKey, error) {
 	r := k.ring.Load()
 	cur := r.current[Data]
 	kk := r.keks[Data][cur]
@@ -207,16 +253,9 @@ func (k *Keyring) createDEK(ref []byte, gen uint32, epoch uint64, b *store.Batch
 		return nil, fmt.Errorf("keyring: region %s: wrapping subject key: %w", k.region, err)
 	}
 	b.Insert(dekKey(ref, gen), env)
-	assertAbsent(b, tombKey(ref, gen)) // a concurrent erasure of this generation wins
+	b.Expect(tombKey(ref, gen), nil) // a concurrent erasure of this generation wins
 	b.Add(dekCounter(cur), 1)
-	return &SubjectKey{AEAD: a, Version: gen, ref: string(ref), dek: dek, epoch: epoch, pending: true}, nil
-}
-
-// assertAbsent makes b fail with store.ErrConflict if key exists: an Insert
-// followed by a Delete of the same key has no other effect.
-func assertAbsent(b *store.Batch, key []byte) {
-	b.Insert(key, tombstone())
-	b.Delete(key)
+	return &SubjectKey{AEAD: a, Version: gen, ref: string(ref), dek: dek, fill: fill, pending: true}, nil
 }
 
 // Commit records that the batch holding sk's creation was applied, making
@@ -227,7 +266,18 @@ func (k *Keyring) Commit(sk *SubjectKey) {
 		return
 	}
 	sk.pending = false
-	k.cache.add(sk, sk.epoch)
+	k.cache.add(sk, sk.fill)
+}
+
+// Forget drops sk's subject from the cache after a batch holding sk failed
+// with store.ErrConflict, so that the next SubjectKey or LiveSubjectKey
+// reads the store and sees a destruction by another process. It is a no-op
+// for nil.
+func (k *Keyring) Forget(sk *SubjectKey) {
+	if sk == nil || k.closed.Load() {
+		return
+	}
+	k.cache.evict([]byte(sk.ref))
 }
 
 // ExistingSubjectKey returns generation version of the subject's DEK, for
@@ -259,7 +309,7 @@ func (k *Keyring) SubjectKeyByRef(ctx context.Context, ref []byte, version uint3
 // existing implements ExistingSubjectKey; ref may be a scratch buffer and
 // is not retained.
 func (k *Keyring) existing(ctx context.Context, ref []byte, version uint32) (cipher.AEAD, error) {
-	sk, epoch := k.cache.get(ref)
+	sk, fill := k.cache.get(ref, k.now())
 	if sk != nil && sk.Version == version {
 		return sk.AEAD, nil
 	}
@@ -280,7 +330,7 @@ func (k *Keyring) existing(ctx context.Context, ref []byte, version uint32) (cip
 	}
 	// A subject has at most one live generation, so this is its current
 	// key and may be cached.
-	k.cache.add(sk, epoch)
+	k.cache.add(sk, fill)
 	return sk.AEAD, nil
 }
 
@@ -294,8 +344,10 @@ func (k *Keyring) existing(ctx context.Context, ref []byte, version uint32) (cip
 // erasure cannot leave the key cached. After a successful Apply and done,
 // ExistingSubjectKey fails with ErrNoSubjectKey, also after a reopen.
 //
-// The cache is per process: with several processes per region, the others
-// may serve the erased key from their caches until they evict it.
+// The cache is per process. Other processes of the region may still serve
+// reads with the erased key from their caches until the entry expires
+// (Options.CacheTTL); they cannot write with it, because the Expect that
+// SubjectKey adds to every write batch fails once the tombstone exists.
 func (k *Keyring) DestroySubjectKey(ctx context.Context, subject string, b *store.Batch) (done func(), err error) {
 	if k.closed.Load() {
 		return nil, ErrClosed
