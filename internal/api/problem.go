@@ -53,6 +53,7 @@ var statusOf = map[string]int{
 	string(vault.CodeTooMany):             http.StatusBadRequest,
 	string(vault.CodeIntegrity):           http.StatusInternalServerError,
 	string(vault.CodeSubjectErased):       http.StatusGone,
+	string(vault.CodeConflict):            http.StatusConflict,
 	CodeMalformedJSON:                     http.StatusBadRequest,
 	CodeBodyTooLarge:                      http.StatusRequestEntityTooLarge,
 	CodeUnauthenticated:                   http.StatusUnauthorized,

@@ -28,6 +28,9 @@ const (
 	CodeTooMany             Code = "too_many_records"
 	CodeIntegrity           Code = "integrity_failure"
 	CodeSubjectErased       Code = "subject_erased"
+	// CodeConflict: concurrent writers of one record kept winning; the
+	// request changed nothing and may be retried.
+	CodeConflict Code = "conflict"
 )
 
 // Error is a vault error a caller can act on. Msg never contains a submitted

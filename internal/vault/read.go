@@ -28,18 +28,25 @@ func (v *Vault) Get(ctx context.Context, id string) (*Record, error) {
 
 // load reads and parses a stored record.
 func (v *Vault) load(ctx context.Context, id string) (*recordfmt.Record, error) {
+	st, _, err := v.loadRaw(ctx, id)
+	return st, err
+}
+
+// loadRaw is load that also returns the stored bytes, for an Expect that
+// the record is unchanged when it is written back.
+func (v *Vault) loadRaw(ctx context.Context, id string) (*recordfmt.Record, []byte, error) {
 	b, err := v.st.Get(ctx, recordKey(id))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errorf(CodeNotFound, "no record with that id in region %s", v.region.Name)
+		return nil, nil, errorf(CodeNotFound, "no record with that id in region %s", v.region.Name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("vault: read: %w", err)
+		return nil, nil, fmt.Errorf("vault: read: %w", err)
 	}
 	st, err := recordfmt.Parse(b)
 	if err != nil {
-		return nil, &Error{Code: CodeIntegrity, Msg: "stored record is corrupt", Index: -1, Err: err}
+		return nil, nil, &Error{Code: CodeIntegrity, Msg: "stored record is corrupt", Index: -1, Err: err}
 	}
-	return st, nil
+	return st, b, nil
 }
 
 // open decrypts a stored record. Any ciphertext that does not open under

@@ -67,7 +67,7 @@ func (v *Vault) Create(ctx context.Context, recs []NewRecord, o CreateOptions) (
 	}
 	for attempt := 0; ; attempt++ {
 		out, err := v.create(ctx, prepared, o, fp)
-		if errors.Is(err, errRetry) && attempt < 3 {
+		if errors.Is(err, errRetry) && attempt < maxAttempts-1 {
 			continue
 		}
 		return out, err
@@ -176,12 +176,18 @@ func (v *Vault) create(ctx context.Context, recs []prepared, o CreateOptions, fp
 	}
 	if err := v.st.Apply(ctx, &b); err != nil {
 		if errors.Is(err, store.ErrConflict) {
+			// A concurrent create made a subject's key first, or a key
+			// was destroyed (perhaps by another node while this one had
+			// it cached): forget the keys so the retry reads the store.
+			for _, sk := range keys {
+				v.keys.Forget(sk)
+			}
 			if ik != nil {
 				if prev, perr := v.replay(ctx, ik, fp); perr == nil || !errors.Is(perr, errRetry) {
 					return prev, perr
 				}
 			}
-			return nil, errRetry // a concurrent create made the subject's key first
+			return nil, errRetry
 		}
 		return nil, fmt.Errorf("vault: create: %w", err)
 	}
@@ -244,16 +250,44 @@ func (v *Vault) keyError(err error) error {
 	return fmt.Errorf("vault: subject key: %w", err)
 }
 
+// maxAttempts bounds how often Patch and Delete re-read a record that
+// changed between their read and their write (another node wrote it), and
+// how often Create retries after a conflict on a subject key.
+const maxAttempts = 8
+
 // Patch sets and removes fields of a record. Fields absent from set and
 // remove keep their values.
+//
+// Patch is a compare-and-set of the stored record: its batch expects the
+// record to hold the bytes it read, and is retried from the read if another
+// writer (in this process or another node sharing the store) changed or
+// deleted the record meanwhile, so no concurrent update is lost and a
+// deleted record is never written back. After maxAttempts lost races it
+// fails with an error wrapping store.ErrConflict.
 func (v *Vault) Patch(ctx context.Context, id string, set map[string]string, remove []string) (*Record, error) {
 	if err := v.checkRecordID(id); err != nil {
 		return nil, err
 	}
+	// The in-process lock only saves this node's writers of one record
+	// from conflicting with each other; the Expect is what is correct.
 	mu := v.lock(id)
 	mu.Lock()
 	defer mu.Unlock()
-	st, err := v.load(ctx, id)
+	for attempt := 1; ; attempt++ {
+		r, err := v.patch(ctx, id, set, remove)
+		if !errors.Is(err, errRetry) {
+			return r, err
+		}
+		if attempt == maxAttempts {
+			return nil, &Error{Code: CodeConflict, Msg: "the record kept changing while it was patched; retry", Index: -1, Err: store.ErrConflict}
+		}
+	}
+}
+
+// patch is one attempt of Patch; it returns errRetry when its batch lost a
+// race.
+func (v *Vault) patch(ctx context.Context, id string, set map[string]string, remove []string) (*Record, error) {
+	st, raw, err := v.loadRaw(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -266,12 +300,13 @@ func (v *Vault) Patch(ctx context.Context, id string, set map[string]string, rem
 		return nil, err
 	}
 	var b store.Batch
-	sk, err := v.keys.SubjectKey(ctx, subject, &b)
+	b.Expect(recordKey(id), raw)
+	sk, err := v.keys.LiveSubjectKey(ctx, subject, &b)
+	if errors.Is(err, keyring.ErrNoSubjectKey) {
+		return nil, errorf(CodeSubjectErased, "the record's subject was erased")
+	}
 	if err != nil {
 		return nil, v.keyError(err)
-	}
-	if b.Len() != 0 {
-		return nil, errorf(CodeSubjectErased, "the record's subject was erased")
 	}
 	changed := map[string]bool{}
 	fields := map[string][]byte{}
@@ -345,12 +380,19 @@ func (v *Vault) Patch(ctx context.Context, id string, set map[string]string, rem
 	st.Updated = v.now().UnixNano()
 	b.Put(recordKey(id), recordfmt.Marshal(st))
 	if err := v.st.Apply(ctx, &b); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			v.keys.Forget(sk) // the key may have been destroyed
+			return nil, errRetry
+		}
 		return nil, fmt.Errorf("vault: patch: %w", err)
 	}
 	return v.open(ctx, id, st)
 }
 
-// Delete removes a record and its index entries.
+// Delete removes a record and its index entries. Like Patch it expects the
+// record to hold what it read and re-reads it after losing a race, so the
+// index entries it deletes are those of the version it deletes; a record
+// deleted meanwhile gives CodeNotFound.
 func (v *Vault) Delete(ctx context.Context, id string) error {
 	if err := v.checkRecordID(id); err != nil {
 		return err
@@ -358,16 +400,24 @@ func (v *Vault) Delete(ctx context.Context, id string) error {
 	mu := v.lock(id)
 	mu.Lock()
 	defer mu.Unlock()
-	st, err := v.load(ctx, id)
-	if err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		st, raw, err := v.loadRaw(ctx, id)
+		if err != nil {
+			return err
+		}
+		var b store.Batch
+		b.Expect(recordKey(id), raw)
+		v.deleteOps(&b, id, st)
+		err = v.st.Apply(ctx, &b)
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, store.ErrConflict):
+			return fmt.Errorf("vault: delete: %w", err)
+		case attempt == maxAttempts:
+			return &Error{Code: CodeConflict, Msg: "the record kept changing while it was deleted; retry", Index: -1, Err: err}
+		}
 	}
-	var b store.Batch
-	v.deleteOps(&b, id, st)
-	if err := v.st.Apply(ctx, &b); err != nil {
-		return fmt.Errorf("vault: delete: %w", err)
-	}
-	return nil
 }
 
 func (v *Vault) deleteOps(b *store.Batch, id string, st *recordfmt.Record) {
