@@ -1,0 +1,254 @@
+package tokens
+
+import (
+	"crypto/cipher"
+	"encoding/binary"
+	"errors"
+	"hash"
+	"hash/maphash"
+	"sync"
+
+	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/token/ff1"
+)
+
+// HKDF labels of the keys derived from a token KEK version (the keyring
+// prefixes its own "domicile derived v1 token "). Each is used for exactly
+// one purpose; changing one orphans every token of its kind.
+const (
+	labelMAC   = "tokens mac v1"
+	labelSeal  = "tokens seal v1"
+	labelFPE   = "tokens fpe v1"
+	labelProbe = "tokens probe v1"
+)
+
+// verKeys are the keys of one token KEK version, derived once.
+type verKeys struct {
+	version uint32
+	macKey  []byte
+	macs    sync.Pool // of *macState
+	seal    cipher.AEAD
+	fpe     sync.Map // *fieldInfo -> *ff1.Cipher
+	fpeMu   sync.Mutex
+}
+
+// versionCache holds the derived keys of every version seen. Whether a
+// version is still usable (not retired) is checked against the keyring at
+// least once per batch (versionMemo), so cached keys never outlive a
+// retirement that this process has seen.
+type versionCache struct {
+	mu sync.RWMutex
+	m  map[uint32]*verKeys
+}
+
+// keyError maps a keyring error about a token key version to an *Error.
+func keyError(v uint32, err error) *Error {
+	switch {
+	case errors.Is(err, keyring.ErrRetired):
+		return wrapf(CodeRetired, err, "token key version %d is retired", v)
+	case errors.Is(err, keyring.ErrUnknownVersion):
+		return wrapf(CodeUnknownVersion, err, "no token key version %d in this region", v)
+	}
+	return wrapf(CodeInternal, err, "token key version %d", v)
+}
+
+// probe asks the keyring whether version v is usable (exists, not
+// retired, keyring open): a one-byte derivation.
+func (s *Service) probe(v uint32) *Error {
+	if v == 0 {
+		return errorf(CodeUnknownVersion, "token key version 0 does not exist")
+	}
+	k, err := s.keys.DeriveKey(keyring.Token, v, labelProbe, 1)
+	if err != nil {
+		return keyError(v, err)
+	}
+	clear(k)
+	return nil
+}
+
+// derive returns the cached keys of v, deriving them on first use. It does
+// not check retirement; use versionMemo.
+func (s *Service) derive(v uint32) (*verKeys, *Error) {
+	s.vers.mu.RLock()
+	vk := s.vers.m[v]
+	s.vers.mu.RUnlock()
+	if vk != nil {
+		return vk, nil
+	}
+	macKey, err := s.keys.DeriveKey(keyring.Token, v, labelMAC, s.suite.MAC().Size())
+	if err != nil {
+		return nil, keyError(v, err)
+	}
+	sealKey, err := s.keys.DeriveKey(keyring.Token, v, labelSeal, s.suite.AEAD().KeySize())
+	if err != nil {
+		return nil, keyError(v, err)
+	}
+	a, err := s.suite.AEAD().New(sealKey)
+	clear(sealKey)
+	if err != nil {
+		return nil, wrapf(CodeInternal, err, "token key version %d", v)
+	}
+	vk = &verKeys{version: v, macKey: macKey, seal: a}
+	mac := s.suite.MAC()
+	vk.macs.New = func() any { return &macState{h: mac.New(vk.macKey)} }
+	s.vers.mu.Lock()
+	defer s.vers.mu.Unlock()
+	if s.vers.m == nil {
+		s.vers.m = map[uint32]*verKeys{}
+	}
+	if old := s.vers.m[v]; old != nil {
+		return old, nil
+	}
+	s.vers.m[v] = vk
+	return vk, nil
+}
+
+// versionMemo checks each key version once per batch.
+type versionMemo struct {
+	s    *Service
+	vs   []uint32
+	keys []*verKeys
+	errs []*Error
+}
+
+func (m *versionMemo) get(v uint32) (*verKeys, *Error) {
+	for i, have := range m.vs {
+		if have == v {
+			return m.keys[i], m.errs[i]
+		}
+	}
+	var vk *verKeys
+	err := m.s.probe(v)
+	if err == nil {
+		vk, err = m.s.derive(v)
+	}
+	m.vs = append(m.vs, v)
+	m.keys = append(m.keys, vk)
+	m.errs = append(m.errs, err)
+	return vk, err
+}
+
+// macState is a pooled MAC with its scratch buffers.
+type macState struct {
+	h   hash.Hash
+	in  []byte
+	sum []byte
+}
+
+// mac computes the deterministic token MAC of (collection, field,
+// normalised value) under vk, truncated to tokfmt.IDSize bytes, into dst.
+func (vk *verKeys) mac(dst []byte, coll, field, norm string) {
+	m := vk.macs.Get().(*macState)
+	m.h.Reset()
+	m.in = appendLP(m.in[:0], coll)
+	m.in = appendLP(m.in, field)
+	m.in = appendLP(m.in, norm)
+	m.h.Write(m.in)
+	m.sum = m.h.Sum(m.sum[:0])
+	copy(dst, m.sum)
+	vk.macs.Put(m)
+}
+
+func appendLP(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// fpeCipher returns the FF1 cipher of fi under vk, building it on first
+// use: FF1 over the suite's block cipher with a key derived for
+// (version, collection, field).
+func (s *Service) fpeCipher(vk *verKeys, fi *fieldInfo) (*ff1.Cipher, *Error) {
+	if c, ok := vk.fpe.Load(fi); ok {
+		return c.(*ff1.Cipher), nil
+	}
+	vk.fpeMu.Lock()
+	defer vk.fpeMu.Unlock()
+	if c, ok := vk.fpe.Load(fi); ok {
+		return c.(*ff1.Cipher), nil
+	}
+	label := string(appendLP(appendLP([]byte(labelFPE+" "), fi.coll), fi.name))
+	key, err := s.keys.DeriveKey(keyring.Token, vk.version, label, s.suite.BlockKeySize())
+	if err != nil {
+		return nil, keyError(vk.version, err)
+	}
+	b, err := s.suite.Block(key)
+	clear(key)
+	if err != nil {
+		return nil, wrapf(CodeInternal, err, "fpe key")
+	}
+	c, err := ff1.New(b, fi.fpe.Radix(), nil)
+	if err != nil {
+		return nil, wrapf(CodeInternal, err, "fpe cipher")
+	}
+	vk.fpe.Store(fi, c)
+	return c, nil
+}
+
+// seenSet remembers store keys of deterministic entries known to exist, in
+// shards that are emptied when full. A miss only costs a store read.
+type seenSet struct {
+	seed   maphash.Seed
+	shards [16]seenShard
+	max    int // per shard
+}
+
+type seenShard struct {
+	mu sync.Mutex
+	m  map[string]struct{}
+}
+
+func newSeenSet(size int) *seenSet {
+	s := &seenSet{seed: maphash.MakeSeed(), max: max(1, size/16)}
+	for i := range s.shards {
+		s.shards[i].m = map[string]struct{}{}
+	}
+	return s
+}
+
+func (s *seenSet) shard(k []byte) *seenShard {
+	return &s.shards[maphash.Bytes(s.seed, k)%uint64(len(s.shards))]
+}
+
+func (s *seenSet) has(k []byte) bool {
+	if s == nil {
+		return false
+	}
+	sh := s.shard(k)
+	sh.mu.Lock()
+	_, ok := sh.m[string(k)]
+	sh.mu.Unlock()
+	return ok
+}
+
+func (s *seenSet) add(k []byte) {
+	if s == nil {
+		return
+	}
+	sh := s.shard(k)
+	sh.mu.Lock()
+	if len(sh.m) >= s.max {
+		clear(sh.m)
+	}
+	sh.m[string(k)] = struct{}{}
+	sh.mu.Unlock()
+}
+
+// Store keys.
+const (
+	prefixRandom = "x/r/"
+	prefixDet    = "x/d/"
+)
+
+func randomKey(id []byte) []byte {
+	k := make([]byte, 0, len(prefixRandom)+len(id))
+	return append(append(k, prefixRandom...), id...)
+}
+
+// detPrefix is the prefix of every entry of one deterministic token.
+func detPrefix(v uint32, mac []byte) []byte {
+	k := make([]byte, 0, len(prefixDet)+4+len(mac)+1+64)
+	k = append(k, prefixDet...)
+	k = binary.BigEndian.AppendUint32(k, v)
+	k = append(k, mac...)
+	return append(k, '/')
+}

@@ -1,0 +1,144 @@
+package tokens
+
+import (
+	"context"
+	"io"
+	"slices"
+
+	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/tokens/tokfmt"
+)
+
+// RecordFields is a record being created, as TokenizeRecordFields needs it.
+type RecordFields struct {
+	Collection   string
+	RecordID     string
+	Jurisdiction string // upper case, already checked by the vault
+	// SubjectRef is keyring.SubjectRef of the record's subject, and
+	// SubjectKey the DEK the vault seals the record with (possibly
+	// pending, created in the same batch).
+	SubjectRef []byte
+	SubjectKey *keyring.SubjectKey
+	// Fields are the record's fields in clear; those without a token kind
+	// are skipped.
+	Fields map[string]string
+}
+
+// FieldToken is the token of one field of a record.
+type FieldToken struct {
+	Field      string
+	Token      string
+	Kind       string
+	KeyVersion uint32 // as in Result
+}
+
+// TokenizeRecordFields returns the tokens of every field of r that has a
+// token kind, sorted by field name, and adds their store writes to b, so
+// that the tokens commit with the record or not at all. The vault's create
+// calls it after sealing the record, with the same batch and subject key.
+//
+// Random and deterministic entries are sealed with the subject's DEK
+// (r.SubjectKey) and name the subject ref, so erasing the subject
+// (keyring.DestroySubjectKey) makes them undetokenizable: see the package
+// documentation, "Erasure". fpe tokens store nothing.
+//
+// The error is nil or an *Error for the first failing field in name order,
+// with Field set: CodeUnknownCollection, CodeUnknownField,
+// CodeFieldTooLarge, CodeInvalidValue (the value does not fit the fpe
+// format), CodeUnknownJurisdiction, CodeWrongRegion, or CodeInternal. On
+// error b may hold some of the writes: the caller drops the batch, as it
+// would for any failed create.
+func (s *Service) TokenizeRecordFields(ctx context.Context, b *store.Batch, r RecordFields) ([]FieldToken, error) {
+	fs, ok := s.fields[r.Collection]
+	if !ok {
+		return nil, errorf(CodeUnknownCollection, "collection %q is not in the policy", truncate(r.Collection, 64))
+	}
+	if r.SubjectKey == nil || len(r.SubjectRef) == 0 {
+		return nil, errorf(CodeInternal, "record fields need a subject ref and key")
+	}
+	j, e := s.checkJurisdiction(r.Jurisdiction)
+	if e != nil {
+		return nil, e
+	}
+	names := make([]string, 0, len(r.Fields))
+	for name := range r.Fields {
+		fi, ok := fs[name]
+		if !ok {
+			return nil, &Error{Code: CodeUnknownField, Msg: "field " + truncate(name, 64) + " is not in collection " + r.Collection, Field: truncate(name, 64)}
+		}
+		if fi.kind != "" {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	slices.Sort(names)
+	memo := versionMemo{s: s}
+	cur := s.keys.CurrentVersion(keyring.Token)
+	vk, e := memo.get(cur)
+	if e != nil {
+		return nil, e
+	}
+	out := make([]FieldToken, 0, len(names))
+	for _, name := range names {
+		fi := fs[name]
+		ft, e := s.recordField(ctx, b, &r, fi, j, vk)
+		if e != nil {
+			e.Field = name
+			return nil, e
+		}
+		out = append(out, ft)
+	}
+	return out, nil
+}
+
+func (s *Service) recordField(_ context.Context, b *store.Batch, r *RecordFields, fi *fieldInfo, j string, vk *verKeys) (FieldToken, *Error) {
+	value := r.Fields[fi.name]
+	norm, e := s.normalize(fi, value, j)
+	if e != nil {
+		return FieldToken{}, e
+	}
+	ft := FieldToken{Field: fi.name, Kind: fi.kind, KeyVersion: vk.version}
+	entry := &tokfmt.Entry{Sealer: tokfmt.SealerSubject, Collection: fi.coll, Field: fi.name, Jurisdiction: j,
+		SubjectRef: r.SubjectRef, RecordID: r.RecordID}
+	switch fi.kind {
+	case KindFPE:
+		c, e := s.fpeCipher(vk, fi)
+		if e != nil {
+			return FieldToken{}, e
+		}
+		tok, err := fi.fpe.Encrypt(c, nil, norm)
+		if err != nil {
+			return FieldToken{}, wrapf(CodeInvalidValue, err, "field %s does not fit token format %s", fi.name, fi.p.TokenFormat)
+		}
+		ft.Token = tok
+	case KindDeterministic:
+		var mac [tokfmt.IDSize]byte
+		vk.mac(mac[:], fi.coll, fi.name, norm)
+		ft.Token = tokfmt.Token{Kind: tokfmt.Deterministic, Region: s.region, Version: vk.version, ID: mac}.String()
+		raw, e := s.sealSubject(r.SubjectKey, ft.Token, entry, value)
+		if e != nil {
+			return FieldToken{}, e
+		}
+		// One entry per subject and value: records of the same subject
+		// holding the same value share it (last write wins).
+		b.Put(append(detPrefix(vk.version, mac[:]), r.SubjectRef...), raw)
+	case KindRandom:
+		var id [tokfmt.IDSize]byte
+		if _, err := io.ReadFull(s.rand, id[:]); err != nil {
+			return FieldToken{}, wrapf(CodeInternal, err, "token id")
+		}
+		ft.Token = tokfmt.Token{Kind: tokfmt.Random, Region: s.region, ID: id}.String()
+		ft.KeyVersion = 0
+		raw, e := s.sealSubject(r.SubjectKey, ft.Token, entry, value)
+		if e != nil {
+			return FieldToken{}, e
+		}
+		b.Insert(randomKey(id[:]), raw)
+	default:
+		return FieldToken{}, errorf(CodeInternal, "field %s has unknown token kind %q", fi.name, fi.kind)
+	}
+	return ft, nil
+}
