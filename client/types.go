@@ -22,6 +22,8 @@ type CreateRequest struct {
 type Created struct {
 	ID     string `json:"id"`
 	Region string `json:"region"`
+	// Tokens are the tokens of its fields that have a token kind.
+	Tokens []FieldToken `json:"tokens,omitempty"`
 }
 
 // CreateResponse is the answer to POST /v1/records.
@@ -201,4 +203,77 @@ type PrincipalsResponse struct {
 type TokenRequest struct {
 	ExpiresIn string `json:"expires_in,omitempty"`
 	Token     string `json:"token,omitempty"`
+}
+
+// FieldToken is the token of one field of a created record.
+type FieldToken struct {
+	Field      string `json:"field"`
+	Token      string `json:"token"`
+	Kind       string `json:"kind"`
+	KeyVersion uint32 `json:"key_version,omitempty"`
+}
+
+// TokenizeItem is one value to tokenize.
+type TokenizeItem struct {
+	Collection   string `json:"collection"`
+	Field        string `json:"field"`
+	Value        string `json:"value"`
+	Jurisdiction string `json:"jurisdiction"`
+}
+
+// TokenizeRequest is the body of POST /v1/tokenize (up to 1,000 items).
+type TokenizeRequest struct {
+	Items []TokenizeItem `json:"items"`
+}
+
+// ItemError is the error of one item of a batch.
+type ItemError struct {
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+}
+
+// TokenizeResult is the outcome of one item: a token or an error.
+type TokenizeResult struct {
+	Token      string     `json:"token,omitempty"`
+	Kind       string     `json:"kind,omitempty"`
+	KeyVersion uint32     `json:"key_version,omitempty"`
+	Error      *ItemError `json:"error,omitempty"`
+}
+
+// TokenizeResponse is the answer to POST /v1/tokenize, in request order.
+type TokenizeResponse struct {
+	Results []TokenizeResult `json:"results"`
+}
+
+// DetokenizeItem is one token to turn back into its value. Random and
+// deterministic tokens name their region; fpe tokens need Region (or
+// Jurisdiction), Collection and Field, and KeyVersion once rotated.
+type DetokenizeItem struct {
+	Token        string `json:"token"`
+	Region       string `json:"region,omitempty"`
+	Jurisdiction string `json:"jurisdiction,omitempty"`
+	Collection   string `json:"collection,omitempty"`
+	Field        string `json:"field,omitempty"`
+	KeyVersion   uint32 `json:"key_version,omitempty"`
+}
+
+// DetokenizeRequest is the body of POST /v1/detokenize (up to 1,000 items).
+type DetokenizeRequest struct {
+	Items []DetokenizeItem `json:"items"`
+}
+
+// DetokenizeResult is the outcome of one item: the value, shown only in
+// clear (a principal who may not see the field in clear gets an error), or
+// an error.
+type DetokenizeResult struct {
+	Value      string     `json:"value,omitempty"`
+	Collection string     `json:"collection,omitempty"`
+	Field      string     `json:"field,omitempty"`
+	Rule       string     `json:"rule,omitempty"`
+	Error      *ItemError `json:"error,omitempty"`
+}
+
+// DetokenizeResponse is the answer to POST /v1/detokenize, in request order.
+type DetokenizeResponse struct {
+	Results []DetokenizeResult `json:"results"`
 }

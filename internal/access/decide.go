@@ -43,6 +43,9 @@ type Request struct {
 type Treatment struct {
 	Kind policy.AccessKind // clear, masked or none
 	Mask string            // for masked
+	// Abroad is true when the field would be clear but is masked because
+	// the read would leave a strict region without a transfer rule.
+	Abroad bool
 }
 
 // Denial codes, stable: the API returns them as problem codes.
@@ -242,7 +245,7 @@ func (e *Engine) Decide(p Principal, req Request) Decision {
 				return deny(&d, CodeTransferRequired, "", fmt.Sprintf("field %s of region %s may not leave it for %s without a transfer rule", name, region.Name, p.Location))
 			}
 			f, _ := coll.Field(name)
-			d.Fields[name] = Treatment{Kind: policy.AccessMasked, Mask: f.Mask}
+			d.Fields[name] = Treatment{Kind: policy.AccessMasked, Mask: f.Mask, Abroad: true}
 			masked = true
 		}
 		switch {

@@ -76,6 +76,7 @@ var statusOf = map[string]int{
 	CodePrincipalExists:                   http.StatusConflict,
 	CodeNoPrincipal:                       http.StatusNotFound,
 	CodeInvalidPrincipal:                  http.StatusBadRequest,
+	CodeTooManyItems:                      http.StatusBadRequest,
 }
 
 // hints tell callers what to do next, per code.

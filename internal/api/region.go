@@ -9,6 +9,7 @@ import (
 	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
+	"github.com/domicile/domicile/internal/tokens"
 	"github.com/domicile/domicile/internal/vault"
 )
 
@@ -21,6 +22,7 @@ const RuleHeader = "Domicile-Access-Rule"
 // RegionOptions configure one region's API.
 type RegionOptions struct {
 	Vault     *vault.Vault
+	Tokens    *tokens.Service
 	Directory *access.Directory
 	Access    *access.Engine
 	Masker    access.Masker
@@ -32,6 +34,7 @@ type RegionOptions struct {
 // region serves the API of one region.
 type region struct {
 	v      *vault.Vault
+	tokens *tokens.Service
 	dir    *access.Directory
 	engine *access.Engine
 	masker access.Masker
@@ -46,7 +49,7 @@ func NewRegion(o RegionOptions) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &region{v: o.Vault, dir: o.Directory, engine: o.Access, masker: o.Masker, log: log}
+	h := &region{v: o.Vault, tokens: o.Tokens, dir: o.Directory, engine: o.Access, masker: o.Masker, log: log}
 	api := http.NewServeMux()
 	api.HandleFunc("POST /v1/records", h.create)
 	api.HandleFunc("GET /v1/records/{id}", h.get)
@@ -55,6 +58,8 @@ func NewRegion(o RegionOptions) http.Handler {
 	api.HandleFunc("GET /v1/subjects/{subject}/records", h.listSubject)
 	api.HandleFunc("DELETE /v1/subjects/{subject}", h.eraseSubject)
 	api.HandleFunc("POST /v1/collections/{collection}/search", h.search)
+	api.HandleFunc("POST /v1/tokenize", h.tokenize)
+	api.HandleFunc("POST /v1/detokenize", h.detokenize)
 	api.HandleFunc("GET /v1/regions", h.regions)
 	api.HandleFunc("GET /v1/regions/{region}/keys", h.keys)
 	api.HandleFunc("POST /v1/regions/{region}/keys/rotate", h.rotate)
@@ -142,6 +147,9 @@ func (h *region) create(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusCreated
 	for i, c := range out {
 		resp.Records[i] = client.Created{ID: c.ID, Region: c.Region}
+		for _, t := range c.Tokens {
+			resp.Records[i].Tokens = append(resp.Records[i].Tokens, client.FieldToken{Field: t.Field, Token: t.Token, Kind: t.Kind, KeyVersion: t.KeyVersion})
+		}
 		if c.Replayed {
 			resp.Replayed, status = true, http.StatusOK
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/tokens"
 	"github.com/domicile/domicile/internal/vault"
 )
 
@@ -89,7 +90,13 @@ func OpenRegion(ctx context.Context, c RegionConfig) (*Region, error) {
 		st.Close()
 		return nil, fmt.Errorf("region %s: keyring: %w", c.Name, err)
 	}
-	v, err := vault.New(vault.Options{Policy: c.Policy, Region: c.Name, Keyring: kr, Store: st})
+	tok, err := tokens.New(tokens.Options{Region: c.Name, Policy: c.Policy, Keyring: kr, Store: st})
+	if err != nil {
+		kr.Close()
+		st.Close()
+		return nil, fmt.Errorf("region %s: tokens: %w", c.Name, err)
+	}
+	v, err := vault.New(vault.Options{Policy: c.Policy, Region: c.Name, Keyring: kr, Store: st, Tokens: tok})
 	if err != nil {
 		kr.Close()
 		st.Close()
@@ -103,7 +110,7 @@ func OpenRegion(ctx context.Context, c RegionConfig) (*Region, error) {
 		return nil, fmt.Errorf("region %s: %w", c.Name, err)
 	}
 	r.Directory = dir
-	r.Handler = api.NewRegion(api.RegionOptions{Vault: v, Directory: dir, Access: engine, Masker: masker, Logger: log, Metrics: c.Metrics})
+	r.Handler = api.NewRegion(api.RegionOptions{Vault: v, Tokens: tok, Directory: dir, Access: engine, Masker: masker, Logger: log, Metrics: c.Metrics})
 	return r, nil
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/suite"
+	"github.com/domicile/domicile/internal/tokens"
 )
 
 // Limits on requests.
@@ -46,8 +47,11 @@ type Options struct {
 	Region  string // the region this vault serves; must be in Policy
 	Keyring *keyring.Keyring
 	Store   store.Store
-	Rand    io.Reader        // nil: crypto/rand
-	Now     func() time.Time // nil: time.Now
+	// Tokens, when set, gives every created record the tokens of its
+	// fields that have a token kind, committed with the record.
+	Tokens *tokens.Service
+	Rand   io.Reader        // nil: crypto/rand
+	Now    func() time.Time // nil: time.Now
 }
 
 // Vault is one region's records. It is safe for concurrent use.
@@ -56,6 +60,7 @@ type Vault struct {
 	region *policy.Region
 	keys   *keyring.Keyring
 	st     store.Store
+	tokens *tokens.Service
 	suite  suite.ID
 	rand   io.Reader
 	now    func() time.Time
@@ -83,7 +88,7 @@ func New(o Options) (*Vault, error) {
 		return nil, fmt.Errorf("vault: keyring of %s/%s does not match region %s/%s",
 			o.Keyring.Region(), o.Keyring.Suite().ID(), r.Name, r.Suite)
 	}
-	v := &Vault{pol: o.Policy, region: r, keys: o.Keyring, st: o.Store, suite: r.Suite,
+	v := &Vault{pol: o.Policy, region: r, keys: o.Keyring, st: o.Store, tokens: o.Tokens, suite: r.Suite,
 		rand: o.Rand, now: o.Now, colls: map[string]*collection{}}
 	if v.rand == nil {
 		v.rand = rand.Reader

@@ -15,6 +15,7 @@ import (
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/recordfmt"
 	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/tokens"
 )
 
 // Created is the outcome of creating one record.
@@ -24,6 +25,24 @@ type Created struct {
 	// Replayed is true when an idempotency key matched an earlier
 	// request and this is that request's outcome.
 	Replayed bool
+	// Tokens are the tokens of the record's fields that have a token kind
+	// (none on a replay: they were given with the first answer).
+	Tokens []Token
+}
+
+// Token is the token of one field of a created record.
+type Token struct {
+	Field, Token, Kind string
+	KeyVersion         uint32
+}
+
+// tokenError turns a token service error into a vault error of record i.
+func tokenError(err error, i int) error {
+	var te *tokens.Error
+	if errors.As(err, &te) {
+		return &Error{Code: Code(te.Code), Msg: te.Msg, Field: te.Field, Index: i, Err: err}
+	}
+	return fmt.Errorf("vault: tokens: %w", err)
 }
 
 // CreateOptions qualify a Create.
@@ -170,6 +189,16 @@ func (v *Vault) create(ctx context.Context, recs []prepared, o CreateOptions, fp
 		}
 		b.Add(countKey(p.coll.p.Name), 1)
 		out[i] = Created{ID: id, Region: v.region.Name}
+		if v.tokens != nil {
+			fts, err := v.tokens.TokenizeRecordFields(ctx, &b, tokens.RecordFields{Collection: p.coll.p.Name, RecordID: id,
+				Jurisdiction: p.rec.Jurisdiction, SubjectRef: stored.SubjectRef, SubjectKey: sk, Fields: p.rec.Fields})
+			if err != nil {
+				return nil, tokenError(err, i)
+			}
+			for _, ft := range fts {
+				out[i].Tokens = append(out[i].Tokens, Token{Field: ft.Field, Token: ft.Token, Kind: ft.Kind, KeyVersion: ft.KeyVersion})
+			}
+		}
 	}
 	if ik != nil {
 		b.Insert(ik, encodeIdem(fp, out))
