@@ -12,10 +12,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The keys of each mapping in a policy file. Later sections (roles,
-// purposes, transfers, guard) are added here and in parseTop.
+// The keys of each mapping in a policy file. New sections are added here
+// and in parseTop.
 var (
-	topKeys        = []string{"version", "default_region", "regions", "collections", "purposes", "roles", "transfers"}
+	topKeys        = []string{"version", "default_region", "regions", "collections", "purposes", "roles", "transfers", "guard"}
 	regionKeys     = []string{"name", "suite", "residency", "jurisdictions", "abroad"}
 	collectionKeys = []string{"name", "fields"}
 	fieldKeys      = []string{"name", "type", "normalizer", "index", "max_length", "required", "mask", "token", "token_format"}
@@ -25,7 +25,7 @@ var (
 
 // plannedKeys are top-level sections of the policy format that this version
 // does not read yet.
-var plannedKeys = []string{"guard"}
+var plannedKeys = []string{}
 
 // parser collects every problem it finds instead of stopping at the first.
 type parser struct {

@@ -55,6 +55,9 @@ type Policy struct {
 	Roles []Role
 	// Transfers are the cross-border transfer rules.
 	Transfers []Transfer
+	// Guard configures detection: rules, baselines, honeytokens and
+	// where alerts go.
+	Guard Guard
 }
 
 // Residency is a region's residency mode.

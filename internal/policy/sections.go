@@ -81,6 +81,12 @@ func (p *parser) parseTop(root *yaml.Node) *Policy {
 	if e, ok := m["transfers"]; ok {
 		pol.Transfers = p.parseTransfers(e.value, pol)
 	}
+	// The guard's rules name roles, so it comes after them.
+	if e, ok := m["guard"]; ok {
+		pol.Guard = p.parseGuard(e.value, pol)
+	} else {
+		pol.Guard = Guard{Weight: DefaultBaselineWeight, MaxDelay: DefaultGuardMaxDelay, Floor: map[string]float64{}}
+	}
 	return pol
 }
 
