@@ -277,3 +277,40 @@ type DetokenizeResult struct {
 type DetokenizeResponse struct {
 	Results []DetokenizeResult `json:"results"`
 }
+
+// Alert is a breach-detection alert: the rule that fired and its evidence
+// (counts and windows), never a personal value.
+type Alert struct {
+	ID        string             `json:"id"`
+	Time      time.Time          `json:"time"`
+	Region    string             `json:"region"`
+	Principal string             `json:"principal"`
+	Rule      string             `json:"rule"`
+	Severity  string             `json:"severity"`
+	Response  string             `json:"response"`
+	Signal    string             `json:"signal,omitempty"`
+	Window    string             `json:"window,omitempty"`
+	Count     float64            `json:"count"`
+	Limit     float64            `json:"limit"`
+	Expected  float64            `json:"expected,omitempty"`
+	Counts    map[string]float64 `json:"counts,omitempty"`
+}
+
+// AlertsResponse is the answer to GET /v1/alerts.
+type AlertsResponse struct {
+	Alerts []Alert `json:"alerts"`
+	Next   string  `json:"next_cursor,omitempty"`
+}
+
+// SeedDecoysRequest is the body of POST /v1/regions/{region}/decoys.
+type SeedDecoysRequest struct {
+	Count         int      `json:"count"`
+	Collection    string   `json:"collection,omitempty"`
+	Jurisdictions []string `json:"jurisdictions,omitempty"`
+}
+
+// SeedDecoysResponse is its answer; the decoys' ids are not shown.
+type SeedDecoysResponse struct {
+	Region string `json:"region"`
+	Seeded int    `json:"seeded"`
+}

@@ -14,7 +14,7 @@ func (h *region) principalRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/principals/{id}", h.getPrincipal)
 	mux.HandleFunc("POST /v1/principals/{id}/disable", h.setState(access.Disabled))
 	mux.HandleFunc("POST /v1/principals/{id}/enable", h.setState(access.Active))
-	mux.HandleFunc("POST /v1/principals/{id}/unlock", h.setState(access.Active))
+	mux.HandleFunc("POST /v1/principals/{id}/unlock", h.unlock)
 	mux.HandleFunc("POST /v1/principals/{id}/rotate-token", h.rotateToken)
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/guard"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/tokens"
@@ -21,8 +22,11 @@ const RuleHeader = "Domicile-Access-Rule"
 
 // RegionOptions configure one region's API.
 type RegionOptions struct {
-	Vault     *vault.Vault
-	Tokens    *tokens.Service
+	Vault  *vault.Vault
+	Tokens *tokens.Service
+	// Guard, when set, sees every request before its answer and may slow
+	// it down or lock its principal.
+	Guard     *guard.Guard
 	Directory *access.Directory
 	Access    *access.Engine
 	Masker    access.Masker
@@ -35,6 +39,7 @@ type RegionOptions struct {
 type region struct {
 	v      *vault.Vault
 	tokens *tokens.Service
+	guard  *guard.Guard
 	dir    *access.Directory
 	engine *access.Engine
 	masker access.Masker
@@ -49,7 +54,7 @@ func NewRegion(o RegionOptions) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &region{v: o.Vault, tokens: o.Tokens, dir: o.Directory, engine: o.Access, masker: o.Masker, log: log}
+	h := &region{v: o.Vault, tokens: o.Tokens, guard: o.Guard, dir: o.Directory, engine: o.Access, masker: o.Masker, log: log}
 	api := http.NewServeMux()
 	api.HandleFunc("POST /v1/records", h.create)
 	api.HandleFunc("GET /v1/records/{id}", h.get)
@@ -60,6 +65,8 @@ func NewRegion(o RegionOptions) http.Handler {
 	api.HandleFunc("POST /v1/collections/{collection}/search", h.search)
 	api.HandleFunc("POST /v1/tokenize", h.tokenize)
 	api.HandleFunc("POST /v1/detokenize", h.detokenize)
+	api.HandleFunc("GET /v1/alerts", h.alerts)
+	api.HandleFunc("POST /v1/regions/{region}/decoys", h.seedDecoys)
 	api.HandleFunc("GET /v1/regions", h.regions)
 	api.HandleFunc("GET /v1/regions/{region}/keys", h.keys)
 	api.HandleFunc("POST /v1/regions/{region}/keys/rotate", h.rotate)
@@ -102,6 +109,10 @@ func (h *region) decide(w http.ResponseWriter, r *http.Request, action policy.Pe
 	h.log.Info("access", "request_id", requestID(r), "principal", a.ID, "location", a.Location, "action", string(action),
 		"collection", collection, "purpose", req.Purpose, "allowed", d.Allowed, "code", d.Code, "rule", d.Rule, "transfer", d.Transfer)
 	if !d.Allowed {
+		if h.guard != nil {
+			// Denials are a signal too; the answer is the denial.
+			h.guard.Observe(r.Context(), guard.Event{Principal: a.ID, Roles: a.Roles, Action: guardAction(action), Denied: true})
+		}
 		detail := "access denied: " + firstReason(d)
 		if d.Code == access.CodePermissionDenied {
 			detail = "principal " + a.ID + " lacks permission " + d.Missing + " in region " + h.v.Region().Name
@@ -144,6 +155,13 @@ func (h *region) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := client.CreateResponse{Records: make([]client.Created, len(out))}
+	ids := make([]string, len(out))
+	for i, c := range out {
+		ids[i] = c.ID
+	}
+	if !h.observe(w, r, guard.Event{Action: guard.ActionWrite, RecordIDs: ids}) {
+		return
+	}
 	status := http.StatusCreated
 	for i, c := range out {
 		resp.Records[i] = client.Created{ID: c.ID, Region: c.Region}
@@ -195,6 +213,9 @@ func (h *region) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := h.shape(r, rec)
+	if !h.observe(w, r, guard.Event{Action: guard.ActionRead, RecordIDs: []string{rec.ID}, ClearFields: clearCount(out)}) {
+		return
+	}
 	w.Header().Set(RuleHeader, out.Access.Rule)
 	WriteJSON(w, http.StatusOK, out)
 }
@@ -219,7 +240,11 @@ func (h *region) patch(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, h.shape(r, rec))
+	out := h.shape(r, rec)
+	if !h.observe(w, r, guard.Event{Action: guard.ActionWrite, RecordIDs: []string{id}, ClearFields: clearCount(out)}) {
+		return
+	}
+	WriteJSON(w, http.StatusOK, out)
 }
 
 func (h *region) delete(w http.ResponseWriter, r *http.Request) {
@@ -234,6 +259,9 @@ func (h *region) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.v.Delete(r.Context(), id); err != nil {
 		writeProblem(w, r, h.log, err)
+		return
+	}
+	if !h.observe(w, r, guard.Event{Action: guard.ActionWrite, RecordIDs: []string{id}}) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -266,7 +294,11 @@ func (h *region) listSubject(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, h.shapePage(r, p))
+	out := h.shapePage(r, p)
+	if !h.observe(w, r, guard.Event{Action: guard.ActionRead, RecordIDs: recordIDs(out.Records), ClearFields: clearCount(out.Records...)}) {
+		return
+	}
+	WriteJSON(w, http.StatusOK, out)
 }
 
 func (h *region) eraseSubject(w http.ResponseWriter, r *http.Request) {
@@ -276,6 +308,9 @@ func (h *region) eraseSubject(w http.ResponseWriter, r *http.Request) {
 	n, err := h.v.EraseSubject(r.Context(), r.PathValue("subject"))
 	if err != nil {
 		writeProblem(w, r, h.log, err)
+		return
+	}
+	if !h.observe(w, r, guard.Event{Action: guard.ActionWrite}) {
 		return
 	}
 	WriteJSON(w, http.StatusOK, client.EraseResponse{Erased: n, Regions: map[string]int{h.v.Region().Name: n}})
@@ -296,7 +331,12 @@ func (h *region) search(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, h.shapePage(r, p))
+	out := h.shapePage(r, p)
+	if !h.observe(w, r, guard.Event{Action: guard.ActionSearch, RecordIDs: recordIDs(out.Records), ClearFields: clearCount(out.Records...),
+		SearchProbe: h.probe(collection, req.Field, req.Value, req.Jurisdiction)}) {
+		return
+	}
+	WriteJSON(w, http.StatusOK, out)
 }
 
 func (h *region) regions(w http.ResponseWriter, r *http.Request) {
@@ -388,4 +428,19 @@ func (h *region) rotate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	WriteJSON(w, http.StatusOK, client.RotateResponse{Region: h.v.Region().Name, Purpose: req.Purpose, Version: v})
+}
+
+// guardAction maps a permission to the guard's action.
+func guardAction(p policy.Permission) guard.Action {
+	switch p {
+	case policy.PermRead:
+		return guard.ActionRead
+	case policy.PermSearch:
+		return guard.ActionSearch
+	case policy.PermDetokenize:
+		return guard.ActionDetokenize
+	case policy.PermAdmin:
+		return guard.ActionAdmin
+	}
+	return guard.ActionWrite
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/guard"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/tokens"
 )
@@ -140,5 +141,17 @@ func (h *region) detokenize(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("detokenize", "request_id", requestID(r), "principal", a.ID, "location", a.Location, "purpose", purpose,
 		"items", len(req.Items), "shown", shown, "refused", refused)
+	var presented, recs []string
+	for _, it := range items {
+		presented = append(presented, it.Token)
+	}
+	for _, rs := range res {
+		if rs.RecordID != "" {
+			recs = append(recs, rs.RecordID)
+		}
+	}
+	if !h.observe(w, r, guard.Event{Action: guard.ActionDetokenize, Tokens: presented, RecordIDs: recs, ClearFields: shown}) {
+		return
+	}
 	WriteJSON(w, http.StatusOK, out)
 }

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/guard"
+	"github.com/domicile/domicile/internal/guard/webhook"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/store"
@@ -100,4 +103,38 @@ func readOrCreateToken(path string) (string, error) {
 		return "", fmt.Errorf("token file: %w", err)
 	}
 	return tok, nil
+}
+
+// guardFor builds a region's breach detector: its digests keyed by a key
+// derived from the region's keyring, locks through the directory, alerts
+// to the log and the policy's webhooks.
+func guardFor(ctx context.Context, c RegionConfig, kr *keyring.Keyring, st store.Store, dir *access.Directory, log *slog.Logger) (*guard.Guard, *webhook.Sender, error) {
+	key, err := kr.DeriveKey(keyring.Index, 1, "guard", 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	mac := kr.Suite().MAC()
+	var hooks *webhook.Sender
+	if len(c.Policy.Guard.Webhooks) > 0 {
+		hooks = webhook.New(webhook.Options{Hooks: c.Policy.Guard.Webhooks, Logger: log})
+	}
+	g, err := guard.New(ctx, guard.Options{
+		Store:  st,
+		Policy: c.Policy,
+		Region: c.Name,
+		Now:    c.Now,
+		MAC:    func() hash.Hash { return mac.New(key) },
+		Locker: guard.LockerFunc(func(ctx context.Context, id string) error {
+			_, err := dir.SetState(ctx, id, access.Locked)
+			return err
+		}),
+		OnAlert: func(a guard.Alert) {
+			log.Warn("guard alert", "alert", a.ID, "rule", a.Rule, "severity", a.Severity, "principal", a.Principal, "response", a.Response)
+			if hooks != nil {
+				hooks.Send(a)
+			}
+		},
+		Logger: log,
+	})
+	return g, hooks, err
 }

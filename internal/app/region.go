@@ -10,9 +10,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/api"
+	"github.com/domicile/domicile/internal/guard"
+	"github.com/domicile/domicile/internal/guard/webhook"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/store"
@@ -37,6 +40,8 @@ type RegionConfig struct {
 	Secret []byte
 	KDF    keyring.KDFParams
 	Logger *slog.Logger
+	// Now is the clock of the breach detector; nil means time.Now.
+	Now func() time.Time
 	// Metrics may be shared by every region of a process.
 	Metrics *api.Metrics
 }
@@ -51,7 +56,10 @@ type Region struct {
 	Vault   *vault.Vault
 	// Directory holds the principals that may reach the region.
 	Directory *access.Directory
-	Handler   http.Handler
+	// Guard watches for bulk and unusual reading.
+	Guard   *guard.Guard
+	hooks   *webhook.Sender
+	Handler http.Handler
 	// Sealed is why the region does not serve, or nil.
 	Sealed error
 }
@@ -110,12 +118,27 @@ func OpenRegion(ctx context.Context, c RegionConfig) (*Region, error) {
 		return nil, fmt.Errorf("region %s: %w", c.Name, err)
 	}
 	r.Directory = dir
-	r.Handler = api.NewRegion(api.RegionOptions{Vault: v, Tokens: tok, Directory: dir, Access: engine, Masker: masker, Logger: log, Metrics: c.Metrics})
+	g, hooks, err := guardFor(ctx, c, kr, st, dir, log)
+	if err != nil {
+		kr.Close()
+		st.Close()
+		return nil, fmt.Errorf("region %s: guard: %w", c.Name, err)
+	}
+	r.Guard, r.hooks = g, hooks
+	r.Handler = api.NewRegion(api.RegionOptions{Vault: v, Tokens: tok, Guard: g, Directory: dir, Access: engine, Masker: masker, Logger: log, Metrics: c.Metrics})
 	return r, nil
 }
 
 // Close releases the region.
 func (r *Region) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if r.Guard != nil {
+		r.Guard.Close(ctx) // flushes its counters
+	}
+	if r.hooks != nil {
+		r.hooks.Close(ctx)
+	}
 	if r.Keyring != nil {
 		r.Keyring.Close()
 	}

@@ -95,6 +95,8 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("POST /v1/regions/{region}/keys/rotate", g.byRegionName)
 	g.principalRoutes(mux)
 	g.tokenRoutes(mux)
+	mux.HandleFunc("GET /v1/alerts", g.alerts)
+	mux.HandleFunc("POST /v1/regions/{region}/decoys", g.byRegionName)
 	mux.HandleFunc("GET /v1/openapi.json", api.ServeOpenAPI)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -244,3 +244,17 @@ func (v *Vault) Stats(ctx context.Context) (*Stats, error) {
 	}
 	return s, nil
 }
+
+// Normalize returns value in the normal form of the field (the form its
+// blind index and tokens use), for callers that key digests by value.
+func (v *Vault) Normalize(collection, fieldName, value, jurisdiction string) (string, error) {
+	c, err := v.collection(collection)
+	if err != nil {
+		return "", err
+	}
+	f, ok := c.fields[fieldName]
+	if !ok {
+		return "", &Error{Code: CodeUnknownField, Msg: fmt.Sprintf("field %q is not in collection %s", truncate(fieldName, 64), collection), Field: truncate(fieldName, 64), Index: -1}
+	}
+	return v.checkValue(f, value, upper(jurisdiction))
+}
