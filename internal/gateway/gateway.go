@@ -236,9 +236,7 @@ func (g *Gateway) create(w http.ResponseWriter, r *http.Request) {
 	if region == "" {
 		// Nothing to route: report what a region would, strictly.
 		var strict client.CreateRequest
-		r2 := r.Clone(r.Context())
-		r2.Body = io.NopCloser(bytes.NewReader(body))
-		if err := api.DecodeJSON(r2, &strict); err != nil {
+		if err := decodeBody(r, body, &strict); err != nil {
 			g.fail(w, r, err)
 			return
 		}

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 
 	"github.com/domicile/domicile/client"
@@ -76,9 +78,46 @@ func gather[T any](groups map[string][]int, bodies map[string][]byte, out []T, d
 	return nil
 }
 
+// singleRegion forwards body as it is when every item routes to one region,
+// the common case, so the gateway does not decode and re-encode whole
+// batches; it reports whether it did. route reads only the routing fields.
+func (g *Gateway) singleRegion(w http.ResponseWriter, r *http.Request, body []byte, route func(body []byte) (int, func(i int) (string, *client.ItemError), error)) bool {
+	n, regionOf, err := route(body)
+	if err != nil || n == 0 || n > tokens.MaxBatch {
+		return false
+	}
+	first, ierr := regionOf(0)
+	if ierr != nil {
+		return false
+	}
+	for i := 1; i < n; i++ {
+		if reg, ierr := regionOf(i); ierr != nil || reg != first {
+			return false
+		}
+	}
+	g.forward(w, r, first, body)
+	return true
+}
+
 func (g *Gateway) tokenize(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		g.fail(w, r, bodyError(err))
+		return
+	}
+	if g.singleRegion(w, r, body, func(b []byte) (int, func(int) (string, *client.ItemError), error) {
+		var lite struct {
+			Items []struct {
+				Jurisdiction string `json:"jurisdiction"`
+			} `json:"items"`
+		}
+		err := json.Unmarshal(b, &lite)
+		return len(lite.Items), func(i int) (string, *client.ItemError) { return g.regionOfJurisdiction(lite.Items[i].Jurisdiction) }, err
+	}) {
+		return
+	}
 	var req client.TokenizeRequest
-	if err := api.DecodeJSON(r, &req); err != nil {
+	if err := decodeBody(r, body, &req); err != nil {
 		g.fail(w, r, err)
 		return
 	}
@@ -116,8 +155,22 @@ func (g *Gateway) tokenize(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) detokenize(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		g.fail(w, r, bodyError(err))
+		return
+	}
+	if g.singleRegion(w, r, body, func(b []byte) (int, func(int) (string, *client.ItemError), error) {
+		var lite struct {
+			Items []client.DetokenizeItem `json:"items"`
+		}
+		err := json.Unmarshal(b, &lite)
+		return len(lite.Items), func(i int) (string, *client.ItemError) { return g.detokenizeRegion(lite.Items[i]) }, err
+	}) {
+		return
+	}
 	var req client.DetokenizeRequest
-	if err := api.DecodeJSON(r, &req); err != nil {
+	if err := decodeBody(r, body, &req); err != nil {
 		g.fail(w, r, err)
 		return
 	}
@@ -125,28 +178,7 @@ func (g *Gateway) detokenize(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, api.Errorf(api.CodeTooManyItems, "at most %d items per request, got %d", tokens.MaxBatch, len(req.Items)))
 		return
 	}
-	groups, bad := split(len(req.Items), func(i int) (string, *client.ItemError) {
-		it := req.Items[i]
-		switch {
-		case tokfmt.IsToken(it.Token):
-			region, err := tokfmt.RegionOf(it.Token)
-			if err != nil {
-				return "", &client.ItemError{Code: "malformed_token", Detail: "the token is malformed"}
-			}
-			if _, ok := g.backends[region]; !ok {
-				return "", &client.ItemError{Code: "token_not_found", Detail: "no region " + region + " behind this gateway"}
-			}
-			return region, nil
-		case it.Region != "":
-			if _, ok := g.backends[it.Region]; !ok {
-				return "", &client.ItemError{Code: api.CodeUnknownRegion, Detail: "no such region behind this gateway"}
-			}
-			return it.Region, nil
-		case it.Jurisdiction != "":
-			return g.regionOfJurisdiction(it.Jurisdiction)
-		}
-		return "", &client.ItemError{Code: "token_needs_region", Detail: "an fpe token names no region: give region or jurisdiction, collection and field"}
-	})
+	groups, bad := split(len(req.Items), func(i int) (string, *client.ItemError) { return g.detokenizeRegion(req.Items[i]) })
 	bodies, ok := g.runBatches(w, r, groups, func(region string, idx []int) []byte {
 		sub := client.DetokenizeRequest{Items: make([]client.DetokenizeItem, len(idx))}
 		for j, i := range idx {
@@ -172,4 +204,34 @@ func (g *Gateway) detokenize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api.WriteJSON(w, http.StatusOK, out)
+}
+
+// detokenizeRegion is the region a detokenize item goes to.
+func (g *Gateway) detokenizeRegion(it client.DetokenizeItem) (string, *client.ItemError) {
+	switch {
+	case tokfmt.IsToken(it.Token):
+		region, err := tokfmt.RegionOf(it.Token)
+		if err != nil {
+			return "", &client.ItemError{Code: "malformed_token", Detail: "the token is malformed"}
+		}
+		if _, ok := g.backends[region]; !ok {
+			return "", &client.ItemError{Code: "token_not_found", Detail: "no region " + region + " behind this gateway"}
+		}
+		return region, nil
+	case it.Region != "":
+		if _, ok := g.backends[it.Region]; !ok {
+			return "", &client.ItemError{Code: api.CodeUnknownRegion, Detail: "no such region behind this gateway"}
+		}
+		return it.Region, nil
+	case it.Jurisdiction != "":
+		return g.regionOfJurisdiction(it.Jurisdiction)
+	}
+	return "", &client.ItemError{Code: "token_needs_region", Detail: "an fpe token names no region: give region or jurisdiction, collection and field"}
+}
+
+// decodeBody decodes an already read body strictly, as DecodeJSON would.
+func decodeBody(r *http.Request, body []byte, v any) error {
+	r2 := r.Clone(r.Context())
+	r2.Body = io.NopCloser(bytes.NewReader(body))
+	return api.DecodeJSON(r2, v)
 }
