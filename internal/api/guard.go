@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"time"
@@ -17,8 +18,8 @@ import (
 // observe reports what a request did to the guard, before the response is
 // written. It answers the request itself, and returns false, when the
 // guard locks the principal (403 principal_locked: the request that
-// crossed the line is refused too) or cannot record the event (503: the
-// guard fails closed, like the audit log). A slow verdict delays the
+// crossed the line is refused too) or cannot record the event (502
+// region_unavailable: the guard fails closed, like the audit log). A slow verdict delays the
 // response, bounded by the request's context.
 func (h *region) observe(w http.ResponseWriter, r *http.Request, ev guard.Event) bool {
 	if h.guard == nil {
@@ -98,6 +99,12 @@ func (h *region) alerts(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f := guard.Filter{Principal: q.Get("principal"), Rule: q.Get("rule"), MinSeverity: q.Get("min_severity")}
+	switch f.MinSeverity {
+	case "", "low", "medium", "high", "critical":
+	default:
+		writeProblem(w, r, h.log, Errorf(CodeInvalidRequest, "min_severity must be low, medium, high or critical"))
+		return
+	}
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if s := q.Get(name); s != "" {
 			t, err := time.Parse(time.RFC3339, s)
@@ -113,7 +120,11 @@ func (h *region) alerts(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	list, next, err := h.guard.List(r.Context(), f, q.Get("cursor"), limit)
+	list, next, err := h.guard.List(r.Context(), f, q.Get("cursor"), min(limit, vault.MaxPageSize))
+	if errors.Is(err, guard.ErrCursor) {
+		writeProblem(w, r, h.log, Errorf(string(vault.CodeInvalidCursor), "cursor is not valid for this listing"))
+		return
+	}
 	if err != nil {
 		writeProblem(w, r, h.log, err)
 		return
@@ -168,6 +179,10 @@ func (h *region) seedDecoys(w http.ResponseWriter, r *http.Request) {
 	if req.Collection == "" {
 		req.Collection = "customers"
 	}
+	if _, ok := h.engine.Policy().Collection(req.Collection); !ok {
+		writeProblem(w, r, h.log, Errorf(string(vault.CodeUnknownCollection), "collection %q is not in the policy", truncate(req.Collection)))
+		return
+	}
 	if len(req.Jurisdictions) == 0 {
 		req.Jurisdictions = h.v.Region().Countries()
 		if len(req.Jurisdictions) == 0 || h.v.Region().IsCatchAll() {
@@ -203,3 +218,10 @@ func (h *region) seedDecoys(w http.ResponseWriter, r *http.Request) {
 
 // seedGenerator returns a generator of decoys nobody can predict.
 func seedGenerator() *seed.Generator { return seed.New(rand.Uint64()) }
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}

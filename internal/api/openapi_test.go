@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +23,8 @@ import (
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/policy"
+	"github.com/domicile/domicile/internal/tokens"
+	"github.com/domicile/domicile/internal/tokens/tokfmt"
 	"github.com/domicile/domicile/internal/vault"
 )
 
@@ -46,6 +49,10 @@ var apiRoutes = []apiRoute{
 	{"GET", "/v1/subjects/{subject}/records", true, true},
 	{"DELETE", "/v1/subjects/{subject}", true, true},
 	{"POST", "/v1/collections/{collection}/search", true, true},
+	{"POST", "/v1/tokenize", true, true},
+	{"POST", "/v1/detokenize", true, true},
+	{"GET", "/v1/alerts", true, true},
+	{"POST", "/v1/regions/{region}/decoys", true, true},
 	{"GET", "/v1/regions", true, true},
 	{"GET", "/v1/regions/{region}/keys", true, true},
 	{"POST", "/v1/regions/{region}/keys/rotate", true, true},
@@ -90,6 +97,20 @@ var wireTypes = map[string]any{
 	"PrincipalToken":     client.PrincipalToken{},
 	"PrincipalsResponse": client.PrincipalsResponse{},
 	"TokenRequest":       client.TokenRequest{},
+	"FieldToken":         client.FieldToken{},
+	"TokenizeItem":       client.TokenizeItem{},
+	"TokenizeRequest":    client.TokenizeRequest{},
+	"ItemError":          client.ItemError{},
+	"TokenizeResult":     client.TokenizeResult{},
+	"TokenizeResponse":   client.TokenizeResponse{},
+	"DetokenizeItem":     client.DetokenizeItem{},
+	"DetokenizeRequest":  client.DetokenizeRequest{},
+	"DetokenizeResult":   client.DetokenizeResult{},
+	"DetokenizeResponse": client.DetokenizeResponse{},
+	"Alert":              client.Alert{},
+	"AlertsResponse":     client.AlertsResponse{},
+	"SeedDecoysRequest":  client.SeedDecoysRequest{},
+	"SeedDecoysResponse": client.SeedDecoysResponse{},
 }
 
 type jsonObj = map[string]any
@@ -174,7 +195,11 @@ func TestOpenAPIVersionAndInfo(t *testing.T) {
 	}
 	desc, _ := info["description"].(string)
 	for _, want := range []string{"Bearer", "Idempotency-Key", "X-Request-Id", "application/problem+json", "cross_region_batch", "URL",
-		PurposeHeader, RuleHeader, "transfer", "masked", access.TokenPrefix, "Retry-After", "principal_locked", "/v1/principals"} {
+		PurposeHeader, RuleHeader, "transfer", "masked", access.TokenPrefix, "Retry-After", "principal_locked", "/v1/principals",
+		"/v1/tokenize", "/v1/detokenize", "/v1/alerts", "/v1/regions/{region}/decoys", "/v1/principals/{id}/unlock",
+		tokfmt.PrefixRandom, tokfmt.PrefixDeterministic, "`" + policy.TokenFPE + "`", "key_version", "too_many_items",
+		"clear_access_required", "ItemErrorCode", "`" + policy.HoneytokenRule + "`", "`" + policy.ResponseSlow + "`",
+		"`" + policy.ResponseLock + "`", "region_unavailable"} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("info.description does not mention %q", want)
 		}
@@ -358,7 +383,10 @@ func checkOperation(t *testing.T, doc jsonObj, where, path string, item, op json
 	}
 	wantStatus := []string{"429"}
 	if authed {
-		wantStatus = append(wantStatus, "401", "403")
+		// 403 principal_locked and 502 region_unavailable: the breach
+		// detector may lock the principal during any request, and fails
+		// closed when it cannot record one.
+		wantStatus = append(wantStatus, "401", "403", "502")
 	}
 	for _, st := range wantStatus {
 		if _, ok := responses[st]; !ok {
@@ -782,6 +810,215 @@ func TestOpenAPILimits(t *testing.T) {
 	for _, bad := range []string{"rec_eu-central_3n4xq7kz2m5vb6wtc2ryhjd4p", "rec_eu_central_3n4xq7kz2m5vb6wtc2ryhjd4pa", "rec__3n4xq7kz2m5vb6wtc2ryhjd4pa", "rec_eu-central_3n4xq7kz2m5vb6wtc2ryhjd4p1"} {
 		if _, ok := vault.RegionOfID(bad); ok || re.MatchString(bad) {
 			t.Errorf("record id %q: vault accepts it: %v, pattern matches: %v", bad, ok, re.MatchString(bad))
+		}
+	}
+}
+
+// itemCodeLiteral matches item error codes the gateway spells out.
+var itemCodeLiteral = regexp.MustCompile(`ItemError\{Code: "([a-z_]+)"`)
+
+// itemErrorCodes returns every code an item of a tokenize or detokenize can
+// fail with: the token service's codes (internal/tokens/errors.go, but the
+// whole-batch too_many_items), the access decision's, this package's and
+// the gateway's.
+func itemErrorCodes(t *testing.T) map[string]bool {
+	t.Helper()
+	codes := map[string]bool{
+		access.CodePermissionDenied: true, access.CodeRegionDenied: true, access.CodePurposeUnknown: true,
+		access.CodeTransferRequired: true, access.CodeConditionFailed: true,
+		CodeClearAccessRequired: true, CodeUnknownRegion: true, CodeInternal: true,
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, filepath.Join("..", "tokens", "errors.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range f.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, s := range gd.Specs {
+			vs := s.(*ast.ValueSpec)
+			if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Code" {
+				continue
+			}
+			for _, v := range vs.Values {
+				lit, ok := v.(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					t.Fatalf("tokens/errors.go: a Code constant is not a string literal")
+				}
+				c, _ := strconv.Unquote(lit.Value)
+				if c != string(tokens.CodeTooMany) {
+					codes[c] = true
+					n++
+				}
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("found only %d codes in tokens/errors.go", n)
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "gateway", "*.go"))
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range itemCodeLiteral.FindAllStringSubmatch(string(src), -1) {
+			codes[m[1]] = true
+		}
+	}
+	return codes
+}
+
+// itemTableRow matches a row of the ItemErrorCode description table.
+var itemTableRow = regexp.MustCompile("(?m)^\\| `([a-z0-9_]+)` \\| (tokenize|detokenize|both) \\|")
+
+func TestOpenAPIItemErrorCodes(t *testing.T) {
+	doc := loadDoc(t)
+	schemas := obj(t, obj(t, doc, "components", "document"), "schemas", "components")
+	ic := obj(t, schemas, "ItemErrorCode", "schemas")
+	if s := deref(t, doc, obj(t, obj(t, obj(t, schemas, "ItemError", "schemas"), "properties", "ItemError"), "code", "ItemError")); !reflect.DeepEqual(s, ic) {
+		t.Error("ItemError.code is not the ItemErrorCode schema")
+	}
+	want := itemErrorCodes(t)
+	enum, _ := ic["enum"].([]any)
+	inEnum := map[string]bool{}
+	for _, v := range enum {
+		s, _ := v.(string)
+		if inEnum[s] {
+			t.Errorf("ItemErrorCode enum lists %s twice", s)
+		}
+		inEnum[s] = true
+		if !want[s] {
+			t.Errorf("ItemErrorCode enum lists %q, which no item can fail with", s)
+		}
+	}
+	for c := range want {
+		if !inEnum[c] {
+			t.Errorf("item error code %s is not in the ItemErrorCode enum", c)
+		}
+	}
+	desc, _ := ic["description"].(string)
+	rows := map[string]bool{}
+	for _, m := range itemTableRow.FindAllStringSubmatch(desc, -1) {
+		if rows[m[1]] {
+			t.Errorf("ItemErrorCode table lists %s twice", m[1])
+		}
+		rows[m[1]] = true
+	}
+	if !maps.Equal(rows, inEnum) {
+		t.Errorf("ItemErrorCode table rows %v differ from its enum %v", slices.Sorted(maps.Keys(rows)), slices.Sorted(maps.Keys(inEnum)))
+	}
+}
+
+// TestOpenAPITokensAndGuard ties the documented token and breach-detection
+// shapes to the code.
+func TestOpenAPITokensAndGuard(t *testing.T) {
+	doc := loadDoc(t)
+	schemas := obj(t, obj(t, doc, "components", "document"), "schemas", "components")
+	prop := func(schema, name string) jsonObj {
+		t.Helper()
+		return deref(t, doc, obj(t, obj(t, obj(t, schemas, schema, "schemas"), "properties", schema), name, schema))
+	}
+	num := func(v any) int {
+		t.Helper()
+		n, ok := v.(json.Number)
+		if !ok {
+			t.Fatalf("%v is not a number", v)
+		}
+		i, err := strconv.Atoi(string(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return i
+	}
+	for _, s := range []string{"TokenizeRequest", "DetokenizeRequest"} {
+		if got := num(prop(s, "items")["maxItems"]); got != tokens.MaxBatch {
+			t.Errorf("%s.items.maxItems = %d, tokens.MaxBatch = %d", s, got, tokens.MaxBatch)
+		}
+	}
+	enumOf := func(s jsonObj, where string) []string {
+		t.Helper()
+		var out []string
+		for _, v := range s["enum"].([]any) {
+			out = append(out, v.(string))
+		}
+		if len(out) == 0 {
+			t.Errorf("%s has no enum", where)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		where string
+		s     jsonObj
+		want  []string
+	}{
+		{"FieldToken.kind", prop("FieldToken", "kind"), policy.TokenKinds},
+		{"TokenizeResult.kind", prop("TokenizeResult", "kind"), policy.TokenKinds},
+		{"Alert.severity", prop("Alert", "severity"), policy.GuardSeverities},
+		{"Alert.response", prop("Alert", "response"), policy.GuardResponses},
+		{"Alert.signal", prop("Alert", "signal"), policy.GuardSignals},
+		{"Alert.window", prop("Alert", "window"), policy.GuardWindows},
+		{"min_severity", deref(t, doc, obj(t, obj(t, obj(t, doc, "components", "document"), "parameters", "components"), "MinSeverity", "parameters")["schema"].(jsonObj)), policy.GuardSeverities},
+	} {
+		if got := enumOf(c.s, c.where); !slices.Equal(got, c.want) {
+			t.Errorf("%s enum = %q, the code's = %q", c.where, got, c.want)
+		}
+	}
+
+	// Token formats: the fpe formats are named, and the examples of
+	// random and deterministic tokens parse and name their region.
+	desc, _ := obj(t, doc, "info", "document")["description"].(string)
+	for _, f := range policy.TokenFormats {
+		if !strings.Contains(desc, "`"+f+"`") {
+			t.Errorf("info.description does not name fpe token format %s", f)
+		}
+	}
+	for _, where := range [][2]string{{"FieldToken", "token"}, {"TokenizeResult", "token"}, {"DetokenizeItem", "token"}} {
+		ex, _ := prop(where[0], where[1])["examples"].([]any)
+		kinds := map[tokfmt.Kind]bool{}
+		for _, e := range ex {
+			s := e.(string)
+			if !tokfmt.IsToken(s) {
+				continue // an fpe token
+			}
+			tok, err := tokfmt.Parse(s)
+			if err != nil {
+				t.Errorf("%s.%s example %q: %v", where[0], where[1], s, err)
+				continue
+			}
+			kinds[tok.Kind] = true
+			if r, err := tokfmt.RegionOf(s); err != nil || r != tok.Region {
+				t.Errorf("%s.%s example %q: region %q, %v", where[0], where[1], s, r, err)
+			}
+		}
+		if !kinds[tokfmt.Random] || !kinds[tokfmt.Deterministic] {
+			t.Errorf("%s.%s: want a random and a deterministic example, got %v", where[0], where[1], kinds)
+		}
+	}
+
+	// The alerts listing pages like the others, with the guard's default.
+	params := obj(t, obj(t, doc, "components", "document"), "parameters", "components")
+	if got := num(obj(t, obj(t, params, "AlertLimit", "parameters"), "schema", "AlertLimit")["default"]); got != 100 {
+		t.Errorf("alert limit default = %d, guard.List's = 100", got)
+	}
+	op := obj(t, obj(t, obj(t, doc, "paths", "document"), "/v1/alerts", "paths"), "get", "/v1/alerts")
+	got := map[string]bool{}
+	for _, p := range op["parameters"].([]any) {
+		pm := deref(t, doc, p.(jsonObj))
+		if pm["in"] == "query" {
+			got[pm["name"].(string)] = true
+		}
+	}
+	for _, q := range []string{"principal", "rule", "min_severity", "since", "until", "cursor", "limit"} {
+		if !got[q] {
+			t.Errorf("GET /v1/alerts: no query parameter %s", q)
 		}
 	}
 }

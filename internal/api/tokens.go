@@ -26,6 +26,9 @@ func itemError(code, detail string) *client.ItemError {
 func tokenItemError(err error) *client.ItemError {
 	var te *tokens.Error
 	if errors.As(err, &te) {
+		if te.Code == tokens.CodeInternal {
+			return itemError(CodeInternal, "internal error")
+		}
 		return itemError(string(te.Code), te.Msg)
 	}
 	return itemError(CodeInternal, "internal error")
@@ -116,8 +119,14 @@ func (h *region) detokenize(w http.ResponseWriter, r *http.Request) {
 			out.Results[i].Error = tokenItemError(rs.Err)
 			continue
 		}
+		j := rs.Jurisdiction
+		if j == "" {
+			// fpe tokens record nothing; the caller's jurisdiction is the
+			// context a role condition sees.
+			j = req.Items[i].Jurisdiction
+		}
 		d := h.engine.Decide(a.Principal(), access.Request{Action: policy.PermDetokenize, Purpose: purpose,
-			Region: region, Collection: rs.Collection, Jurisdiction: rs.Jurisdiction})
+			Region: region, Collection: rs.Collection, Jurisdiction: j})
 		res := client.DetokenizeResult{Collection: rs.Collection, Field: rs.Field, Rule: d.Rule}
 		t, visible := d.Fields[rs.Field]
 		switch {
