@@ -348,6 +348,10 @@ func (c *Client) do(ctx context.Context, method, path string, body any, idempote
 	if n > maxResponse {
 		return fmt.Errorf("domicile: %s %s response is larger than %d bytes", method, routeOf(path), maxResponse)
 	}
+	if raw, ok := out.(*[]byte); ok { // a text answer (checkpoints, PEM keys)
+		*raw = append([]byte(nil), buf.Bytes()...)
+		return nil
+	}
 	if err := json.Unmarshal(buf.Bytes(), out); err != nil {
 		return fmt.Errorf("domicile: decoding %s %s response (HTTP %d, %s): %w", method, routeOf(path), resp.StatusCode, mediaType(resp), err)
 	}

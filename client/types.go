@@ -314,3 +314,50 @@ type SeedDecoysResponse struct {
 	Region string `json:"region"`
 	Seeded int    `json:"seeded"`
 }
+
+// AuditEntries is a page of a region's audit log; entries carry ids, codes
+// and keyed MACs, never values.
+type AuditEntries struct {
+	Entries []AuditRecord `json:"entries"`
+	Next    string        `json:"next_cursor,omitempty"`
+}
+
+// AuditRecord is one audit entry as the API shows it. Subjects are keyed
+// MACs of subject ids.
+type AuditRecord struct {
+	Index      uint64    `json:"index"`
+	Time       time.Time `json:"time"`
+	Region     string    `json:"region"`
+	RequestID  string    `json:"request_id,omitempty"`
+	Principal  string    `json:"principal,omitempty"`
+	Location   string    `json:"location,omitempty"`
+	Action     string    `json:"action"`
+	Collection string    `json:"collection,omitempty"`
+	Records    []string  `json:"records,omitempty"`
+	Fields     []string  `json:"fields,omitempty"`
+	Subjects   [][]byte  `json:"subjects,omitempty"`
+	Purpose    string    `json:"purpose,omitempty"`
+	Decision   string    `json:"decision,omitempty"`
+	Rule       string    `json:"rule,omitempty"`
+	Outcome    string    `json:"outcome"`
+}
+
+// AuditEntry is one entry with its stored bytes and leaf hash, so a client
+// can check an inclusion proof itself.
+type AuditEntry struct {
+	Entry    AuditRecord `json:"entry"`
+	Raw      []byte      `json:"raw"`
+	LeafHash []byte      `json:"leaf_hash"`
+}
+
+// AuditProof is an inclusion proof (Index in a tree of Size) or a
+// consistency proof (from Old to Size), with the root of the tree of Size
+// and the hash function.
+type AuditProof struct {
+	Index  uint64   `json:"index,omitempty"`
+	Old    uint64   `json:"old,omitempty"`
+	Size   uint64   `json:"size"`
+	Root   []byte   `json:"root"`
+	Hashes [][]byte `json:"hashes"`
+	Hash   string   `json:"hash"`
+}

@@ -26,6 +26,7 @@ func commands() []command {
 		{"serve", "run one region's API (production)", runServe},
 		{"gateway", "run the stateless gateway in front of regional nodes", runGateway},
 		{"records", "put, get, find and delete records through the API", runRecords},
+		{"audit", "verify and export a region's tamper-evident audit log; fetch checkpoints and keys", runAudit},
 		{"guard", "seed decoy records and list breach-detection alerts", runGuard},
 		{"tokens", "tokenize values and detokenize tokens through the access decision", runTokens},
 		{"principals", "create, list, disable, enable, unlock principals and rotate their tokens", runPrincipals},

@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -22,7 +24,11 @@ import (
 
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/audit"
+	"github.com/domicile/domicile/internal/audit/checkpoint"
+	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/policy"
+	"github.com/domicile/domicile/internal/suite"
 	"github.com/domicile/domicile/internal/tokens"
 	"github.com/domicile/domicile/internal/tokens/tokfmt"
 	"github.com/domicile/domicile/internal/vault"
@@ -63,6 +69,12 @@ var apiRoutes = []apiRoute{
 	{"POST", "/v1/principals/{id}/enable", true, true},
 	{"POST", "/v1/principals/{id}/unlock", true, true},
 	{"POST", "/v1/principals/{id}/rotate-token", true, true},
+	{"GET", "/v1/regions/{region}/audit/entries", true, true},
+	{"GET", "/v1/regions/{region}/audit/entries/{index}", true, true},
+	{"GET", "/v1/regions/{region}/audit/proofs/inclusion", true, true},
+	{"GET", "/v1/regions/{region}/audit/proofs/consistency", true, true},
+	{"GET", "/v1/regions/{region}/audit/checkpoint", true, true},
+	{"GET", "/v1/regions/{region}/audit/pubkey", true, true},
 	{"GET", "/v1/openapi.json", true, true},
 	{"GET", "/healthz", true, true},
 	{"GET", "/readyz", true, true},
@@ -111,6 +123,10 @@ var wireTypes = map[string]any{
 	"AlertsResponse":     client.AlertsResponse{},
 	"SeedDecoysRequest":  client.SeedDecoysRequest{},
 	"SeedDecoysResponse": client.SeedDecoysResponse{},
+	"AuditEntries":       client.AuditEntries{},
+	"AuditRecord":        client.AuditRecord{},
+	"AuditEntry":         client.AuditEntry{},
+	"AuditProof":         client.AuditProof{},
 }
 
 type jsonObj = map[string]any
@@ -199,7 +215,10 @@ func TestOpenAPIVersionAndInfo(t *testing.T) {
 		"/v1/tokenize", "/v1/detokenize", "/v1/alerts", "/v1/regions/{region}/decoys", "/v1/principals/{id}/unlock",
 		tokfmt.PrefixRandom, tokfmt.PrefixDeterministic, "`" + policy.TokenFPE + "`", "key_version", "too_many_items",
 		"clear_access_required", "ItemErrorCode", "`" + policy.HoneytokenRule + "`", "`" + policy.ResponseSlow + "`",
-		"`" + policy.ResponseLock + "`", "region_unavailable"} {
+		"`" + policy.ResponseLock + "`", "region_unavailable",
+		// The audit log.
+		"/v1/regions/{region}/audit/", "`" + CodeAuditUnavailable + "`", "RFC 6962", "RFC 9162", "`" + suite.CNSuite().Hash().ID() + "`",
+		"`" + suite.IntlSuite().Hash().ID() + "`", "SM2", "ECDSA P-256", "`domicile audit verify`", "/readyz"} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("info.description does not mention %q", want)
 		}
@@ -225,38 +244,115 @@ func TestOpenAPIServed(t *testing.T) {
 	}
 }
 
-// routePattern matches mux registrations: HandleFunc("GET /x", ...) and
-// Handle("GET /x", ...), with or without a method.
-var routePattern = regexp.MustCompile(`\.Handle(?:Func)?\(\s*"(?:([A-Z]+) )?(/[^"]*)"`)
+// routePattern is a mux pattern: "METHOD /path" or "/path".
+var routePattern = regexp.MustCompile(`^(?:([A-Z]+) )?(/\S*)$`)
+
+// patternsOf returns the strings a route pattern expression can take: a
+// string literal, a sum of such expressions, or the variable of a range
+// over a []string literal (the gateway registers the audit routes in a
+// loop). ok is false for anything else.
+func patternsOf(e ast.Expr, ranges map[string][]string) (out []string, ok bool) {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		if e.Kind != token.STRING {
+			return nil, false
+		}
+		s, err := strconv.Unquote(e.Value)
+		return []string{s}, err == nil
+	case *ast.ParenExpr:
+		return patternsOf(e.X, ranges)
+	case *ast.Ident:
+		v, ok := ranges[e.Name]
+		return v, ok
+	case *ast.BinaryExpr:
+		if e.Op != token.ADD {
+			return nil, false
+		}
+		xs, ok1 := patternsOf(e.X, ranges)
+		ys, ok2 := patternsOf(e.Y, ranges)
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		for _, x := range xs {
+			for _, y := range ys {
+				out = append(out, x+y)
+			}
+		}
+		return out, true
+	}
+	return nil, false
+}
 
 // routesIn returns the routes registered in the non-test Go files of dir,
-// as "METHOD /path". Catch-alls ("/") and the authenticated mount ("/v1/")
-// are not routes of the document.
+// as "METHOD /path": every call of a method named Handle or HandleFunc.
+// Catch-alls ("/") and the authenticated mount ("/v1/") are not routes of
+// the document. A registration whose pattern it cannot read fails the
+// test, so that no route escapes the cross-check.
 func routesIn(t *testing.T, dir string) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no Go files in %s: %v", dir, err)
 	}
+	fset := token.NewFileSet()
 	var out []string
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
 			continue
 		}
-		src, err := os.ReadFile(f)
+		f, err := parser.ParseFile(fset, name, nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range routePattern.FindAllStringSubmatch(string(src), -1) {
-			method, path := m[1], m[2]
-			if method == "" && (path == "/" || path == "/v1/") {
-				continue
+		ranges := map[string][]string{} // range variables over []string literals
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.RangeStmt:
+				v, _ := n.Value.(*ast.Ident)
+				lit, _ := n.X.(*ast.CompositeLit)
+				if v == nil || lit == nil {
+					return true
+				}
+				if at, ok := lit.Type.(*ast.ArrayType); !ok || at.Len != nil || fmt.Sprint(at.Elt) != "string" {
+					return true
+				}
+				var vals []string
+				for _, el := range lit.Elts {
+					s, ok := patternsOf(el, nil)
+					if !ok || len(s) != 1 {
+						return true
+					}
+					vals = append(vals, s[0])
+				}
+				ranges[v.Name] = vals
+			case *ast.CallExpr:
+				sel, ok := n.Fun.(*ast.SelectorExpr)
+				if !ok || (sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc") || len(n.Args) != 2 {
+					return true
+				}
+				pats, ok := patternsOf(n.Args[0], ranges)
+				if !ok {
+					t.Errorf("%s: a route whose pattern the test cannot read", fset.Position(n.Pos()))
+					return true
+				}
+				for _, p := range pats {
+					m := routePattern.FindStringSubmatch(p)
+					if m == nil {
+						t.Errorf("%s: route pattern %q is not \"METHOD /path\"", fset.Position(n.Pos()), p)
+						continue
+					}
+					method, path := m[1], m[2]
+					if method == "" && (path == "/" || path == "/v1/") {
+						continue
+					}
+					if method == "" {
+						method = "ANY"
+					}
+					out = append(out, method+" "+path)
+				}
 			}
-			if method == "" {
-				method = "ANY"
-			}
-			out = append(out, method+" "+path)
-		}
+			return true
+		})
 	}
 	sort.Strings(out)
 	return out
@@ -367,13 +463,15 @@ func checkOperation(t *testing.T, doc jsonObj, where, path string, item, op json
 			t.Errorf("%s: no Idempotency-Key header parameter", where)
 		}
 	}
-	if where == "GET /v1/subjects/{subject}/records" {
-		// The listing pages by cursor (search takes them in its body).
-		for _, q := range []string{"query cursor", "query limit"} {
-			if _, ok := params[q]; !ok {
-				t.Errorf("%s: no %s parameter", where, q)
-			}
+	// The query parameters are exactly those the handlers read.
+	gotQuery := map[string]bool{}
+	for k, p := range params {
+		if name, ok := strings.CutPrefix(k, "query "); ok {
+			gotQuery[name] = p["required"] == true
 		}
+	}
+	if want := queryParams[where]; !maps.Equal(gotQuery, want) {
+		t.Errorf("%s: query parameters (name: required) %v, want %v", where, gotQuery, want)
 	}
 
 	responses, ok := op["responses"].(jsonObj)
@@ -385,8 +483,10 @@ func checkOperation(t *testing.T, doc jsonObj, where, path string, item, op json
 	if authed {
 		// 403 principal_locked and 502 region_unavailable: the breach
 		// detector may lock the principal during any request, and fails
-		// closed when it cannot record one.
-		wantStatus = append(wantStatus, "401", "403", "502")
+		// closed when it cannot record one. 503: the region may be
+		// sealed, and its audit log, which records every request but
+		// GET /v1/regions, fails closed with audit_unavailable.
+		wantStatus = append(wantStatus, "401", "403", "502", "503")
 	}
 	for _, st := range wantStatus {
 		if _, ok := responses[st]; !ok {
@@ -435,6 +535,19 @@ func checkOperation(t *testing.T, doc jsonObj, where, path string, item, op json
 			}
 		}
 	}
+}
+
+// queryParams are the query parameters of each operation that has any, and
+// whether each is required. Listings page by cursor (search takes them in
+// its body).
+var queryParams = map[string]map[string]bool{
+	"GET /v1/subjects/{subject}/records": {"cursor": false, "limit": false},
+	"GET /v1/alerts": {"principal": false, "rule": false, "min_severity": false, "since": false, "until": false,
+		"cursor": false, "limit": false},
+	"GET /v1/regions/{region}/audit/entries": {"from": false, "to": false, "principal": false, "action": false,
+		"record": false, "cursor": false, "limit": false},
+	"GET /v1/regions/{region}/audit/proofs/inclusion":   {"index": true, "size": false},
+	"GET /v1/regions/{region}/audit/proofs/consistency": {"old": true, "new": false},
 }
 
 // errorTableRow matches a row of the ErrorCode description table.
@@ -636,6 +749,13 @@ func checkSchemaType(t *testing.T, doc jsonObj, where string, typ reflect.Type, 
 		s = deref(t, doc, s)
 	} else if typ.Kind() == reflect.Struct && typ != timeType {
 		t.Errorf("%s: inline schema for %s; use a $ref to its schema", where, typ.Name())
+		return
+	}
+	if typ.Kind() == reflect.Slice && typ.Elem().Kind() == reflect.Uint8 {
+		// encoding/json writes []byte as a base64 string.
+		if s["type"] != "string" || s["contentEncoding"] != "base64" {
+			t.Errorf("%s: type %v, contentEncoding %v, want a base64 string (Go %s)", where, s["type"], s["contentEncoding"], typ)
+		}
 		return
 	}
 	want := ""
@@ -1020,5 +1140,186 @@ func TestOpenAPITokensAndGuard(t *testing.T) {
 		if !got[q] {
 			t.Errorf("GET /v1/alerts: no query parameter %s", q)
 		}
+	}
+}
+
+// constStrings returns the string constants of the given type declared in
+// a Go file.
+func constStrings(t *testing.T, file, typeName string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range f.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, s := range gd.Specs {
+			vs := s.(*ast.ValueSpec)
+			if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != typeName {
+				continue
+			}
+			for _, v := range vs.Values {
+				lit, ok := v.(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					t.Fatalf("%s: a %s constant is not a string literal", file, typeName)
+				}
+				c, _ := strconv.Unquote(lit.Value)
+				out = append(out, c)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: no %s constants", file, typeName)
+	}
+	return out
+}
+
+// TestOpenAPIAudit ties the documented audit log to the code.
+func TestOpenAPIAudit(t *testing.T) {
+	doc := loadDoc(t)
+	schemas := obj(t, obj(t, doc, "components", "document"), "schemas", "components")
+	paths := obj(t, doc, "paths", "document")
+	prop := func(schema, name string) jsonObj {
+		t.Helper()
+		return deref(t, doc, obj(t, obj(t, obj(t, schemas, schema, "schemas"), "properties", schema), name, schema))
+	}
+	op := func(path string) jsonObj {
+		t.Helper()
+		return obj(t, obj(t, paths, path, "paths"), "get", path)
+	}
+	param := func(path, in, name string) jsonObj {
+		t.Helper()
+		list, _ := obj(t, paths, path, "paths")["parameters"].([]any)
+		list = append(slices.Clip(list), op(path)["parameters"].([]any)...)
+		for _, p := range list {
+			pm := deref(t, doc, p.(jsonObj))
+			if pm["in"] == in && pm["name"] == name {
+				return deref(t, doc, obj(t, pm, "schema", name))
+			}
+		}
+		t.Fatalf("GET %s: no %s parameter %s", path, in, name)
+		return nil
+	}
+	enumOf := func(s jsonObj, where string) []string {
+		t.Helper()
+		var out []string
+		e, _ := s["enum"].([]any)
+		for _, v := range e {
+			out = append(out, v.(string))
+		}
+		if len(out) == 0 {
+			t.Errorf("%s has no enum", where)
+		}
+		return out
+	}
+	const base = "/v1/regions/{region}/audit/"
+
+	// Actions: the constants of the entry format, in the document's order.
+	actions := constStrings(t, filepath.Join("..", "audit", "entry", "entry.go"), "Action")
+	for _, a := range actions {
+		if !entry.Action(a).Valid() {
+			t.Errorf("entry.go declares action %q, which Valid refuses", a)
+		}
+	}
+	for _, c := range []struct {
+		where string
+		s     jsonObj
+	}{
+		{"AuditRecord.action", prop("AuditRecord", "action")},
+		{"GET " + base + "entries action", param(base+"entries", "query", "action")},
+	} {
+		if got := enumOf(c.s, c.where); !slices.Equal(got, actions) {
+			t.Errorf("%s enum = %q, the entry format's = %q", c.where, got, actions)
+		}
+	}
+
+	// Outcomes: ok, denied, aborted or error:<code>.
+	re, err := regexp.Compile(prop("AuditRecord", "outcome")["pattern"].(string))
+	if err != nil {
+		t.Fatalf("AuditRecord.outcome pattern: %v", err)
+	}
+	for _, o := range []string{entry.OK, entry.Denied, entry.Aborted, entry.ErrorOutcome(CodeAuditUnavailable)} {
+		if !re.MatchString(o) {
+			t.Errorf("AuditRecord.outcome pattern does not accept %q", o)
+		}
+	}
+	for _, o := range []string{"", "error:", "fine", "OK"} {
+		if re.MatchString(o) {
+			t.Errorf("AuditRecord.outcome pattern accepts %q", o)
+		}
+	}
+
+	// The tree's hash and the checkpoints' algorithms are the suites'.
+	suites := []suite.Suite{suite.CNSuite(), suite.IntlSuite()}
+	var hashes []string
+	for _, s := range suites {
+		hashes = append(hashes, s.Hash().ID())
+	}
+	if got := enumOf(prop("AuditProof", "hash"), "AuditProof.hash"); !slices.Equal(got, hashes) {
+		t.Errorf("AuditProof.hash enum = %q, the suites' = %q", got, hashes)
+	}
+	cpDesc, _ := op(base + "checkpoint")["description"].(string)
+	for _, s := range suites {
+		if alg := "alg " + checkpoint.Alg(s.Signature(), s.Hash()); !strings.Contains(cpDesc, alg) {
+			t.Errorf("GET %scheckpoint: description does not show %q", base, alg)
+		}
+	}
+	// The listing's page sizes are the log's.
+	if audit.DefaultListLimit != vault.DefaultPageSize || audit.MaxListLimit != vault.MaxPageSize {
+		t.Errorf("audit list limits %d/%d differ from the documented page sizes %d/%d", audit.DefaultListLimit, audit.MaxListLimit,
+			vault.DefaultPageSize, vault.MaxPageSize)
+	}
+
+	// Entry indexes and tree sizes are whole numbers.
+	for _, p := range [][3]string{{"entries/{index}", "path", "index"}, {"proofs/inclusion", "query", "index"},
+		{"proofs/inclusion", "query", "size"}, {"proofs/consistency", "query", "old"}, {"proofs/consistency", "query", "new"}} {
+		s := param(base+p[0], p[1], p[2])
+		if s["type"] != "integer" || s["minimum"] != json.Number("0") {
+			t.Errorf("GET %s%s %s: schema %v, want an integer from 0", base, p[0], p[2], s)
+		}
+	}
+	for _, name := range []string{"from", "to"} {
+		if s := param(base+"entries", "query", name); s["type"] != "string" || s["format"] != "date-time" {
+			t.Errorf("GET %sentries %s: schema %v, want a date-time", base, name, s)
+		}
+	}
+
+	// The checkpoint and the key are not JSON; their examples are a
+	// checkpoint the example key signed.
+	example := map[string]string{}
+	for route, ct := range map[string]string{"checkpoint": "text/plain", "pubkey": "application/x-pem-file"} {
+		ok := deref(t, doc, obj(t, obj(t, op(base+route), "responses", route), "200", route))
+		content, _ := ok["content"].(jsonObj)
+		mt, found := content[ct].(jsonObj)
+		if !found || len(content) != 1 {
+			t.Errorf("GET %s%s 200: content %v, want %s only", base, route, slices.Sorted(maps.Keys(content)), ct)
+			continue
+		}
+		ex, _ := obj(t, mt, "schema", route)["examples"].([]any)
+		if len(ex) != 1 {
+			t.Errorf("GET %s%s 200: want one example", base, route)
+			continue
+		}
+		example[route], _ = ex[0].(string)
+	}
+	blk, rest := pem.Decode([]byte(example["pubkey"]))
+	if blk == nil || blk.Type != "PUBLIC KEY" || len(rest) != 0 {
+		t.Fatalf("the pubkey example is not one PEM PUBLIC KEY block")
+	}
+	s := suite.IntlSuite()
+	pub, err := s.Signature().ParsePublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatalf("the pubkey example: %v", err)
+	}
+	cp, err := checkpoint.Verify([]byte(example["checkpoint"]), pub, s.Signature(), s.Hash())
+	if err != nil {
+		t.Fatalf("the checkpoint example does not verify with the pubkey example: %v", err)
+	}
+	if cp.Origin != "domicile/eu-central" || len(cp.Root) != s.Hash().Size() {
+		t.Errorf("the checkpoint example: origin %q, root of %d bytes", cp.Origin, len(cp.Root))
 	}
 }

@@ -54,6 +54,8 @@ var statusOf = map[string]int{
 	string(vault.CodeIntegrity):           http.StatusInternalServerError,
 	string(vault.CodeSubjectErased):       http.StatusGone,
 	string(vault.CodeConflict):            http.StatusConflict,
+	string(vault.CodeAuditUnavailable):    http.StatusServiceUnavailable,
+	CodeAuditOutOfRange:                   http.StatusNotFound,
 	CodeMalformedJSON:                     http.StatusBadRequest,
 	CodeBodyTooLarge:                      http.StatusRequestEntityTooLarge,
 	CodeUnauthenticated:                   http.StatusUnauthorized,

@@ -1,12 +1,15 @@
 package api
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/guard"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
@@ -71,12 +74,18 @@ func NewRegion(o RegionOptions) http.Handler {
 	api.HandleFunc("GET /v1/regions/{region}/keys", h.keys)
 	api.HandleFunc("POST /v1/regions/{region}/keys/rotate", h.rotate)
 	h.principalRoutes(api)
+	h.auditRoutes(api)
 	api.HandleFunc("/", notFound)
 
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", RequireAuth(api, o.Directory, log))
 	mux.HandleFunc("GET /v1/openapi.json", ServeOpenAPI)
-	addProbes(mux, o.Metrics, func() error { return nil })
+	addProbes(mux, o.Metrics, func() error {
+		if l := o.Vault.Audit(); l != nil {
+			return l.Err() // a log that cannot integrate is not ready
+		}
+		return nil
+	})
 	mux.HandleFunc("/", notFound)
 	return Middleware(mux, o.Metrics, log, o.MaxBody)
 }
@@ -113,6 +122,7 @@ func (h *region) decide(w http.ResponseWriter, r *http.Request, action policy.Pe
 			// Denials are a signal too; the answer is the denial.
 			h.guard.Observe(r.Context(), guard.Event{Principal: a.ID, Roles: a.Roles, Action: guardAction(action), Denied: true})
 		}
+		h.record(nil, r, entry.Entry{Action: auditAction(action), Collection: collection, Decision: "deny", Rule: d.Code, Outcome: entry.Denied})
 		detail := "access denied: " + firstReason(d)
 		if d.Code == access.CodePermissionDenied {
 			detail = "principal " + a.ID + " lacks permission " + d.Missing + " in region " + h.v.Region().Name
@@ -137,10 +147,13 @@ func (h *region) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	recs := make([]vault.NewRecord, len(req.Records))
+	rule := ""
 	for i, nr := range req.Records {
-		if _, ok := h.decide(w, r, policy.PermCreate, nr.Collection, nr.Jurisdiction); !ok {
+		d, ok := h.decide(w, r, policy.PermCreate, nr.Collection, nr.Jurisdiction)
+		if !ok {
 			return
 		}
+		rule = d.Rule
 		recs[i] = vault.NewRecord{Collection: nr.Collection, Subject: nr.Subject, Jurisdiction: nr.Jurisdiction, Fields: nr.Fields}
 	}
 	a, _ := AccountOf(r.Context())
@@ -149,7 +162,7 @@ func (h *region) create(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, Errorf(CodeInvalidRequest, "Idempotency-Key is longer than 255 bytes"))
 		return
 	}
-	out, err := h.v.Create(r.Context(), recs, vault.CreateOptions{IdempotencyKey: key, Scope: a.ID})
+	out, err := h.v.Create(r.Context(), recs, vault.CreateOptions{IdempotencyKey: key, Scope: a.ID, Actor: h.actor(r, rule)})
 	if err != nil {
 		writeProblem(w, r, h.log, err)
 		return
@@ -216,6 +229,9 @@ func (h *region) get(w http.ResponseWriter, r *http.Request) {
 	if !h.observe(w, r, guard.Event{Action: guard.ActionRead, RecordIDs: []string{rec.ID}, ClearFields: clearCount(out)}) {
 		return
 	}
+	if !h.record(w, r, h.readEntry(entry.Read, rec.Collection, out.Access.Rule, out)) {
+		return
+	}
 	w.Header().Set(RuleHeader, out.Access.Rule)
 	WriteJSON(w, http.StatusOK, out)
 }
@@ -232,10 +248,11 @@ func (h *region) patch(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	if _, ok := h.decide(w, r, policy.PermUpdate, cur.Collection, cur.Jurisdiction); !ok {
+	d, ok := h.decide(w, r, policy.PermUpdate, cur.Collection, cur.Jurisdiction)
+	if !ok {
 		return
 	}
-	rec, err := h.v.Patch(r.Context(), id, req.Set, req.Remove)
+	rec, err := h.v.Patch(r.Context(), id, req.Set, req.Remove, h.actor(r, d.Rule))
 	if err != nil {
 		writeProblem(w, r, h.log, err)
 		return
@@ -254,10 +271,11 @@ func (h *region) delete(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	if _, ok := h.decide(w, r, policy.PermDelete, cur.Collection, cur.Jurisdiction); !ok {
+	d, ok := h.decide(w, r, policy.PermDelete, cur.Collection, cur.Jurisdiction)
+	if !ok {
 		return
 	}
-	if err := h.v.Delete(r.Context(), id); err != nil {
+	if err := h.v.Delete(r.Context(), id, h.actor(r, d.Rule)); err != nil {
 		writeProblem(w, r, h.log, err)
 		return
 	}
@@ -298,14 +316,18 @@ func (h *region) listSubject(w http.ResponseWriter, r *http.Request) {
 	if !h.observe(w, r, guard.Event{Action: guard.ActionRead, RecordIDs: recordIDs(out.Records), ClearFields: clearCount(out.Records...)}) {
 		return
 	}
+	if !h.record(w, r, h.readEntry(entry.Read, "", "", out.Records...)) {
+		return
+	}
 	WriteJSON(w, http.StatusOK, out)
 }
 
 func (h *region) eraseSubject(w http.ResponseWriter, r *http.Request) {
-	if _, ok := h.decide(w, r, policy.PermErase, "", ""); !ok {
+	d, ok := h.decide(w, r, policy.PermErase, "", "")
+	if !ok {
 		return
 	}
-	n, err := h.v.EraseSubject(r.Context(), r.PathValue("subject"))
+	n, err := h.v.EraseSubject(r.Context(), r.PathValue("subject"), h.actor(r, d.Rule))
 	if err != nil {
 		writeProblem(w, r, h.log, err)
 		return
@@ -334,6 +356,11 @@ func (h *region) search(w http.ResponseWriter, r *http.Request) {
 	out := h.shapePage(r, p)
 	if !h.observe(w, r, guard.Event{Action: guard.ActionSearch, RecordIDs: recordIDs(out.Records), ClearFields: clearCount(out.Records...),
 		SearchProbe: h.probe(collection, req.Field, req.Value, req.Jurisdiction)}) {
+		return
+	}
+	se := h.readEntry(entry.Search, collection, "", out.Records...)
+	se.Fields = append([]string{req.Field}, se.Fields...) // the field searched by first
+	if !h.record(w, r, se) {
 		return
 	}
 	WriteJSON(w, http.StatusOK, out)
@@ -370,8 +397,11 @@ func (h *region) describe(r *http.Request) (client.Region, error) {
 
 // checkAdmin guards the administrative endpoints of this region.
 func (h *region) checkAdmin(w http.ResponseWriter, r *http.Request) bool {
-	_, ok := h.decide(w, r, policy.PermAdmin, "", "")
-	return ok
+	if _, ok := h.decide(w, r, policy.PermAdmin, "", ""); !ok {
+		return false
+	}
+	// Administration is audited like any access: the route is the rule.
+	return h.record(w, r, entry.Entry{Action: entry.Admin, Decision: "allow", Rule: strings.ReplaceAll(r.Pattern, " ", ":")})
 }
 
 func (h *region) checkRegion(w http.ResponseWriter, r *http.Request) bool {
@@ -427,6 +457,9 @@ func (h *region) rotate(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, err)
 		return
 	}
+	if !h.record(w, r, entry.Entry{Action: entry.Key, Decision: "allow", Rule: fmt.Sprintf("rotate:%s:v%d", p, v)}) {
+		return
+	}
 	WriteJSON(w, http.StatusOK, client.RotateResponse{Region: h.v.Region().Name, Purpose: req.Purpose, Version: v})
 }
 
@@ -443,4 +476,25 @@ func guardAction(p policy.Permission) guard.Action {
 		return guard.ActionAdmin
 	}
 	return guard.ActionWrite
+}
+
+// auditAction maps a permission to the audit log's action.
+func auditAction(p policy.Permission) entry.Action {
+	switch p {
+	case policy.PermCreate:
+		return entry.Create
+	case policy.PermRead:
+		return entry.Read
+	case policy.PermSearch:
+		return entry.Search
+	case policy.PermUpdate:
+		return entry.Patch
+	case policy.PermDelete:
+		return entry.Delete
+	case policy.PermErase:
+		return entry.Erase
+	case policy.PermDetokenize:
+		return entry.Detokenize
+	}
+	return entry.Admin
 }

@@ -3,9 +3,11 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/guard"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/tokens"
@@ -76,6 +78,9 @@ func (h *region) tokenize(w http.ResponseWriter, r *http.Request) {
 		issued++
 	}
 	h.log.Info("tokenize", "request_id", requestID(r), "principal", a.ID, "items", len(req.Items), "issued", issued)
+	if !h.record(w, r, entry.Entry{Action: entry.Tokenize, Decision: "allow", Outcome: entry.OK}) {
+		return
+	}
 	WriteJSON(w, http.StatusOK, out)
 }
 
@@ -160,6 +165,23 @@ func (h *region) detokenize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !h.observe(w, r, guard.Event{Action: guard.ActionDetokenize, Tokens: presented, RecordIDs: recs, ClearFields: shown}) {
+		return
+	}
+	de := entry.Entry{Action: entry.Detokenize, Records: recs, Decision: "allow", Outcome: entry.OK}
+	if refused > 0 && shown == 0 {
+		de.Decision, de.Outcome = "deny", entry.Denied
+	}
+	fields := map[string]bool{}
+	for _, res := range out.Results {
+		if res.Field != "" {
+			fields[res.Field] = true
+		}
+	}
+	for f := range fields {
+		de.Fields = append(de.Fields, f)
+	}
+	slices.Sort(de.Fields)
+	if !h.record(w, r, de) {
 		return
 	}
 	WriteJSON(w, http.StatusOK, out)

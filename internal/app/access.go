@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/audit"
+	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/guard"
 	"github.com/domicile/domicile/internal/guard/webhook"
 	"github.com/domicile/domicile/internal/keyring"
@@ -108,7 +110,7 @@ func readOrCreateToken(path string) (string, error) {
 // guardFor builds a region's breach detector: its digests keyed by a key
 // derived from the region's keyring, locks through the directory, alerts
 // to the log and the policy's webhooks.
-func guardFor(ctx context.Context, c RegionConfig, kr *keyring.Keyring, st store.Store, dir *access.Directory, log *slog.Logger) (*guard.Guard, *webhook.Sender, error) {
+func guardFor(ctx context.Context, c RegionConfig, kr *keyring.Keyring, st store.Store, dir *access.Directory, alog *audit.Log, log *slog.Logger) (*guard.Guard, *webhook.Sender, error) {
 	key, err := kr.DeriveKey(keyring.Index, 1, "guard", 32)
 	if err != nil {
 		return nil, nil, err
@@ -130,6 +132,11 @@ func guardFor(ctx context.Context, c RegionConfig, kr *keyring.Keyring, st store
 		}),
 		OnAlert: func(a guard.Alert) {
 			log.Warn("guard alert", "alert", a.ID, "rule", a.Rule, "severity", a.Severity, "principal", a.Principal, "response", a.Response)
+			// Alerts are audit entries too.
+			if err := alog.AppendNow(context.Background(), entry.Entry{Action: entry.Admin, Principal: a.Principal,
+				Decision: "alert-" + a.Severity, Rule: a.Rule, Outcome: entry.OK}); err != nil {
+				log.Error("audit: alert not recorded", "alert", a.ID, "err", err)
+			}
 			if hooks != nil {
 				hooks.Send(a)
 			}
@@ -137,4 +144,20 @@ func guardFor(ctx context.Context, c RegionConfig, kr *keyring.Keyring, st store
 		Logger: log,
 	})
 	return g, hooks, err
+}
+
+// openAudit opens the region's audit log: entries hashed with the suite
+// hash, checkpoints signed with the region's audit key.
+func openAudit(ctx context.Context, c RegionConfig, kr *keyring.Keyring, st store.Store, log *slog.Logger) (*audit.Log, error) {
+	s := kr.Suite()
+	o := audit.Options{Store: st, Region: c.Name, Origin: "domicile/" + c.Name, Hash: s.Hash(), Signature: s.Signature(),
+		Signer: kr.AuditSigner, Now: c.Now,
+		Logf: func(format string, args ...any) { log.Error("audit: " + fmt.Sprintf(format, args...)) }}
+	if c.WitnessFile != "" {
+		if err := os.MkdirAll(filepath.Dir(c.WitnessFile), 0o700); err != nil {
+			return nil, err
+		}
+		o.Witness = audit.NewFileWitness(c.WitnessFile)
+	}
+	return audit.Open(ctx, o)
 }

@@ -92,7 +92,8 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 			return nil, err
 		}
 		r, err := OpenRegion(ctx, RegionConfig{Policy: c.Policy, Name: pr.Name, Dir: filepath.Join(c.DataDir, "regions", pr.Name),
-			Secret: secret, KDF: c.KDF, Logger: log, Metrics: metrics})
+			Secret: secret, KDF: c.KDF, Logger: log, Metrics: metrics,
+			WitnessFile: filepath.Join(c.DataDir, "witness", pr.Name+".checkpoints")})
 		if err != nil {
 			d.closeRegions()
 			return nil, err
@@ -237,7 +238,7 @@ func SeedCustomers(ctx context.Context, regions []*Region, pol *policy.Policy, n
 		if r == nil || r.Vault == nil {
 			return fmt.Errorf("region %s is not serving", region)
 		}
-		if _, err := r.Vault.Create(ctx, recs, vault.CreateOptions{}); err != nil {
+		if _, err := r.Vault.Create(ctx, recs, vault.CreateOptions{Actor: vault.Actor{Principal: "dev-seed"}}); err != nil {
 			return fmt.Errorf("region %s: %w", region, err)
 		}
 		done += len(recs)

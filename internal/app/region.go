@@ -14,6 +14,7 @@ import (
 
 	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/api"
+	"github.com/domicile/domicile/internal/audit"
 	"github.com/domicile/domicile/internal/guard"
 	"github.com/domicile/domicile/internal/guard/webhook"
 	"github.com/domicile/domicile/internal/keyring"
@@ -42,6 +43,10 @@ type RegionConfig struct {
 	Logger *slog.Logger
 	// Now is the clock of the breach detector; nil means time.Now.
 	Now func() time.Time
+	// WitnessFile, if set, receives every signed audit checkpoint, so that
+	// a log cut back and re-signed is caught; keep it off the region's
+	// disk.
+	WitnessFile string
 	// Metrics may be shared by every region of a process.
 	Metrics *api.Metrics
 }
@@ -57,7 +62,10 @@ type Region struct {
 	// Directory holds the principals that may reach the region.
 	Directory *access.Directory
 	// Guard watches for bulk and unusual reading.
-	Guard   *guard.Guard
+	Guard *guard.Guard
+	// Audit is the region's tamper-evident log.
+	Audit   *audit.Log
+	log     *slog.Logger
 	hooks   *webhook.Sender
 	Handler http.Handler
 	// Sealed is why the region does not serve, or nil.
@@ -85,7 +93,7 @@ func OpenRegion(ctx context.Context, c RegionConfig) (*Region, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Region{Name: c.Name, Store: st}
+	r := &Region{Name: c.Name, Store: st, log: log}
 	pr, _ := c.Policy.Region(c.Name)
 	kr, err := keyring.Open(ctx, keyring.Options{Region: c.Name, Suite: suiteOf(pr), Store: st, Secret: c.Secret, KDF: c.KDF})
 	switch {
@@ -98,13 +106,21 @@ func OpenRegion(ctx context.Context, c RegionConfig) (*Region, error) {
 		st.Close()
 		return nil, fmt.Errorf("region %s: keyring: %w", c.Name, err)
 	}
+	alog, err := openAudit(ctx, c, kr, st, log)
+	if err != nil {
+		kr.Close()
+		st.Close()
+		return nil, fmt.Errorf("region %s: audit log: %w", c.Name, err)
+	}
+	r.Audit = alog
 	tok, err := tokens.New(tokens.Options{Region: c.Name, Policy: c.Policy, Keyring: kr, Store: st})
 	if err != nil {
+		alog.Close()
 		kr.Close()
 		st.Close()
 		return nil, fmt.Errorf("region %s: tokens: %w", c.Name, err)
 	}
-	v, err := vault.New(vault.Options{Policy: c.Policy, Region: c.Name, Keyring: kr, Store: st, Tokens: tok})
+	v, err := vault.New(vault.Options{Policy: c.Policy, Region: c.Name, Keyring: kr, Store: st, Tokens: tok, Audit: alog})
 	if err != nil {
 		kr.Close()
 		st.Close()
@@ -118,7 +134,7 @@ func OpenRegion(ctx context.Context, c RegionConfig) (*Region, error) {
 		return nil, fmt.Errorf("region %s: %w", c.Name, err)
 	}
 	r.Directory = dir
-	g, hooks, err := guardFor(ctx, c, kr, st, dir, log)
+	g, hooks, err := guardFor(ctx, c, kr, st, dir, alog, log)
 	if err != nil {
 		kr.Close()
 		st.Close()
@@ -138,6 +154,14 @@ func (r *Region) Close() error {
 	}
 	if r.hooks != nil {
 		r.hooks.Close(ctx)
+	}
+	if r.Audit != nil {
+		// Sign what is pending, so that a clean stop leaves the whole log
+		// covered by a checkpoint.
+		if _, err := r.Audit.Checkpoint(ctx); err != nil && !errors.Is(err, audit.ErrNotFound) {
+			r.log.Error("audit: final checkpoint", "err", err)
+		}
+		r.Audit.Close()
 	}
 	if r.Keyring != nil {
 		r.Keyring.Close()

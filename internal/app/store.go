@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/store/pebble"
 	"github.com/domicile/domicile/internal/store/postgres"
@@ -44,4 +46,22 @@ func openStore(ctx context.Context, c RegionConfig) (store.Store, error) {
 		return nil, fmt.Errorf("region %s: open store: %w", c.Name, err)
 	}
 	return st, nil
+}
+
+// OpenRegionStore opens a region's store for offline tools (audit verify,
+// export): a postgres:// URL or an embedded store directory. The region's
+// node must not be running on an embedded directory (it holds its lock).
+func OpenRegionStore(ctx context.Context, pol *policy.Policy, region, location string) (store.Store, error) {
+	c := RegionConfig{Policy: pol, Name: region}
+	if IsPostgresURL(location) {
+		c.Store = location
+	} else {
+		// A tool must not create an empty store where none was: an empty
+		// log would verify.
+		if m, _ := filepath.Glob(filepath.Join(location, "MANIFEST-*")); len(m) == 0 {
+			return nil, fmt.Errorf("region %s: %s holds no store", region, location)
+		}
+		c.Dir = location
+	}
+	return openStore(ctx, c)
 }

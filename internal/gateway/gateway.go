@@ -97,6 +97,9 @@ func New(o Options) (http.Handler, error) {
 	g.tokenRoutes(mux)
 	mux.HandleFunc("GET /v1/alerts", g.alerts)
 	mux.HandleFunc("POST /v1/regions/{region}/decoys", g.byRegionName)
+	for _, p := range []string{"entries", "entries/{index}", "proofs/inclusion", "proofs/consistency", "checkpoint", "pubkey"} {
+		mux.HandleFunc("GET /v1/regions/{region}/audit/"+p, g.byRegionName)
+	}
 	mux.HandleFunc("GET /v1/openapi.json", api.ServeOpenAPI)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -31,6 +31,9 @@ const (
 	// CodeConflict: concurrent writers of one record kept winning; the
 	// request changed nothing and may be retried.
 	CodeConflict Code = "conflict"
+	// CodeAuditUnavailable: the audit log could not record the operation,
+	// so it was not done (fail closed).
+	CodeAuditUnavailable Code = "audit_unavailable"
 )
 
 // Error is a vault error a caller can act on. Msg never contains a submitted

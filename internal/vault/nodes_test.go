@@ -91,7 +91,7 @@ func TestNodesPatchNoLostUpdate(t *testing.T) {
 				node := n.v[(i+j)%2]
 				wg.Go(func() {
 					<-start
-					if _, err := node.Patch(ctx, id, map[string]string{f: full[f]}, nil); err != nil {
+					if _, err := node.Patch(ctx, id, map[string]string{f: full[f]}, nil, vault.Actor{}); err != nil {
 						t.Errorf("Patch(%s) of record %d: %v", f, i, err)
 					}
 				})
@@ -153,14 +153,14 @@ func TestNodesDeleteRacesPatch(t *testing.T) {
 		start := make(chan struct{})
 		wg.Go(func() {
 			<-start
-			if err := n.v[0].Delete(ctx, id); err != nil {
+			if err := n.v[0].Delete(ctx, id, vault.Actor{}); err != nil {
 				t.Errorf("Delete: %v", err)
 			}
 		})
 		for p := range patchers {
 			wg.Go(func() {
 				<-start
-				_, err := n.v[1].Patch(ctx, id, map[string]string{"email": fmt.Sprintf("p%d@example.cn", p)}, nil)
+				_, err := n.v[1].Patch(ctx, id, map[string]string{"email": fmt.Sprintf("p%d@example.cn", p)}, nil, vault.Actor{})
 				if err != nil && vault.CodeOf(err) != vault.CodeNotFound {
 					t.Errorf("Patch: %v, want success or not_found", err)
 				}
@@ -195,7 +195,7 @@ func TestNodesEraseSeenByOtherNode(t *testing.T) {
 	if _, err := b.Get(ctx, oldID); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := a.EraseSubject(ctx, "alice"); err != nil || got != 1 {
+	if got, err := a.EraseSubject(ctx, "alice", vault.Actor{}); err != nil || got != 1 {
 		t.Fatalf("EraseSubject = %d, %v; want 1 record", got, err)
 	}
 
@@ -236,10 +236,10 @@ func TestNodesEraseSeenByOtherNode(t *testing.T) {
 		}
 	}
 	// Patching the restored copy must not write under the destroyed key.
-	if _, err := b.Patch(ctx, oldID, map[string]string{"email": "x@example.cn"}, nil); vault.CodeOf(err) != vault.CodeSubjectErased {
+	if _, err := b.Patch(ctx, oldID, map[string]string{"email": "x@example.cn"}, nil, vault.Actor{}); vault.CodeOf(err) != vault.CodeSubjectErased {
 		t.Fatalf("node 1 patching the restored copy: error = %v, want subject_erased", err)
 	}
-	if err := b.Delete(ctx, oldID); err != nil {
+	if err := b.Delete(ctx, oldID, vault.Actor{}); err != nil {
 		t.Fatalf("node 1 deleting the restored copy: %v", err)
 	}
 }

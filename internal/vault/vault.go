@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/domicile/domicile/internal/audit"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/normalize"
 	"github.com/domicile/domicile/internal/policy"
@@ -47,6 +48,9 @@ type Options struct {
 	Region  string // the region this vault serves; must be in Policy
 	Keyring *keyring.Keyring
 	Store   store.Store
+	// Audit, when set, records every write in the same batch as the
+	// write; a write it cannot record fails.
+	Audit *audit.Log
 	// Tokens, when set, gives every created record the tokens of its
 	// fields that have a token kind, committed with the record.
 	Tokens *tokens.Service
@@ -61,6 +65,7 @@ type Vault struct {
 	keys   *keyring.Keyring
 	st     store.Store
 	tokens *tokens.Service
+	audit  *audit.Log
 	suite  suite.ID
 	rand   io.Reader
 	now    func() time.Time
@@ -88,7 +93,7 @@ func New(o Options) (*Vault, error) {
 		return nil, fmt.Errorf("vault: keyring of %s/%s does not match region %s/%s",
 			o.Keyring.Region(), o.Keyring.Suite().ID(), r.Name, r.Suite)
 	}
-	v := &Vault{pol: o.Policy, region: r, keys: o.Keyring, st: o.Store, tokens: o.Tokens, suite: r.Suite,
+	v := &Vault{pol: o.Policy, region: r, keys: o.Keyring, st: o.Store, tokens: o.Tokens, audit: o.Audit, suite: r.Suite,
 		rand: o.Rand, now: o.Now, colls: map[string]*collection{}}
 	if v.rand == nil {
 		v.rand = rand.Reader
@@ -114,6 +119,9 @@ func New(o Options) (*Vault, error) {
 
 // Region returns the policy region this vault serves.
 func (v *Vault) Region() *policy.Region { return v.region }
+
+// Audit returns the region's audit log (nil when off).
+func (v *Vault) Audit() *audit.Log { return v.audit }
 
 // Keyring returns the region's keyring.
 func (v *Vault) Keyring() *keyring.Keyring { return v.keys }

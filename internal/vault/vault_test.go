@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/domicile/domicile/examples"
+	"github.com/domicile/domicile/internal/audit"
 	"github.com/domicile/domicile/internal/envelope"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
@@ -240,7 +241,7 @@ func TestEraseSubjectShreds(t *testing.T) {
 		t.Fatal(err)
 	}
 	backup = append([]byte(nil), backup...)
-	n, err := f.v.EraseSubject(ctx, "cust-e")
+	n, err := f.v.EraseSubject(ctx, "cust-e", vault.Actor{})
 	if err != nil || n != 1 {
 		t.Fatalf("EraseSubject = %d, %v", n, err)
 	}
@@ -291,7 +292,7 @@ func TestFindNormalises(t *testing.T) {
 		t.Fatalf("search on unindexed field: %v", err)
 	}
 	// Patching the e-mail moves the index entry.
-	if _, err := f.v.Patch(ctx, id, map[string]string{"email": "new@example.cn"}, nil); err != nil {
+	if _, err := f.v.Patch(ctx, id, map[string]string{"email": "new@example.cn"}, nil, vault.Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	p, err := f.v.Find(ctx, "customers", "email", "wang.wei@example.cn", "", "", 10)
@@ -352,5 +353,44 @@ func TestPaginationAndIdempotency(t *testing.T) {
 	st, _ := f.v.Stats(ctx)
 	if st.Records["customers"] != 7 {
 		t.Fatalf("count = %d", st.Records["customers"])
+	}
+}
+
+// TestAuditFailsClosed: when the audit log cannot take an entry, a create
+// fails with audit_unavailable and stores nothing; with the log working,
+// the create and its entry commit together.
+func TestAuditFailsClosed(t *testing.T) {
+	f := newVault(t, "cn-north")
+	ctx := context.Background()
+	s := f.kr.Suite()
+	log, err := audit.Open(ctx, audit.Options{Store: f.st, Region: "cn-north", Origin: "test/cn-north", Hash: s.Hash(),
+		Signature: s.Signature(), Signer: f.kr.AuditSigner, Manual: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.New(vault.Options{Policy: f.pol, Region: "cn-north", Keyring: f.kr, Store: f.st, Audit: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Create(ctx, []vault.NewRecord{cnCustomer("cust-a1")}, vault.CreateOptions{Actor: vault.Actor{Principal: "tester"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if log.Size() != 1 {
+		t.Fatalf("log size %d after one create, want 1", log.Size())
+	}
+	log.Close() // the log can no longer append
+	_, err = v.Create(ctx, []vault.NewRecord{cnCustomer("cust-a2")}, vault.CreateOptions{})
+	if vault.CodeOf(err) != vault.CodeAuditUnavailable {
+		t.Fatalf("create with a closed audit log: %v, want %s", err, vault.CodeAuditUnavailable)
+	}
+	st, err := v.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Records["customers"] != 1 {
+		t.Fatalf("%d records stored, want only the audited one", st.Records["customers"])
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/envelope"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/recordfmt"
@@ -54,6 +55,8 @@ type CreateOptions struct {
 	IdempotencyKey string
 	// Scope separates idempotency keys of different callers.
 	Scope string
+	// Actor is who the records are created for, for the audit log.
+	Actor Actor
 }
 
 // Create stores recs atomically: all of them or none. Every record must
@@ -203,7 +206,11 @@ func (v *Vault) create(ctx context.Context, recs []prepared, o CreateOptions, fp
 	if ik != nil {
 		b.Insert(ik, encodeIdem(fp, out))
 	}
-	if err := v.st.Apply(ctx, &b); err != nil {
+	entries := make([]entry.Entry, len(recs))
+	for i := range recs {
+		entries[i] = o.Actor.entry(entry.Create, recs[i].coll.p.Name, []string{out[i].ID}, sortedNames(recs[i].rec.Fields), v.keys.SubjectRef(recs[i].rec.Subject))
+	}
+	if err := v.apply(ctx, &b, entries...); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			// A concurrent create made a subject's key first, or a key
 			// was destroyed (perhaps by another node while this one had
@@ -293,7 +300,7 @@ const maxAttempts = 8
 // deleted the record meanwhile, so no concurrent update is lost and a
 // deleted record is never written back. After maxAttempts lost races it
 // fails with an error wrapping store.ErrConflict.
-func (v *Vault) Patch(ctx context.Context, id string, set map[string]string, remove []string) (*Record, error) {
+func (v *Vault) Patch(ctx context.Context, id string, set map[string]string, remove []string, who Actor) (*Record, error) {
 	if err := v.checkRecordID(id); err != nil {
 		return nil, err
 	}
@@ -303,7 +310,7 @@ func (v *Vault) Patch(ctx context.Context, id string, set map[string]string, rem
 	mu.Lock()
 	defer mu.Unlock()
 	for attempt := 1; ; attempt++ {
-		r, err := v.patch(ctx, id, set, remove)
+		r, err := v.patch(ctx, id, set, remove, who)
 		if !errors.Is(err, errRetry) {
 			return r, err
 		}
@@ -315,7 +322,7 @@ func (v *Vault) Patch(ctx context.Context, id string, set map[string]string, rem
 
 // patch is one attempt of Patch; it returns errRetry when its batch lost a
 // race.
-func (v *Vault) patch(ctx context.Context, id string, set map[string]string, remove []string) (*Record, error) {
+func (v *Vault) patch(ctx context.Context, id string, set map[string]string, remove []string, who Actor) (*Record, error) {
 	st, raw, err := v.loadRaw(ctx, id)
 	if err != nil {
 		return nil, err
@@ -408,7 +415,12 @@ func (v *Vault) patch(ctx context.Context, id string, set map[string]string, rem
 	st.SortFields()
 	st.Updated = v.now().UnixNano()
 	b.Put(recordKey(id), recordfmt.Marshal(st))
-	if err := v.st.Apply(ctx, &b); err != nil {
+	changedNames := make([]string, 0, len(changed))
+	for name := range changed {
+		changedNames = append(changedNames, name)
+	}
+	sort.Strings(changedNames)
+	if err := v.apply(ctx, &b, who.entry(entry.Patch, c.p.Name, []string{id}, changedNames, st.SubjectRef)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			v.keys.Forget(sk) // the key may have been destroyed
 			return nil, errRetry
@@ -422,7 +434,7 @@ func (v *Vault) patch(ctx context.Context, id string, set map[string]string, rem
 // record to hold what it read and re-reads it after losing a race, so the
 // index entries it deletes are those of the version it deletes; a record
 // deleted meanwhile gives CodeNotFound.
-func (v *Vault) Delete(ctx context.Context, id string) error {
+func (v *Vault) Delete(ctx context.Context, id string, who Actor) error {
 	if err := v.checkRecordID(id); err != nil {
 		return err
 	}
@@ -437,7 +449,7 @@ func (v *Vault) Delete(ctx context.Context, id string) error {
 		var b store.Batch
 		b.Expect(recordKey(id), raw)
 		v.deleteOps(&b, id, st)
-		err = v.st.Apply(ctx, &b)
+		err = v.apply(ctx, &b, who.entry(entry.Delete, st.Collection, []string{id}, nil, st.SubjectRef))
 		switch {
 		case err == nil:
 			return nil
@@ -462,7 +474,7 @@ func (v *Vault) deleteOps(b *store.Batch, id string, st *recordfmt.Record) {
 // copy of its ciphertexts, backups included, becomes unreadable) and deletes
 // its records. It returns the number of records deleted. Erasing an
 // unknown subject deletes nothing and is not an error.
-func (v *Vault) EraseSubject(ctx context.Context, subject string) (int, error) {
+func (v *Vault) EraseSubject(ctx context.Context, subject string, who Actor) (int, error) {
 	if err := checkSubject(subject); err != nil {
 		return 0, err
 	}
@@ -474,6 +486,7 @@ func (v *Vault) EraseSubject(ctx context.Context, subject string) (int, error) {
 	}
 	var b store.Batch
 	n := 0
+	var erased []string
 	for _, kv := range kvs {
 		id := idFromKey(kv.Key, prefix)
 		st, err := v.load(ctx, id)
@@ -485,13 +498,14 @@ func (v *Vault) EraseSubject(ctx context.Context, subject string) (int, error) {
 			return 0, err
 		}
 		v.deleteOps(&b, id, st)
+		erased = append(erased, id)
 		n++
 	}
 	done, err := v.keys.DestroySubjectKey(ctx, subject, &b)
 	if err != nil {
 		return 0, fmt.Errorf("vault: erase: %w", err)
 	}
-	err = v.st.Apply(ctx, &b)
+	err = v.apply(ctx, &b, who.entry(entry.Erase, "", erased, nil, ref))
 	done()
 	if err != nil {
 		return 0, fmt.Errorf("vault: erase: %w", err)
