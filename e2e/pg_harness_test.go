@@ -6,12 +6,15 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/domicile/domicile/client"
+	"github.com/domicile/domicile/examples"
 )
 
 // Helpers for the split deployment: `domicile serve` nodes on PostgreSQL
@@ -89,7 +92,34 @@ func nodeEnv(region string) []string {
 
 // serveArgs are the arguments of a region's node on a PostgreSQL store.
 func serveArgs(region, dsn string) []string {
-	return []string{"serve", "--region", region, "--store", dsn, "--listen", "127.0.0.1:0", "--admin-location", regionCountry[region]}
+	return []string{"serve", "--region", region, "--store", dsn, "--listen", "127.0.0.1:0", "--admin-location", regionCountry[region],
+		"--policy", loadPolicyFile()}
+}
+
+var (
+	loadPolicyOnce sync.Once
+	loadPolicyPath string
+)
+
+// loadPolicyFile is the example policy without its guard section: these
+// tests push thousands of reads a minute through one principal on purpose,
+// which the guard would rightly stop as a drain (its own tests cover it).
+func loadPolicyFile() string {
+	loadPolicyOnce.Do(func() {
+		src := string(examples.Policy)
+		if i := strings.Index(src, "\nguard:"); i >= 0 {
+			src = src[:i+1]
+		}
+		dir, err := os.MkdirTemp("", "domicile-policy")
+		if err != nil {
+			panic(err)
+		}
+		loadPolicyPath = filepath.Join(dir, "load-policy.yaml")
+		if err := os.WriteFile(loadPolicyPath, []byte(src), 0o600); err != nil {
+			panic(err)
+		}
+	})
+	return loadPolicyPath
 }
 
 // splitClient is a client of the gateway at s acting as the administrator
@@ -106,7 +136,7 @@ func splitClient(t testing.TB, s *server) *client.Client {
 // startGateway starts `domicile gateway` with one URL per region.
 func startGateway(t testing.TB, regions map[string]string) *server {
 	t.Helper()
-	args := []string{"gateway", "--listen", "127.0.0.1:0"}
+	args := []string{"gateway", "--listen", "127.0.0.1:0", "--policy", loadPolicyFile()}
 	for name, u := range regions {
 		args = append(args, "--region", name+"="+u)
 	}

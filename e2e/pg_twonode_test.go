@@ -143,7 +143,11 @@ func TestPostgresTwoNodes(t *testing.T) {
 		})
 	}
 	cwg.Wait()
-	<-killedRun
+	select {
+	case <-killedRun:
+	default:
+		t.Fatalf("the clients stopped before the kill (%d creates acknowledged)", len(acked))
+	}
 	if t.Failed() {
 		t.FailNow()
 	}
