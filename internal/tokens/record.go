@@ -23,6 +23,10 @@ type RecordFields struct {
 	// Fields are the record's fields in clear; those without a token kind
 	// are skipped.
 	Fields map[string]string
+	// Normalized optionally holds fields already normalised with the
+	// field's normaliser (the vault's blind-index values), so they are not
+	// normalised twice.
+	Normalized map[string]string
 }
 
 // FieldToken is the token of one field of a record.
@@ -96,9 +100,12 @@ func (s *Service) TokenizeRecordFields(ctx context.Context, b *store.Batch, r Re
 
 func (s *Service) recordField(_ context.Context, b *store.Batch, r *RecordFields, fi *fieldInfo, j string, vk *verKeys) (FieldToken, *Error) {
 	value := r.Fields[fi.name]
-	norm, e := s.normalize(fi, value, j)
-	if e != nil {
-		return FieldToken{}, e
+	norm, ok := r.Normalized[fi.name]
+	if !ok {
+		var e *Error
+		if norm, e = s.normalize(fi, value, j); e != nil {
+			return FieldToken{}, e
+		}
 	}
 	ft := FieldToken{Field: fi.name, Kind: fi.kind, KeyVersion: vk.version}
 	entry := &tokfmt.Entry{Sealer: tokfmt.SealerSubject, Collection: fi.coll, Field: fi.name, Jurisdiction: j,

@@ -120,6 +120,9 @@ func New(o Options) (*Vault, error) {
 // Region returns the policy region this vault serves.
 func (v *Vault) Region() *policy.Region { return v.region }
 
+// Tokens returns the region's token service (nil when off).
+func (v *Vault) Tokens() *tokens.Service { return v.tokens }
+
 // Audit returns the region's audit log (nil when off).
 func (v *Vault) Audit() *audit.Log { return v.audit }
 

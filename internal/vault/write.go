@@ -194,7 +194,7 @@ func (v *Vault) create(ctx context.Context, recs []prepared, o CreateOptions, fp
 		out[i] = Created{ID: id, Region: v.region.Name}
 		if v.tokens != nil {
 			fts, err := v.tokens.TokenizeRecordFields(ctx, &b, tokens.RecordFields{Collection: p.coll.p.Name, RecordID: id,
-				Jurisdiction: p.rec.Jurisdiction, SubjectRef: stored.SubjectRef, SubjectKey: sk, Fields: p.rec.Fields})
+				Jurisdiction: p.rec.Jurisdiction, SubjectRef: stored.SubjectRef, SubjectKey: sk, Fields: p.rec.Fields, Normalized: p.indexed})
 			if err != nil {
 				return nil, tokenError(err, i)
 			}
