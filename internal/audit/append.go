@@ -1,13 +1,14 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/domicile/domicile/internal/audit/entry"
-	"github.com/domicile/domicile/internal/audit/tlog"
 	"github.com/domicile/domicile/internal/store"
-	"github.com/domicile/domicile/internal/suite"
 )
 
 // Reservation states.
@@ -21,23 +22,16 @@ const (
 type pending struct {
 	first   uint64
 	entries []entry.Entry // Index set
-	leaves  [][]byte      // leaf hashes of the committed bytes
+	raws    [][]byte      // the bytes Inserted
 	state   int           // under Log.mu
-}
-
-func newPending(h suite.Hash, first uint64, es []entry.Entry, state int) *pending {
-	p := &pending{first: first, entries: es, leaves: make([][]byte, len(es)), state: state}
-	for i := range es {
-		p.leaves[i] = tlog.LeafHash(h, entry.AppendMarshal(nil, &es[i]))
-	}
-	return p
+	gone    bool          // integrated (or filled by others) and dropped from Log.pend, under Log.mu
 }
 
 // Pending is a reservation made by Append. Exactly one of Commit and Abort
 // must be called for it, once (a second call panics: it is a programming
 // error that would corrupt the log); until then integration stops at its
-// index. The zero Pending (from an Append of no entries) may be passed to
-// either.
+// index (for at most VoidGrace once later entries exist). The zero Pending
+// (from an Append of no entries) may be passed to either.
 type Pending struct{ p *pending }
 
 // First returns the index of the reservation's first entry.
@@ -61,11 +55,14 @@ func (p Pending) Len() int {
 // whose Time is zero get the log's clock; whose Region is empty get the
 // log's region. After Apply(b) the caller must call Commit(p) if Apply
 // succeeded and Abort(p) if it failed (any error, ErrConflict included);
-// until then integration waits at this reservation.
+// until then integration waits at this reservation. Apply fails with
+// ErrConflict if the reservation was voided meanwhile (see the package
+// comment): the caller retries with a fresh Append.
 //
 // Errors (nothing is reserved and b is unchanged): an *entry.Error for an
 // invalid entry; an error for an entry of another region; ErrClosed;
-// ErrBacklog when integration is failing; ctx.Err().
+// ErrBacklog when integration is failing; the store's error, wrapped, when
+// a block of indexes cannot be leased; ctx.Err().
 func (l *Log) Append(ctx context.Context, b *store.Batch, entries ...entry.Entry) (Pending, error) {
 	if len(entries) == 0 {
 		return Pending{}, nil
@@ -90,30 +87,161 @@ func (l *Log) Append(ctx context.Context, b *store.Batch, entries ...entry.Entry
 		}
 		es[i] = e
 	}
+	n := uint64(len(es))
 	l.mu.Lock()
-	switch {
-	case l.closed:
+	for {
+		switch {
+		case l.closed:
+			l.mu.Unlock()
+			return Pending{}, ErrClosed
+		case l.outstanding+len(es) > l.o.MaxBacklog:
+			err := l.lastErr
+			l.mu.Unlock()
+			return Pending{}, fmt.Errorf("%w (last integration error: %v)", ErrBacklog, err)
+		}
+		if l.limit-l.next >= n {
+			break
+		}
 		l.mu.Unlock()
-		return Pending{}, ErrClosed
-	case l.next-l.integrated+uint64(len(es)) > uint64(l.o.MaxBacklog):
-		err := l.lastErr
-		l.mu.Unlock()
-		return Pending{}, fmt.Errorf("%w (last integration error: %v)", ErrBacklog, err)
+		if err := l.lease(ctx, n); err != nil {
+			return Pending{}, fmt.Errorf("audit: append: leasing indexes: %w", err)
+		}
+		l.mu.Lock()
 	}
 	first := l.next
-	l.next += uint64(len(es))
-	p := &pending{first: first, entries: es, leaves: make([][]byte, len(es))}
+	l.next += n
+	p := &pending{first: first, entries: es, raws: make([][]byte, len(es))}
 	l.pend[first] = p
+	l.outstanding += len(es)
 	l.mu.Unlock()
 
 	for i := range es {
 		es[i].Index = first + uint64(i)
 		// Validated above, so the encoding cannot fail.
-		raw := entry.AppendMarshal(nil, &es[i])
-		p.leaves[i] = tlog.LeafHash(l.o.Hash, raw)
-		b.Insert(entryKey(es[i].Index), raw)
+		p.raws[i] = entry.AppendMarshal(nil, &es[i])
+		b.Insert(entryKey(es[i].Index), p.raws[i])
 	}
 	return Pending{p}, nil
+}
+
+// lease makes the current block hold at least n indexes, leasing a new
+// block from the store if needed.
+func (l *Log) lease(ctx context.Context, n uint64) error {
+	l.leaseMu.Lock()
+	defer l.leaseMu.Unlock()
+	l.mu.Lock()
+	enough := l.limit-l.next >= n
+	l.mu.Unlock()
+	if enough {
+		return nil
+	}
+	size := max(uint64(l.o.LeaseBlock), n)
+	for attempt := 0; ; attempt++ {
+		old, err := l.st.Get(ctx, keyNext)
+		var start uint64
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// First lease of this log: start after every stored entry.
+			old = nil
+			if start, err = l.storedEnd(ctx); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case len(old) != 8:
+			return fmt.Errorf("%w: a/m/next is %d bytes", ErrCorrupt, len(old))
+		default:
+			start = binary.BigEndian.Uint64(old)
+		}
+		var b store.Batch
+		b.Expect(keyNext, old)
+		b.Put(keyNext, binary.BigEndian.AppendUint64(nil, start+size))
+		err = l.st.Apply(ctx, &b)
+		if errors.Is(err, store.ErrConflict) && attempt < 1000 {
+			continue // another process leased first
+		}
+		if err != nil {
+			return err
+		}
+		l.mu.Lock()
+		if start == l.limit && l.next < l.limit {
+			l.limit += size // contiguous with our block: extend it
+		} else {
+			l.voidRest()
+			l.next, l.limit, l.blockStart = start, start+size, start
+		}
+		l.mu.Unlock()
+		return nil
+	}
+}
+
+// storedEnd returns one past the last stored entry (the stored size if
+// none is past it).
+func (l *Log) storedEnd(ctx context.Context) (uint64, error) {
+	v, err := l.st.Get(ctx, keySize)
+	var end uint64
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return 0, err
+	case len(v) != 8:
+		return 0, fmt.Errorf("%w: a/m/size is %d bytes", ErrCorrupt, len(v))
+	default:
+		end = binary.BigEndian.Uint64(v)
+	}
+	for {
+		kvs, err := l.st.Scan(ctx, entryKey(end), store.PrefixEnd(prefixEntry), 4096)
+		if err != nil {
+			return 0, err
+		}
+		if len(kvs) == 0 {
+			return end, nil
+		}
+		end = binary.BigEndian.Uint64(kvs[len(kvs)-1].Key[len(prefixEntry):]) + 1
+	}
+}
+
+// voidRest gives up the indexes of the current block not handed out: they
+// are written as void entries at the next pass. Under mu.
+func (l *Log) voidRest() {
+	if l.next >= l.limit {
+		return
+	}
+	now := l.o.Now()
+	es := make([]entry.Entry, l.limit-l.next)
+	for i := range es {
+		es[i] = entry.Entry{Index: l.next + uint64(i), Time: now, Region: l.o.Region, Action: entry.Void, Outcome: entry.Aborted}
+	}
+	p := &pending{first: l.next, entries: es, state: stateAborted}
+	l.pend[p.first] = p
+	l.outstanding += len(es)
+	l.ready += len(es)
+	l.fillers = append(l.fillers, p)
+	l.next = l.limit
+}
+
+// release hands the unused rest of the block back to the store if nobody
+// leased after it, and voids it otherwise (Close).
+func (l *Log) release(ctx context.Context) {
+	l.leaseMu.Lock()
+	defer l.leaseMu.Unlock()
+	l.mu.Lock()
+	next, limit := l.next, l.limit
+	l.mu.Unlock()
+	if next >= limit {
+		return
+	}
+	var b store.Batch
+	b.Expect(keyNext, binary.BigEndian.AppendUint64(nil, limit))
+	b.Put(keyNext, binary.BigEndian.AppendUint64(nil, next))
+	err := l.st.Apply(ctx, &b)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err == nil {
+		l.limit = l.next
+	} else {
+		l.voidRest()
+	}
 }
 
 // Commit records that the batch holding p's entries was applied.
@@ -121,9 +249,23 @@ func (l *Log) Commit(p Pending) { l.resolve(p, stateCommitted) }
 
 // Abort records that the batch holding p's entries was not applied. The
 // log then writes the same entries with outcome "aborted" at p's indexes
-// (or keeps what is stored there if the batch did commit after all), in
-// its next integration pass.
-func (l *Log) Abort(p Pending) { l.resolve(p, stateAborted) }
+// (or keeps what is stored there if the batch did commit after all, or if
+// another process voided them), in its next integration pass.
+func (l *Log) Abort(p Pending) {
+	if p.p == nil {
+		return
+	}
+	// If another process voided the index, the rest of our block is
+	// probably void too: stop handing it out.
+	if raw, err := l.st.Get(context.Background(), entryKey(p.p.first)); err == nil && !bytes.Equal(raw, p.p.raws[0]) {
+		l.mu.Lock()
+		if p.p.first >= l.blockStart {
+			l.voidRest()
+		}
+		l.mu.Unlock()
+	}
+	l.resolve(p, stateAborted)
+}
 
 func (l *Log) resolve(p Pending, state int) {
 	if p.p == nil {
@@ -135,7 +277,14 @@ func (l *Log) resolve(p Pending, state int) {
 		panic("audit: Commit or Abort called twice for one Pending")
 	}
 	p.p.state = state
+	if p.p.gone {
+		l.mu.Unlock()
+		return
+	}
 	l.ready += len(p.p.entries)
+	if state == stateAborted {
+		l.fillers = append(l.fillers, p.p)
+	}
 	wake := l.ready >= l.o.IntegrateBatch || state == stateAborted
 	l.mu.Unlock()
 	if wake {
@@ -152,20 +301,26 @@ func (l *Log) kick() {
 
 // AppendNow appends entries in their own durable Apply and returns when
 // they are stored: for operations that write nothing else (reads,
-// searches, denials), before the response is sent.
+// searches, denials), before the response is sent. If another process
+// voided the reserved indexes meanwhile, it retries with new ones.
 //
 // Errors: those of Append; the store's Apply error, wrapped (the entries
 // are then recorded as aborted).
 func (l *Log) AppendNow(ctx context.Context, entries ...entry.Entry) error {
-	var b store.Batch
-	p, err := l.Append(ctx, &b, entries...)
-	if err != nil {
-		return err
-	}
-	if err := l.st.Apply(ctx, &b); err != nil {
+	for attempt := 1; ; attempt++ {
+		var b store.Batch
+		p, err := l.Append(ctx, &b, entries...)
+		if err != nil {
+			return err
+		}
+		err = l.st.Apply(ctx, &b)
+		if err == nil {
+			l.Commit(p)
+			return nil
+		}
 		l.Abort(p)
-		return fmt.Errorf("audit: append: %w", err)
+		if !errors.Is(err, store.ErrConflict) || attempt == 8 {
+			return fmt.Errorf("audit: append: %w", err)
+		}
 	}
-	l.Commit(p)
-	return nil
 }

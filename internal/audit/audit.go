@@ -18,30 +18,49 @@
 //
 // # Fail-closed appends and integration
 //
-// Append reserves gap-free indexes under a short mutex and adds the entries'
-// Inserts to the caller's batch, so a write and its audit entries commit in
+// Append reserves indexes from the process's leased block under a short
+// mutex and adds the entries' Inserts to the caller's batch, so a write and its audit entries commit in
 // one atomic, durable Apply (sharing the store's group commit with every
 // other request: nothing is serialised across the fsync). The caller then
 // calls Commit, or Abort if its Apply failed; Abort makes the log durably
 // write the same entries with outcome "aborted" at the reserved indexes, so
-// no index is ever left empty and a failed attempt stays on record.
+// no index is left empty and a failed attempt stays on record.
 //
-// The tree is integrated separately: one pass takes the contiguous run of
-// resolved (committed or aborted) reservations, writes the new subtree
-// roots, the new size and, when due, a signed checkpoint, all in one Apply.
-// A pass runs when IntegrateBatch entries are ready, every
+// The tree is integrated separately, from what the store holds: one pass
+// reads the stored size, scans the entries from there, takes the
+// contiguous run of present entries and writes the new tiles, the new size
+// and, when due, a signed checkpoint, all in one Apply guarded by
+// Expect(a/m/size, old size) (and Expect(a/m/checkpoint, old) when it
+// signs). A pass runs when IntegrateBatch entries are ready, every
 // CheckpointInterval, on Sync and on Close; its one fsync is shared by
-// hundreds of entries. After a crash, Open re-integrates the entries past
-// the stored size and fills the indexes of reservations that never
-// committed with "void" entries.
+// hundreds of entries.
 //
-// Several processes per region (PostgreSQL backend) are not supported yet:
-// reservations come from an in-memory counter. Entries are already written
-// with Insert, so two nodes can never overwrite each other's index (the
-// loser's Apply fails with store.ErrConflict, it Aborts and retries, and
-// Abort adopts the winner's entry). What remains is to reserve from the
-// store (blocks of indexes leased by Insert of a/r/<block>, or a database
-// sequence) and to let one node at a time integrate (a lease key).
+// # Several processes over one store
+//
+// Several stateless nodes of a region may share one store (PostgreSQL).
+// Indexes are leased from the store in blocks of LeaseBlock: a
+// compare-and-set of a/m/next (Get, then Apply of Expect(old) and
+// Put(old+B), retried on ErrConflict); inside its block a process hands
+// indexes out under its mutex, so one process pays one small Apply per
+// block. Any process may integrate: a stale integrator's Apply fails on
+// its Expect, it reloads the tree state from the store and retries, so
+// the tiles are never written from a stale frontier. Aborted reservations
+// are written (as "aborted" entries) by their own process at its next
+// pass, with Insert: if the batch did commit after all, the stored entry
+// is kept.
+//
+// A hole (an index whose writer died, or whose write failed without
+// Abort) would stall integration forever: once an index has been missing
+// for VoidGrace (by the log's clock: since a pass first saw a later entry,
+// or since the Time of the entry after it) while later entries exist, any
+// process fills it with a "void" entry, by Insert. A writer whose reserved
+// index was voided then gets ErrConflict from its own Apply: the vault
+// retries with a fresh Append, and AppendNow retries by itself. A process
+// whose unused block stalls later entries voids it at once, and Close
+// hands an unused block back (or voids it if others leased after it), so
+// voids are mostly left by crashed processes. After a crash, Open
+// integrates the entries past the stored size and voids the holes older
+// than VoidGrace.
 package audit
 
 import (
@@ -52,10 +71,10 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/domicile/domicile/internal/audit/checkpoint"
-	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/audit/tlog"
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/suite"
@@ -83,6 +102,8 @@ const (
 	DefaultCheckpointInterval = time.Minute
 	DefaultIntegrateBatch     = 256
 	DefaultMaxBacklog         = 1 << 16
+	DefaultLeaseBlock         = 64
+	DefaultVoidGrace          = 2 * time.Second
 )
 
 // Options configure Open.
@@ -109,6 +130,13 @@ type Options struct {
 	Witness Witness
 	// Logf receives background errors (integration, witness); nil drops.
 	Logf func(format string, args ...any)
+	// LeaseBlock is how many indexes one lease from the store reserves
+	// (DefaultLeaseBlock when zero).
+	LeaseBlock int
+	// VoidGrace is how long, by Now, an index may stay empty while later
+	// entries exist before it is filled with a void entry
+	// (DefaultVoidGrace when zero).
+	VoidGrace time.Duration
 	// Manual disables the background integrator: integration happens only
 	// in Sync, Checkpoint and Close (tests, tools).
 	Manual bool
@@ -119,24 +147,40 @@ type Log struct {
 	o  Options
 	st store.Store
 
-	mu         sync.Mutex
-	next       uint64              // next index to reserve
-	integrated uint64              // size of the stored tree
-	pend       map[uint64]*pending // unintegrated reservations by first index
-	ready      int                 // resolved entries not yet integrated
-	cpSize     uint64              // size of the latest checkpoint
-	cpTime     time.Time
-	cpText     []byte
-	closed     bool
+	mu          sync.Mutex
+	next, limit uint64              // the leased block's indexes not handed out yet
+	blockStart  uint64              // first index of the current block
+	integrated  uint64              // size of the stored tree, as last seen
+	pend        map[uint64]*pending // unintegrated local reservations by first index
+	outstanding int                 // entries in pend
+	ready       int                 // resolved entries in pend
+	fillers     []*pending          // aborted reservations not written yet
+	cpSize      uint64              // size of the latest checkpoint
+	cpTime      time.Time
+	cpText      []byte // the stored a/m/checkpoint, nil if none
+	closed      bool
+	lastErr     error // latest integration error
+
+	leaseMu sync.Mutex // one lease at a time
 
 	integMu sync.Mutex         // one integration pass at a time
 	front   *tlog.Frontier     // the stored tree, owned by integMu holders
 	edges   map[uint8]edgeTile // its right-edge tiles, owned by integMu holders
+	sizeRaw []byte             // stored a/m/size matching front (nil: absent), integMu
+	holes   []holeSeen         // evidence of holes, integMu
 	wake    chan struct{}      // cap 1: work for the integrator
 	stop    chan struct{}      // closed by Close
 	done    chan struct{}      // closed when the integrator exits
 	tick    *time.Ticker       // nil when Manual
-	lastErr error              // latest integration error, under mu
+	retry   *time.Timer        // nil when Manual: re-run a pass stalled at a hole
+	stale   atomic.Int64       // integrations lost to another process (tests)
+}
+
+// holeSeen records that at time t the store held an entry at index j: any
+// index below j still empty now has been a hole, with later entries, since t.
+type holeSeen struct {
+	j uint64
+	t time.Time
 }
 
 // Store keys.
@@ -146,6 +190,7 @@ var (
 	prefixCheckpoint = []byte("a/c/")
 	keySize          = []byte("a/m/size")
 	keyLatest        = []byte("a/m/checkpoint")
+	keyNext          = []byte("a/m/next") // next index to lease, 8B BE
 )
 
 func entryKey(i uint64) []byte {
@@ -187,6 +232,12 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 	if o.MaxBacklog <= 0 {
 		o.MaxBacklog = DefaultMaxBacklog
 	}
+	if o.LeaseBlock <= 0 {
+		o.LeaseBlock = DefaultLeaseBlock
+	}
+	if o.VoidGrace <= 0 {
+		o.VoidGrace = DefaultVoidGrace
+	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
@@ -195,8 +246,14 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 	if err := l.load(ctx); err != nil {
 		return nil, err
 	}
-	if err := l.recover(ctx); err != nil {
-		return nil, err
+	if !o.Manual {
+		l.retry = time.NewTimer(time.Hour)
+		l.retry.Stop()
+	}
+	// Crash recovery: integrate what was committed past the stored size
+	// and void the holes older than VoidGrace.
+	if err := l.pass(ctx, true, false); err != nil {
+		return nil, fmt.Errorf("audit: open: integrating recovered entries: %w", err)
 	}
 	if o.Manual {
 		close(l.done)
@@ -207,86 +264,89 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 	return l, nil
 }
 
-// load reads the stored tree state and latest checkpoint.
+// load reads the stored tree state and latest checkpoint; integMu holders
+// call it again when another process changed them.
 func (l *Log) load(ctx context.Context) error {
+	var size uint64
 	v, err := l.st.Get(ctx, keySize)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		v = nil
 	case err != nil:
-		return fmt.Errorf("audit: open: %w", err)
+		return fmt.Errorf("audit: load: %w", err)
 	case len(v) != 8:
-		return fmt.Errorf("audit: open: %w: a/m/size is %d bytes", ErrCorrupt, len(v))
+		return fmt.Errorf("audit: load: %w: a/m/size is %d bytes", ErrCorrupt, len(v))
 	default:
-		l.integrated = binary.BigEndian.Uint64(v)
+		size = binary.BigEndian.Uint64(v)
 	}
 	var roots [][]byte
 	nodes := tileNodes{st: l.st, h: l.o.Hash}
-	for _, n := range tlog.FrontierNodes(l.integrated) {
+	for _, n := range tlog.FrontierNodes(size) {
 		h, err := nodes.Node(ctx, n)
 		if err != nil {
-			return fmt.Errorf("audit: open: tree node %d/%d: %w", n.Level, n.Index, err)
+			return fmt.Errorf("audit: load: tree node %d/%d: %w", n.Level, n.Index, err)
 		}
 		if len(h) != l.o.Hash.Size() {
-			return fmt.Errorf("audit: open: %w: tree node %d/%d is %d bytes", ErrCorrupt, n.Level, n.Index, len(h))
+			return fmt.Errorf("audit: load: %w: tree node %d/%d is %d bytes", ErrCorrupt, n.Level, n.Index, len(h))
 		}
 		roots = append(roots, h)
 	}
-	if l.front, err = tlog.NewFrontier(l.integrated, roots); err != nil {
-		return fmt.Errorf("audit: open: %w: %v", ErrCorrupt, err)
+	front, err := tlog.NewFrontier(size, roots)
+	if err != nil {
+		return fmt.Errorf("audit: load: %w: %v", ErrCorrupt, err)
 	}
-	if l.edges, err = loadEdges(ctx, l.st, l.o.Hash.Size(), l.integrated); err != nil {
+	edges, err := loadEdges(ctx, l.st, l.o.Hash.Size(), size)
+	if err != nil {
 		return err
 	}
-	l.next = l.integrated
+	var cpSize uint64
+	var cpTime time.Time
 	cp, err := l.st.Get(ctx, keyLatest)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		cp = nil
 	case err != nil:
-		return fmt.Errorf("audit: open: %w", err)
+		return fmt.Errorf("audit: load: %w", err)
 	default:
 		s, err := checkpoint.Parse(cp)
 		if err != nil {
-			return fmt.Errorf("audit: open: %w: latest checkpoint: %v", ErrCorrupt, err)
+			return fmt.Errorf("audit: load: %w: latest checkpoint: %v", ErrCorrupt, err)
 		}
-		l.cpSize, l.cpTime, l.cpText = s.Size, s.Time, cp
+		cpSize, cpTime = s.Size, s.Time
 	}
-	if l.cpTime.IsZero() {
+	l.front, l.edges, l.sizeRaw = front, edges, v
+	l.mu.Lock()
+	l.setIntegrated(size)
+	if cp != nil {
+		l.cpSize, l.cpTime, l.cpText = cpSize, cpTime, cp
+	} else if l.cpTime.IsZero() {
 		l.cpTime = l.o.Now()
 	}
+	l.mu.Unlock()
 	return nil
 }
 
-// recover turns the entries past the integrated size into resolved
-// reservations (committed ones as they are, missing ones as void) and
-// integrates them.
-func (l *Log) recover(ctx context.Context) error {
-	kvs, err := l.st.Scan(ctx, entryKey(l.integrated), store.PrefixEnd(prefixEntry), 0)
-	if err != nil {
-		return fmt.Errorf("audit: open: %w", err)
+// setIntegrated records the stored tree size and forgets the local
+// reservations below it; under mu.
+func (l *Log) setIntegrated(size uint64) {
+	if size < l.integrated {
+		return
 	}
-	if len(kvs) == 0 {
-		return nil
-	}
-	now := l.o.Now()
-	for _, kv := range kvs {
-		i := binary.BigEndian.Uint64(kv.Key[len(prefixEntry):])
-		for ; l.next < i; l.next++ {
-			void := entry.Entry{Index: l.next, Time: now, Region: l.o.Region, Action: entry.Void, Outcome: entry.Aborted}
-			l.pend[l.next] = newPending(l.o.Hash, l.next, []entry.Entry{void}, stateAborted)
+	l.integrated = size
+	for first, p := range l.pend {
+		if first+uint64(len(p.entries)) <= size {
+			delete(l.pend, first)
+			p.gone = true
+			l.outstanding -= len(p.entries)
+			if p.state != stateReserved {
+				l.ready -= len(p.entries)
+			}
 		}
-		e, err := entry.Parse(kv.Value)
-		if err != nil || e.Index != i {
-			return fmt.Errorf("audit: open: %w: entry %d does not parse or holds another index", ErrCorrupt, i)
-		}
-		p := newPending(l.o.Hash, i, []entry.Entry{*e}, stateCommitted)
-		l.pend[i] = p
-		l.next = i + 1
 	}
-	l.ready = int(l.next - l.integrated)
-	if err := l.pass(ctx, true, false); err != nil {
-		return fmt.Errorf("audit: open: integrating recovered entries: %w", err)
+	if l.next < size && l.next < l.limit {
+		// Others voided our block: give up the rest of it.
+		l.voidRest()
 	}
-	return nil
 }
 
 // Close stops the integrator, integrates what is ready and releases the
@@ -304,8 +364,11 @@ func (l *Log) Close() error {
 	<-l.done
 	if l.tick != nil {
 		l.tick.Stop()
+		l.retry.Stop()
 	}
-	return l.pass(context.Background(), true, false)
+	ctx := context.Background()
+	l.release(ctx)
+	return l.pass(ctx, true, false)
 }
 
 // Origin returns the log's name in checkpoints.

@@ -529,7 +529,9 @@ func TestCrashRecoveryFillsGaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Commit(p2)
-	// Crash: the log is dropped without Close.
+	// Crash: the log is dropped without Close. Entries after the hole
+	// older than VoidGrace prove it is stale: Open voids it.
+	e.clock.add(DefaultVoidGrace)
 	l2 := e.open(t)
 	if l2.Size() != 13 {
 		t.Fatalf("recovered size %d, want 13", l2.Size())
@@ -538,11 +540,17 @@ func TestCrashRecoveryFillsGaps(t *testing.T) {
 	if err != nil || got.Action != entry.Void {
 		t.Fatalf("entry 10 = %+v, %v; want void", got, err)
 	}
+	// The rest of the dead process's block (13..63) is voided once later
+	// entries have waited for VoidGrace.
 	writeMixed(t, l2, e.st, 5)
+	if l2.Size() != 13 {
+		t.Fatalf("size %d before the grace period, want 13", l2.Size())
+	}
+	e.clock.add(DefaultVoidGrace)
 	if _, err := l2.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := e.verify(e.st); err != nil || rep.Entries != 18 {
+	if rep, err := e.verify(e.st); err != nil || rep.Entries != DefaultLeaseBlock+5 || rep.Actions[entry.Void] != DefaultLeaseBlock-12 {
 		t.Fatalf("verify after recovery: %+v, %v", rep, err)
 	}
 }

@@ -92,6 +92,15 @@ func (m *memStore) Apply(_ context.Context, b *store.Batch) error {
 				return fmt.Errorf("memstore: insert %q: %w", k, store.ErrConflict)
 			}
 			over[k] = val{v: bytes.Clone(op.Value)}
+		case store.OpExpect:
+			o, inOver := over[k]
+			cur, present := m.kv[k]
+			if inOver {
+				cur, present = o.v, !o.del
+			}
+			if op.Value == nil && present || op.Value != nil && (!present || !bytes.Equal(cur, op.Value)) {
+				return fmt.Errorf("memstore: expect %q: %w", k, store.ErrConflict)
+			}
 		case store.OpDelete:
 			over[k] = val{del: true}
 		case store.OpAdd:

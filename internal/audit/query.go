@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/domicile/domicile/internal/audit/entry"
+	"github.com/domicile/domicile/internal/store"
 )
 
 // Filter selects entries for List; zero fields match everything.
@@ -51,8 +52,9 @@ const (
 
 // List returns up to limit entries matching f in index order, starting at
 // cursor ("" for the first entry), and the cursor of the next page ("" at
-// the end). It only shows entries below the oldest unresolved reservation,
-// so a page never skips an entry that commits later. It scans at most
+// the end). It stops at the first missing index (a reservation in flight,
+// in this process or another), so a page never skips an entry that
+// commits later. It scans at most
 // 20,000 entries per call.
 //
 // Errors: ErrCursor (wrapped) for a malformed cursor; ErrCorrupt (wrapped)
@@ -70,20 +72,19 @@ func (l *Log) List(ctx context.Context, f Filter, cursor string, limit int) ([]e
 		limit = DefaultListLimit
 	}
 	limit = min(limit, MaxListLimit)
-	stable := l.stable()
 	var out []entry.Entry
 	scanned := 0
-	for from < stable && len(out) < limit && scanned < maxListScan {
-		kvs, err := l.st.Scan(ctx, entryKey(from), entryKey(stable), listPage)
+	for len(out) < limit && scanned < maxListScan {
+		kvs, err := l.st.Scan(ctx, entryKey(from), store.PrefixEnd(prefixEntry), listPage)
 		if err != nil {
 			return nil, "", fmt.Errorf("audit: list: %w", err)
 		}
-		if len(kvs) == 0 {
-			from = stable
-			break
-		}
 		for _, kv := range kvs {
 			i := binary.BigEndian.Uint64(kv.Key[len(prefixEntry):])
+			if i != from {
+				// A hole: the entry may still be written (or voided).
+				return out, "", nil
+			}
 			e, err := entry.Parse(kv.Value)
 			if err != nil || e.Index != i {
 				return nil, "", fmt.Errorf("audit: list: entry %d: %w", i, ErrCorrupt)
@@ -97,23 +98,9 @@ func (l *Log) List(ctx context.Context, f Filter, cursor string, limit int) ([]e
 				}
 			}
 		}
-	}
-	if from >= stable {
-		return out, "", nil
-	}
-	return out, strconv.FormatUint(from, 10), nil
-}
-
-// stable returns the first index that may still change: the oldest
-// unresolved reservation, or the next index.
-func (l *Log) stable() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.next
-	for first, p := range l.pend {
-		if p.state == stateReserved && first < s {
-			s = first
+		if len(kvs) < listPage && len(out) < limit {
+			return out, "", nil
 		}
 	}
-	return s
+	return out, strconv.FormatUint(from, 10), nil
 }

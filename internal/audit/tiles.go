@@ -124,12 +124,14 @@ func loadEdges(ctx context.Context, st store.Store, hs int, size uint64) (map[ui
 		}
 		v, err := st.Get(ctx, tileKey(t, k))
 		if err != nil {
-			return nil, fmt.Errorf("audit: open: tree tile %d/%d: %w", t, k, err)
+			return nil, fmt.Errorf("audit: load: tree tile %d/%d: %w", t, k, err)
 		}
-		if len(v) != width*hs {
-			return nil, fmt.Errorf("audit: open: %w: tree tile %d/%d is %d bytes, want %d", ErrCorrupt, t, k, len(v), width*hs)
+		// Another process may have grown the tile since size was read:
+		// its first width hashes are those of this tree.
+		if len(v) < width*hs || len(v)%hs != 0 {
+			return nil, fmt.Errorf("audit: load: %w: tree tile %d/%d is %d bytes, want %d", ErrCorrupt, t, k, len(v), width*hs)
 		}
-		edges[t] = edgeTile{k: k, data: v}
+		edges[t] = edgeTile{k: k, data: v[: width*hs : width*hs]}
 	}
 }
 
