@@ -51,19 +51,26 @@ type benchEnv struct {
 	recs   []vault.NewRecord
 }
 
-func newBenchEnv(b *testing.B, regionName, jurisdiction string) *benchEnv {
-	b.Helper()
-	// Throughput benchmarks read thousands of records a minute through one
-	// principal: a drain the guard would rightly stop. They run without
-	// the guard; its own overhead is measured in internal/guard/guardbench.
+// benchPolicy is the example policy without its guard section: throughput
+// benchmarks read thousands of records a minute through one principal, a
+// drain the guard would rightly stop. The guard's own overhead is measured
+// in internal/guard/guardbench.
+func benchPolicy(tb testing.TB) *policy.Policy {
+	tb.Helper()
 	src := string(examples.Policy)
 	if i := strings.Index(src, "\nguard:"); i >= 0 {
 		src = src[:i+1]
 	}
 	pol, err := policy.Parse("policy.yaml", []byte(src))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
+	return pol
+}
+
+func newBenchEnv(b *testing.B, regionName, jurisdiction string) *benchEnv {
+	b.Helper()
+	pol := benchPolicy(b)
 	token := access.NewToken()
 	r, err := OpenRegion(context.Background(), RegionConfig{Policy: pol, Name: regionName, Dir: filepath.Join(b.TempDir(), regionName),
 		Secret: []byte("bench"), KDF: benchKDF})

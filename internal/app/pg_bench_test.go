@@ -11,10 +11,8 @@ import (
 	"testing"
 
 	"github.com/domicile/domicile/client"
-	"github.com/domicile/domicile/examples"
 	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/gateway"
-	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/seed"
 	"github.com/domicile/domicile/internal/store/postgres/pgtest"
 	"github.com/domicile/domicile/internal/vault"
@@ -57,10 +55,7 @@ func (rr *roundRobin) RoundTrip(req *http.Request) (*http.Response, error) {
 // its own HTTP server, and the gateway in front of them.
 func newSplitBenchEnv(b *testing.B, sb splitBackend, regionName, jurisdiction string) *benchEnv {
 	b.Helper()
-	pol, err := policy.Parse("policy.yaml", examples.Policy)
-	if err != nil {
-		b.Fatal(err)
-	}
+	pol := benchPolicy(b)
 	token := access.NewToken()
 	// An administrator in the region's own country, as newBenchEnv has.
 	admin := access.Account{ID: "bench", Kind: "service", Roles: []string{"admin"}, Location: jurisdiction}
