@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/pem"
 	"errors"
 	"net/http"
@@ -171,22 +172,36 @@ func (h *region) auditEntry(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *region) auditInclusion(w http.ResponseWriter, r *http.Request) {
+	h.auditProof(w, r, "index", "size", (*audit.Log).InclusionProof, func(i uint64) client.AuditProof { return client.AuditProof{Index: i} })
+}
+
+func (h *region) auditConsistency(w http.ResponseWriter, r *http.Request) {
+	h.auditProof(w, r, "old", "new", (*audit.Log).ConsistencyProof, func(old uint64) client.AuditProof { return client.AuditProof{Old: old} })
+}
+
+// auditProof answers an inclusion or a consistency proof: firstParam names
+// the entry index or the old size, sizeParam the tree size (default: the
+// current size, after integrating what is pending); with the root of that
+// tree and the name of its hash.
+func (h *region) auditProof(w http.ResponseWriter, r *http.Request, firstParam, sizeParam string,
+	prove func(*audit.Log, context.Context, uint64, uint64) ([][]byte, error), wire func(first uint64) client.AuditProof) {
 	l, ok := h.auditLog(w, r)
 	if !ok {
 		return
 	}
-	index, err := uintParam(r, "index", true)
+	first, err := uintParam(r, firstParam, true)
 	if err != nil {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	size, err := uintParam(r, "size", false)
+	size, err := uintParam(r, sizeParam, false)
 	if err != nil {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	if index >= l.Size() {
-		if err := l.Sync(r.Context()); err != nil {
+	ctx := r.Context()
+	if size == 0 || size > l.Size() || first >= l.Size() {
+		if err := l.Sync(ctx); err != nil {
 			writeProblem(w, r, h.log, err)
 			return
 		}
@@ -194,48 +209,19 @@ func (h *region) auditInclusion(w http.ResponseWriter, r *http.Request) {
 	if size == 0 {
 		size = l.Size()
 	}
-	proof, err := l.InclusionProof(r.Context(), index, size)
+	hashes, err := prove(l, ctx, first, size)
 	if err != nil {
 		h.auditError(w, r, err)
 		return
 	}
-	root, err := l.Root(r.Context(), size)
+	root, err := l.Root(ctx, size)
 	if err != nil {
 		h.auditError(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, client.AuditProof{Index: index, Size: size, Root: root, Hashes: nonNil(proof), Hash: h.v.Keyring().Suite().Hash().ID()})
-}
-
-func (h *region) auditConsistency(w http.ResponseWriter, r *http.Request) {
-	l, ok := h.auditLog(w, r)
-	if !ok {
-		return
-	}
-	old, err := uintParam(r, "old", true)
-	if err != nil {
-		writeProblem(w, r, h.log, err)
-		return
-	}
-	size, err := uintParam(r, "new", false)
-	if err != nil {
-		writeProblem(w, r, h.log, err)
-		return
-	}
-	if size == 0 {
-		size = l.Size()
-	}
-	proof, err := l.ConsistencyProof(r.Context(), old, size)
-	if err != nil {
-		h.auditError(w, r, err)
-		return
-	}
-	root, err := l.Root(r.Context(), size)
-	if err != nil {
-		h.auditError(w, r, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, client.AuditProof{Old: old, Size: size, Root: root, Hashes: nonNil(proof), Hash: h.v.Keyring().Suite().Hash().ID()})
+	out := wire(first)
+	out.Size, out.Root, out.Hashes, out.Hash = size, root, nonNil(hashes), h.v.Keyring().Suite().Hash().ID()
+	WriteJSON(w, http.StatusOK, out)
 }
 
 func (h *region) auditCheckpoint(w http.ResponseWriter, r *http.Request) {
