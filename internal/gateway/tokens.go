@@ -22,21 +22,6 @@ func (g *Gateway) tokenRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/detokenize", g.detokenize)
 }
 
-// split groups item positions by region; bad marks items without one.
-func split(n int, regionOf func(i int) (string, *client.ItemError)) (map[string][]int, map[int]*client.ItemError) {
-	groups := map[string][]int{}
-	bad := map[int]*client.ItemError{}
-	for i := range n {
-		r, err := regionOf(i)
-		if err != nil {
-			bad[i] = err
-			continue
-		}
-		groups[r] = append(groups[r], i)
-	}
-	return groups, bad
-}
-
 func (g *Gateway) regionOfJurisdiction(j string) (string, *client.ItemError) {
 	r, err := g.pol.RegionFor(j)
 	if err != nil {
@@ -45,165 +30,119 @@ func (g *Gateway) regionOfJurisdiction(j string) (string, *client.ItemError) {
 	return r.Name, nil
 }
 
-// runBatches sends each region its items and returns the regions' answers.
-func (g *Gateway) runBatches(w http.ResponseWriter, r *http.Request, groups map[string][]int, body func(region string, idx []int) []byte) (map[string][]byte, bool) {
+// itemBatch says how the items of one batch endpoint route, travel and
+// answer.
+type itemBatch[I, R any] struct {
+	regionOf func(I) (string, *client.ItemError)
+	encode   func(region string, items []I) any // the body one region gets
+	results  func(body []byte) ([]R, error)     // the results of a region's answer
+	failed   func(*client.ItemError) R          // the result of an item that routes nowhere
+	respond  func([]R) any                      // the merged answer
+}
+
+// serveBatch splits a batch by region, sends each region its items in
+// parallel and answers the results in request order; an item that routes
+// nowhere fails alone. A batch whose items all go to one region, the common
+// case, is forwarded as it is, without re-encoding.
+func serveBatch[I, R any](g *Gateway, w http.ResponseWriter, r *http.Request, b itemBatch[I, R]) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		g.fail(w, r, bodyError(err))
+		return
+	}
+	var req struct {
+		Items []I `json:"items"`
+	}
+	if err := decodeBody(r, body, &req); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	if len(req.Items) > tokens.MaxBatch {
+		g.fail(w, r, api.Errorf(api.CodeTooManyItems, "at most %d items per request, got %d", tokens.MaxBatch, len(req.Items)))
+		return
+	}
+	out := make([]R, len(req.Items))
+	groups := map[string][]int{}
+	routed := 0
+	for i, it := range req.Items {
+		region, ierr := b.regionOf(it)
+		if ierr != nil {
+			out[i] = b.failed(ierr)
+			continue
+		}
+		groups[region] = append(groups[region], i)
+		routed++
+	}
 	var regions []string
 	for _, name := range g.order {
 		if _, ok := groups[name]; ok {
 			regions = append(regions, name)
 		}
 	}
-	answers := g.fanOut(r, regions, http.MethodPost, r.URL.EscapedPath(), nil, func(region string) []byte { return body(region, groups[region]) })
+	if len(regions) == 1 && routed == len(req.Items) {
+		g.forward(w, r, regions[0], body)
+		return
+	}
+	answers := g.fanOut(r, regions, http.MethodPost, r.URL.EscapedPath(), nil, func(region string) []byte {
+		items := make([]I, len(groups[region]))
+		for j, i := range groups[region] {
+			items[j] = req.Items[i]
+		}
+		sub, _ := json.Marshal(b.encode(region, items))
+		return sub
+	})
 	if g.firstFailure(w, r, answers) {
-		return nil, false
+		return
 	}
-	out := map[string][]byte{}
 	for _, a := range answers {
-		out[a.region] = a.body
-	}
-	return out, true
-}
-
-// gather puts each region's results back at their items' positions.
-func gather[T any](groups map[string][]int, bodies map[string][]byte, out []T, decode func([]byte) ([]T, error)) error {
-	for region, idx := range groups {
-		sub, err := decode(bodies[region])
-		if err != nil || len(sub) != len(idx) {
-			return &api.Error{Code: api.CodeUnavailable, Detail: "region " + region + " answered with a malformed body", Err: err}
+		idx := groups[a.region]
+		res, err := b.results(a.body)
+		if err != nil || len(res) != len(idx) {
+			g.fail(w, r, &api.Error{Code: api.CodeUnavailable, Detail: "region " + a.region + " answered with a malformed body", Err: err})
+			return
 		}
 		for j, i := range idx {
-			out[i] = sub[j]
+			out[i] = res[j]
 		}
 	}
-	return nil
-}
-
-// singleRegion forwards body as it is when every item routes to one region,
-// the common case, so the gateway does not decode and re-encode whole
-// batches; it reports whether it did. route reads only the routing fields.
-func (g *Gateway) singleRegion(w http.ResponseWriter, r *http.Request, body []byte, route func(body []byte) (int, func(i int) (string, *client.ItemError), error)) bool {
-	n, regionOf, err := route(body)
-	if err != nil || n == 0 || n > tokens.MaxBatch {
-		return false
-	}
-	first, ierr := regionOf(0)
-	if ierr != nil {
-		return false
-	}
-	for i := 1; i < n; i++ {
-		if reg, ierr := regionOf(i); ierr != nil || reg != first {
-			return false
-		}
-	}
-	g.forward(w, r, first, body)
-	return true
+	api.WriteJSON(w, http.StatusOK, b.respond(out))
 }
 
 func (g *Gateway) tokenize(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		g.fail(w, r, bodyError(err))
-		return
-	}
-	if g.singleRegion(w, r, body, func(b []byte) (int, func(int) (string, *client.ItemError), error) {
-		var lite struct {
-			Items []struct {
-				Jurisdiction string `json:"jurisdiction"`
-			} `json:"items"`
-		}
-		err := json.Unmarshal(b, &lite)
-		return len(lite.Items), func(i int) (string, *client.ItemError) { return g.regionOfJurisdiction(lite.Items[i].Jurisdiction) }, err
-	}) {
-		return
-	}
-	var req client.TokenizeRequest
-	if err := decodeBody(r, body, &req); err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	if len(req.Items) > tokens.MaxBatch {
-		g.fail(w, r, api.Errorf(api.CodeTooManyItems, "at most %d items per request, got %d", tokens.MaxBatch, len(req.Items)))
-		return
-	}
-	groups, bad := split(len(req.Items), func(i int) (string, *client.ItemError) {
-		return g.regionOfJurisdiction(req.Items[i].Jurisdiction)
+	serveBatch(g, w, r, itemBatch[client.TokenizeItem, client.TokenizeResult]{
+		regionOf: func(it client.TokenizeItem) (string, *client.ItemError) {
+			return g.regionOfJurisdiction(it.Jurisdiction)
+		},
+		encode: func(_ string, items []client.TokenizeItem) any {
+			return client.TokenizeRequest{Items: items}
+		},
+		results: func(b []byte) ([]client.TokenizeResult, error) {
+			var sub client.TokenizeResponse
+			err := json.Unmarshal(b, &sub)
+			return sub.Results, err
+		},
+		failed:  func(e *client.ItemError) client.TokenizeResult { return client.TokenizeResult{Error: e} },
+		respond: func(res []client.TokenizeResult) any { return client.TokenizeResponse{Results: res} },
 	})
-	bodies, ok := g.runBatches(w, r, groups, func(_ string, idx []int) []byte {
-		sub := client.TokenizeRequest{Items: make([]client.TokenizeItem, len(idx))}
-		for j, i := range idx {
-			sub.Items[j] = req.Items[i]
-		}
-		b, _ := json.Marshal(sub)
-		return b
-	})
-	if !ok {
-		return
-	}
-	out := client.TokenizeResponse{Results: make([]client.TokenizeResult, len(req.Items))}
-	for i, e := range bad {
-		out.Results[i].Error = e
-	}
-	if err := gather(groups, bodies, out.Results, func(b []byte) ([]client.TokenizeResult, error) {
-		var sub client.TokenizeResponse
-		err := json.Unmarshal(b, &sub)
-		return sub.Results, err
-	}); err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	api.WriteJSON(w, http.StatusOK, out)
 }
 
 func (g *Gateway) detokenize(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		g.fail(w, r, bodyError(err))
-		return
-	}
-	if g.singleRegion(w, r, body, func(b []byte) (int, func(int) (string, *client.ItemError), error) {
-		var lite struct {
-			Items []client.DetokenizeItem `json:"items"`
-		}
-		err := json.Unmarshal(b, &lite)
-		return len(lite.Items), func(i int) (string, *client.ItemError) { return g.detokenizeRegion(lite.Items[i]) }, err
-	}) {
-		return
-	}
-	var req client.DetokenizeRequest
-	if err := decodeBody(r, body, &req); err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	if len(req.Items) > tokens.MaxBatch {
-		g.fail(w, r, api.Errorf(api.CodeTooManyItems, "at most %d items per request, got %d", tokens.MaxBatch, len(req.Items)))
-		return
-	}
-	groups, bad := split(len(req.Items), func(i int) (string, *client.ItemError) { return g.detokenizeRegion(req.Items[i]) })
-	bodies, ok := g.runBatches(w, r, groups, func(region string, idx []int) []byte {
-		sub := client.DetokenizeRequest{Items: make([]client.DetokenizeItem, len(idx))}
-		for j, i := range idx {
-			sub.Items[j] = req.Items[i]
-			sub.Items[j].Region = region
-		}
-		b, _ := json.Marshal(sub)
-		return b
+	serveBatch(g, w, r, itemBatch[client.DetokenizeItem, client.DetokenizeResult]{
+		regionOf: g.detokenizeRegion,
+		encode: func(region string, items []client.DetokenizeItem) any {
+			for i := range items {
+				items[i].Region = region
+			}
+			return client.DetokenizeRequest{Items: items}
+		},
+		results: func(b []byte) ([]client.DetokenizeResult, error) {
+			var sub client.DetokenizeResponse
+			err := json.Unmarshal(b, &sub)
+			return sub.Results, err
+		},
+		failed:  func(e *client.ItemError) client.DetokenizeResult { return client.DetokenizeResult{Error: e} },
+		respond: func(res []client.DetokenizeResult) any { return client.DetokenizeResponse{Results: res} },
 	})
-	if !ok {
-		return
-	}
-	out := client.DetokenizeResponse{Results: make([]client.DetokenizeResult, len(req.Items))}
-	for i, e := range bad {
-		out.Results[i].Error = e
-	}
-	if err := gather(groups, bodies, out.Results, func(b []byte) ([]client.DetokenizeResult, error) {
-		var sub client.DetokenizeResponse
-		err := json.Unmarshal(b, &sub)
-		return sub.Results, err
-	}); err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	api.WriteJSON(w, http.StatusOK, out)
 }
 
 // detokenizeRegion is the region a detokenize item goes to.
