@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/domicile/domicile/internal/store/memstore"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +36,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 type env struct {
-	st    *memStore
+	st    *memstore.Store
 	s     suite.Suite
 	priv  crypto.Signer
 	clock *clock
@@ -48,7 +49,7 @@ func newEnv(t testing.TB, s suite.Suite) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{st: newMemStore(), s: s, priv: priv, clock: &clock{t: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)}}
+	e := &env{st: memstore.New(), s: s, priv: priv, clock: &clock{t: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)}}
 	e.opts = Options{Store: e.st, Region: "cn-north", Origin: "domicile.example/cn-north", Hash: s.Hash(), Signature: s.Signature(),
 		Signer: func() (crypto.Signer, error) { return priv, nil }, Now: e.clock.now, CheckpointEvery: 100,
 		CheckpointInterval: time.Hour, Manual: true}
@@ -279,55 +280,55 @@ func TestTamperedCopiesFail(t *testing.T) {
 	}
 
 	t.Run("fail/one-byte-of-one-entry", func(t *testing.T) {
-		raw := e.st.get(entryKey(500))
+		raw := rawGet(e.st, entryKey(500))
 		for _, off := range []int{0, 5, 12, 20, len(raw) / 2, len(raw) - 1} {
-			c := e.st.clone()
+			c := e.st.Clone()
 			v := bytes.Clone(raw)
 			v[off] ^= 0x01
-			c.set(entryKey(500), v)
+			c.Set([]byte(entryKey(500)), v)
 			_, err := e.verify(c)
 			wantBad(t, err, 500, -1, "entry 500")
 		}
 	})
 	t.Run("fail/one-byte-and-its-leaf", func(t *testing.T) {
-		c := e.st.clone()
-		v := bytes.Clone(c.get(entryKey(500)))
+		c := e.st.Clone()
+		v := bytes.Clone(rawGet(c, entryKey(500)))
 		off := bytes.Index(v, []byte("req-500"))
 		v[off+6] = '1' // "req-501": still parses
-		c.set(entryKey(500), v)
-		tile := bytes.Clone(c.get(tileKey(0, 500/tileWidth)))
+		c.Set([]byte(entryKey(500)), v)
+		tile := bytes.Clone(rawGet(c, tileKey(0, 500/tileWidth)))
 		copy(tile[(500%tileWidth)*32:], tlog.LeafHash(suite.SM3(), v))
-		c.set(tileKey(0, 500/tileWidth), tile)
+		c.Set(tileKey(0, 500/tileWidth), tile)
 		_, err := e.verify(c)
 		wantBad(t, err, -1, after(500), fmt.Sprintf("an entry in %d..%d was altered", prev(500), after(500)-1))
 	})
 	t.Run("fail/delete-one-entry", func(t *testing.T) {
-		c := e.st.clone()
-		c.del(entryKey(300))
+		c := e.st.Clone()
+		c.Delete(entryKey(300))
 		_, err := e.verify(c)
 		wantBad(t, err, 300, -1, "missing")
 	})
 	t.Run("fail/swap-two-entries", func(t *testing.T) {
-		c := e.st.clone()
-		a, b := c.get(entryKey(200)), c.get(entryKey(700))
-		c.set(entryKey(200), b)
-		c.set(entryKey(700), a)
+		c := e.st.Clone()
+		a, b := rawGet(c, entryKey(200)), rawGet(c, entryKey(700))
+		c.Set([]byte(entryKey(200)), b)
+		c.Set([]byte(entryKey(700)), a)
 		_, err := e.verify(c)
 		wantBad(t, err, 200, -1, "swapped")
 	})
 	t.Run("fail/truncate-and-resign", func(t *testing.T) {
-		c := e.st.clone()
+		c := e.st.Clone()
 		for i := uint64(600); i < 1000; i++ {
-			c.del(entryKey(i))
+			c.Delete(entryKey(i))
 		}
 		kvs, _ := c.Scan(ctx, []byte("a/"), store.PrefixEnd([]byte("a/")), 0)
 		for _, kv := range kvs {
 			if bytes.HasPrefix(kv.Key, prefixNode) || bytes.HasPrefix(kv.Key, prefixCheckpoint) {
-				c.del(kv.Key)
+				c.Delete(kv.Key)
 			}
 		}
-		c.del(keySize)
-		c.del(keyLatest)
+		c.Delete(keySize)
+		c.Delete(keyLatest)
 		// Rebuild the tree of the first 600 entries and sign it with
 		// another key, as an attacker would (with this package's code).
 		o := e.opts
@@ -346,26 +347,26 @@ func TestTamperedCopiesFail(t *testing.T) {
 		wantBad(t, err, -1, 600, "not signed by the region's key")
 	})
 	t.Run("fail/truncate-keeping-checkpoints", func(t *testing.T) {
-		c := e.st.clone()
+		c := e.st.Clone()
 		for i := uint64(850); i < 1000; i++ {
-			c.del(entryKey(i))
+			c.Delete(entryKey(i))
 		}
 		_, err := e.verify(c)
 		wantBad(t, err, 850, -1, "removed")
 	})
 	t.Run("fail/replace-a-checkpoint", func(t *testing.T) {
-		c := e.st.clone()
+		c := e.st.Clone()
 		a, b := after(500), after(700)
-		c.set(checkpointKey(uint64(b)), c.get(checkpointKey(uint64(a))))
+		c.Set([]byte(checkpointKey(uint64(b))), rawGet(c, checkpointKey(uint64(a))))
 		_, err := e.verify(c)
 		wantBad(t, err, -1, b, fmt.Sprintf("says size %d", a))
 	})
 	t.Run("fail/replace-a-checkpoint-other-key", func(t *testing.T) {
-		c := e.st.clone()
+		c := e.st.Clone()
 		b := after(700)
-		s, _ := checkpoint.Parse(c.get(checkpointKey(uint64(b))))
+		s, _ := checkpoint.Parse(rawGet(c, checkpointKey(uint64(b))))
 		cp, _ := checkpoint.Sign(s.Checkpoint, suite.SM2(), suite.SM3(), other, rand.Reader)
-		c.set(checkpointKey(uint64(b)), cp)
+		c.Set([]byte(checkpointKey(uint64(b))), cp)
 		_, err := e.verify(c)
 		wantBad(t, err, -1, b, "not signed by the region's key")
 	})
@@ -374,7 +375,7 @@ func TestTamperedCopiesFail(t *testing.T) {
 		wantBad(t, err, -1, cpSizes[0], "signed with SM2/SM3, expected ECDSA-P256/SHA-256")
 	})
 	t.Run("ok/untouched", func(t *testing.T) {
-		if _, err := e.verify(e.st.clone()); err != nil {
+		if _, err := e.verify(e.st.Clone()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -420,7 +421,7 @@ func TestFailedApplyLeavesNothing(t *testing.T) {
 	l := e.open(t)
 	writeMixed(t, l, e.st, 50)
 	full := errors.New("disk full")
-	e.st.setFail(func(b *store.Batch) error {
+	e.st.SetFailApply(func(b *store.Batch) error {
 		for _, op := range b.Ops() {
 			if bytes.HasPrefix(op.Key, []byte("r/")) {
 				return full
@@ -438,10 +439,10 @@ func TestFailedApplyLeavesNothing(t *testing.T) {
 		t.Fatalf("Apply = %v", err)
 	}
 	l.Abort(p)
-	if e.st.get([]byte("r/new")) != nil {
+	if rawGet(e.st, []byte("r/new")) != nil {
 		t.Fatal("the record was stored")
 	}
-	e.st.setFail(nil)
+	e.st.SetFailApply(nil)
 	writeMixed(t, l, e.st, 10)
 	if _, err := l.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
@@ -705,7 +706,16 @@ func TestNoSubjectInStore(t *testing.T) {
 	if _, err := l.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(e.st.raw(), []byte("alice")) {
+	if bytes.Contains(e.st.Raw(), []byte("alice")) {
 		t.Fatal("a submitted value reached the store")
 	}
+}
+
+// rawGet returns the stored value of key, or nil.
+func rawGet(st *memstore.Store, key []byte) []byte {
+	v, err := st.Get(context.Background(), key)
+	if err != nil {
+		return nil
+	}
+	return v
 }

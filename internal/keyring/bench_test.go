@@ -3,13 +3,14 @@ package keyring
 import (
 	"context"
 	"fmt"
+	"github.com/domicile/domicile/internal/store/memstore"
 	"testing"
 
 	"github.com/domicile/domicile/internal/suite"
 )
 
 func benchKeyring(b *testing.B, s suite.Suite, cacheSize, subjects int) (*Keyring, []string) {
-	st := newMemStore()
+	st := memstore.New()
 	o := opts(st, s)
 	o.CacheSize = cacheSize
 	k := mustOpen(b, o)

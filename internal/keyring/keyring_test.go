@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/domicile/domicile/internal/store/memstore"
 	"sync"
 	"testing"
 	"time"
@@ -34,9 +35,9 @@ func mustOpen(t testing.TB, o Options) *Keyring {
 }
 
 // forSuites runs f for both suites with a fresh store.
-func forSuites(t *testing.T, f func(t *testing.T, s suite.Suite, st *memStore)) {
+func forSuites(t *testing.T, f func(t *testing.T, s suite.Suite, st *memstore.Store)) {
 	for _, s := range testSuites {
-		t.Run(string(s.ID()), func(t *testing.T) { f(t, s, newMemStore()) })
+		t.Run(string(s.ID()), func(t *testing.T) { f(t, s, memstore.New()) })
 	}
 }
 
@@ -90,7 +91,7 @@ func openField(k *Keyring, subject string, env []byte) (string, error) {
 }
 
 func TestOpenReopen(t *testing.T) {
-	forSuites(t, func(t *testing.T, s suite.Suite, st *memStore) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
 		k := mustOpen(t, opts(st, s))
 		if k.Region() != "eu-central" || k.Suite().ID() != s.ID() {
 			t.Fatalf("Region/Suite = %s/%s", k.Region(), k.Suite().ID())
@@ -145,7 +146,7 @@ func TestOpenReopen(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
-	forSuites(t, func(t *testing.T, s suite.Suite, st *memStore) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
 		ctx := context.Background()
 		mustOpen(t, opts(st, s)).Close()
 
@@ -181,7 +182,7 @@ func TestOpenErrors(t *testing.T) {
 		if _, err := Open(ctx, o); err == nil {
 			t.Error("nil store: no error")
 		}
-		o = opts(newMemStore(), s)
+		o = opts(memstore.New(), s)
 		o.KDF = KDFParams{Time: 1, MemoryKiB: 1, Threads: 1}
 		if _, err := Open(ctx, o); err == nil {
 			t.Error("bad KDF params: no error")
@@ -192,7 +193,7 @@ func TestOpenErrors(t *testing.T) {
 // TestTamperMeta changes the stored KDF parameters: the root key must then
 // fail to unseal even with the right secret, because k/meta is bound to it.
 func TestTamperMeta(t *testing.T) {
-	st := newMemStore()
+	st := memstore.New()
 	s := suite.IntlSuite()
 	mustOpen(t, opts(st, s)).Close()
 	raw, _ := st.Get(context.Background(), []byte(keyMeta))
@@ -201,7 +202,7 @@ func TestTamperMeta(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.KDF.MemoryKiB = 72
-	st.set(keyMeta, m.encode())
+	st.Set([]byte(keyMeta), m.encode())
 	if _, err := Open(context.Background(), opts(st, s)); err != ErrWrongSecret {
 		t.Errorf("tampered meta: err = %v, want ErrWrongSecret", err)
 	}
@@ -211,7 +212,7 @@ func TestTamperMeta(t *testing.T) {
 // bindings make both fail.
 func TestSwapSealedKeys(t *testing.T) {
 	ctx := context.Background()
-	st := newMemStore()
+	st := memstore.New()
 	s := suite.CNSuite()
 	k := mustOpen(t, opts(st, s))
 	a, b := subjectKey(t, k, st, "alice"), subjectKey(t, k, st, "bob")
@@ -221,8 +222,8 @@ func TestSwapSealedKeys(t *testing.T) {
 	ka, kb := string(dekKey([]byte(a.ref), 1)), string(dekKey([]byte(b.ref), 1))
 	va, _ := st.Get(ctx, []byte(ka))
 	vb, _ := st.Get(ctx, []byte(kb))
-	st.set(ka, vb)
-	st.set(kb, va)
+	st.Set([]byte(ka), vb)
+	st.Set([]byte(kb), va)
 	k2 := mustOpen(t, opts(st, s))
 	if _, err := openField(k2, "alice", env); !errors.Is(err, suite.ErrOpen) {
 		t.Errorf("swapped DEKs: err = %v, want suite.ErrOpen", err)
@@ -232,15 +233,15 @@ func TestSwapSealedKeys(t *testing.T) {
 	ki, kt := string(kekKey(Index, 1)), string(kekKey(Token, 1))
 	vi, _ := st.Get(ctx, []byte(ki))
 	vt, _ := st.Get(ctx, []byte(kt))
-	st.set(ki, vt)
-	st.set(kt, vi)
+	st.Set([]byte(ki), vt)
+	st.Set([]byte(kt), vi)
 	if _, err := Open(ctx, opts(st, s)); !errors.Is(err, suite.ErrOpen) {
 		t.Errorf("swapped KEKs: err = %v, want suite.ErrOpen", err)
 	}
 }
 
 func TestConcurrentCreate(t *testing.T) {
-	forSuites(t, func(t *testing.T, s suite.Suite, st *memStore) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
 		ctx := context.Background()
 		const n = 4
 		ks := make([]*Keyring, n)
@@ -265,7 +266,7 @@ func TestConcurrentCreate(t *testing.T) {
 // TestConcurrentSubjectKey races many goroutines, each with its own keyring
 // half the time, to create one subject's key through the real commit path.
 func TestConcurrentSubjectKey(t *testing.T) {
-	forSuites(t, func(t *testing.T, s suite.Suite, st *memStore) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
 		k1 := mustOpen(t, opts(st, s))
 		defer k1.Close()
 		k2 := mustOpen(t, opts(st, s))
@@ -315,7 +316,7 @@ func TestConcurrentSubjectKey(t *testing.T) {
 }
 
 func TestDestroy(t *testing.T) {
-	forSuites(t, func(t *testing.T, s suite.Suite, st *memStore) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
 		ctx := context.Background()
 		k := mustOpen(t, opts(st, s))
 		sk := subjectKey(t, k, st, "dave")
@@ -371,7 +372,7 @@ func TestDestroy(t *testing.T) {
 }
 
 func TestRotateAndRewrap(t *testing.T) {
-	forSuites(t, func(t *testing.T, s suite.Suite, st *memStore) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
 		ctx := context.Background()
 		k := mustOpen(t, opts(st, s))
 		defer k.Close()
@@ -461,7 +462,7 @@ func samePub(t *testing.T, s suite.Suite, a, b crypto.PublicKey) bool {
 	return bytes.Equal(da, db)
 }
 
-func storedKEKVersion(t *testing.T, st *memStore, sk *SubjectKey) uint32 {
+func storedKEKVersion(t *testing.T, st *memstore.Store, sk *SubjectKey) uint32 {
 	t.Helper()
 	env, err := st.Get(context.Background(), dekKey([]byte(sk.ref), sk.Version))
 	if err != nil {
@@ -478,7 +479,7 @@ func storedKEKVersion(t *testing.T, st *memStore, sk *SubjectKey) uint32 {
 // write: the DEK must stay erased.
 func TestRewrapSkipsErased(t *testing.T) {
 	ctx := context.Background()
-	st := newMemStore()
+	st := memstore.New()
 	s := suite.IntlSuite()
 	k := mustOpen(t, opts(st, s))
 	defer k.Close()
@@ -493,15 +494,13 @@ func TestRewrapSkipsErased(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.failApply = func(b *store.Batch) error {
-		st.failApply = nil
-		st.mu.Unlock()
-		defer st.mu.Lock()
+	st.SetFailApply(func(b *store.Batch) error {
+		st.SetFailApply(nil)
 		if err := st.Apply(ctx, &erase); err != nil {
 			t.Error(err)
 		}
 		return nil
-	}
+	})
 	n, err := k.Rewrap(ctx, nil)
 	done()
 	if err != nil || n != 2 {
@@ -513,13 +512,13 @@ func TestRewrapSkipsErased(t *testing.T) {
 }
 
 func TestRotateFailure(t *testing.T) {
-	forSuites(t, func(t *testing.T, s suite.Suite, st *memStore) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
 		ctx := context.Background()
 		k := mustOpen(t, opts(st, s))
 		defer k.Close()
 		sk := subjectKey(t, k, st, "gina")
 		env := sealField(t, sk, s, "g")
-		st.failApply = func(*store.Batch) error { return errors.New("disk full") }
+		st.SetFailApply(func(*store.Batch) error { return errors.New("disk full") })
 		for _, p := range purposes {
 			if _, err := k.Rotate(ctx, p); err == nil {
 				t.Fatalf("Rotate %s with failing store: no error", p)
@@ -528,7 +527,7 @@ func TestRotateFailure(t *testing.T) {
 				t.Fatalf("%s current = %d after failed rotation", p, k.CurrentVersion(p))
 			}
 		}
-		st.failApply = nil
+		st.SetFailApply(nil)
 		if got, err := openField(k, "gina", env); err != nil || got != "g" {
 			t.Fatalf("after failed rotation: %q, %v", got, err)
 		}
@@ -550,7 +549,7 @@ func TestRotateFailure(t *testing.T) {
 // TestNoKeyMaterialInStore scans every byte the store holds for the secret
 // and every key in clear.
 func TestNoKeyMaterialInStore(t *testing.T) {
-	forSuites(t, func(t *testing.T, s suite.Suite, st *memStore) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
 		ctx := context.Background()
 		o := opts(st, s)
 		k := mustOpen(t, o)
@@ -577,7 +576,7 @@ func TestNoKeyMaterialInStore(t *testing.T) {
 				}
 			}
 		}
-		raw := st.raw()
+		raw := st.Raw()
 		for i, sec := range secrets {
 			if len(sec) == 0 {
 				continue
@@ -594,7 +593,7 @@ func TestNoKeyMaterialInStore(t *testing.T) {
 
 func TestBlindIndex(t *testing.T) {
 	ctx := context.Background()
-	st := newMemStore()
+	st := memstore.New()
 	s := suite.CNSuite()
 	k := mustOpen(t, opts(st, s))
 	defer k.Close()
@@ -655,7 +654,7 @@ func TestBlindIndex(t *testing.T) {
 }
 
 func TestAuditAndDerive(t *testing.T) {
-	forSuites(t, func(t *testing.T, s suite.Suite, st *memStore) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
 		ctx := context.Background()
 		k := mustOpen(t, opts(st, s))
 		defer k.Close()
@@ -693,7 +692,7 @@ func TestAuditAndDerive(t *testing.T) {
 }
 
 func TestErrorsHoldNoSubject(t *testing.T) {
-	st := newMemStore()
+	st := memstore.New()
 	k := mustOpen(t, opts(st, suite.IntlSuite()))
 	defer k.Close()
 	_, err := k.ExistingSubjectKey(context.Background(), "zelda@example.com", 1)
@@ -739,7 +738,7 @@ func FuzzDecodeRecord(f *testing.F) {
 
 func TestStatusClock(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	o := opts(newMemStore(), suite.IntlSuite())
+	o := opts(memstore.New(), suite.IntlSuite())
 	o.Now = func() time.Time { return now }
 	k := mustOpen(t, o)
 	defer k.Close()

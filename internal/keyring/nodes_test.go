@@ -3,6 +3,7 @@ package keyring
 import (
 	"context"
 	"errors"
+	"github.com/domicile/domicile/internal/store/memstore"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -57,7 +58,7 @@ func destroy(t *testing.T, k *Keyring, st store.Store, subject string) {
 // which has the old key cached, cannot write under it: the batch conflicts,
 // and after Forget the next SubjectKey makes a new generation.
 func TestEraseOnOtherNodeBlocksWrites(t *testing.T) {
-	forSuites(t, func(t *testing.T, s suite.Suite, st *memStore) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
 		ctx := context.Background()
 		a, b := twoNodes(t, s, st, newClock())
 		old := subjectKey(t, b, st, "alice") // cached on B
@@ -106,7 +107,7 @@ func TestEraseOnOtherNodeBlocksWrites(t *testing.T) {
 // field; after node A erases the subject, B's cached key serves reads at
 // most until CacheTTL has passed on B's clock.
 func TestEraseOnOtherNodeStopsReadsAfterTTL(t *testing.T) {
-	forSuites(t, func(t *testing.T, s suite.Suite, st *memStore) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
 		clk := newClock()
 		a, b := twoNodes(t, s, st, clk)
 		env := sealField(t, subjectKey(t, a, st, "alice"), s, "backup copy")
@@ -133,7 +134,7 @@ func TestEraseOnOtherNodeStopsReadsAfterTTL(t *testing.T) {
 // KEK, node B wraps new DEKs under the new version once RefreshEvery has
 // passed on its clock.
 func TestRotationOnOtherNodeReachesNewWrites(t *testing.T) {
-	forSuites(t, func(t *testing.T, s suite.Suite, st *memStore) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
 		clk := newClock()
 		a, b := twoNodes(t, s, st, clk)
 		v, err := a.Rotate(context.Background(), Data)
