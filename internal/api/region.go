@@ -194,6 +194,11 @@ func (h *region) shape(r *http.Request, rec *vault.Record) client.Record {
 	a, _ := AccountOf(r.Context())
 	d := h.engine.Decide(a.Principal(), access.Request{Action: policy.PermRead, Purpose: r.Header.Get(PurposeHeader),
 		Region: h.v.Region().Name, Collection: rec.Collection, Jurisdiction: rec.Jurisdiction})
+	return h.shapeWith(rec, d)
+}
+
+// shapeWith applies a read decision already made for this record.
+func (h *region) shapeWith(rec *vault.Record, d access.Decision) client.Record {
 	out := client.Record{ID: rec.ID, Collection: rec.Collection, Subject: rec.Subject, Jurisdiction: rec.Jurisdiction,
 		Region: rec.Region, Created: rec.Created, Updated: rec.Updated, Fields: map[string]string{},
 		Access: &client.Access{Rule: d.Rule, Transfer: d.Transfer, Roles: d.Roles, Fields: map[string]string{}, Reasons: d.Reasons}}
@@ -222,10 +227,11 @@ func (h *region) get(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, err)
 		return
 	}
-	if _, ok := h.decide(w, r, policy.PermRead, rec.Collection, rec.Jurisdiction); !ok {
+	d, ok := h.decide(w, r, policy.PermRead, rec.Collection, rec.Jurisdiction)
+	if !ok {
 		return
 	}
-	out := h.shape(r, rec)
+	out := h.shapeWith(rec, d)
 	if !h.observe(w, r, guard.Event{Action: guard.ActionRead, RecordIDs: []string{rec.ID}, ClearFields: clearCount(out)}) {
 		return
 	}
@@ -243,7 +249,7 @@ func (h *region) patch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	cur, err := h.v.Get(r.Context(), id)
+	cur, err := h.v.Meta(r.Context(), id) // no need to decrypt to decide
 	if err != nil {
 		writeProblem(w, r, h.log, err)
 		return
@@ -266,7 +272,7 @@ func (h *region) patch(w http.ResponseWriter, r *http.Request) {
 
 func (h *region) delete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	cur, err := h.v.Get(r.Context(), id)
+	cur, err := h.v.Meta(r.Context(), id) // no need to decrypt to decide
 	if err != nil {
 		writeProblem(w, r, h.log, err)
 		return

@@ -258,3 +258,22 @@ func (v *Vault) Normalize(collection, fieldName, value, jurisdiction string) (st
 	}
 	return v.checkValue(f, value, upper(jurisdiction))
 }
+
+// Meta is what an access decision needs to know of a record, read without
+// decrypting anything.
+type Meta struct {
+	Collection   string
+	Jurisdiction string
+}
+
+// Meta returns the record's collection and jurisdiction.
+func (v *Vault) Meta(ctx context.Context, id string) (Meta, error) {
+	if err := v.checkRecordID(id); err != nil {
+		return Meta{}, err
+	}
+	st, err := v.load(ctx, id)
+	if err != nil {
+		return Meta{}, err
+	}
+	return Meta{Collection: st.Collection, Jurisdiction: st.Jurisdiction}, nil
+}
