@@ -23,6 +23,7 @@ import (
 	"sync"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/domicile/domicile/internal/store"
 )
@@ -89,12 +90,17 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	cache := pebbledb.NewCache(cacheSize)
 	defer cache.Unref() // the DB holds its own reference
-	db, err := pebbledb.Open(dir, &pebbledb.Options{
+	po := &pebbledb.Options{
 		Cache:  cache,
 		Lock:   lock,
 		Logger: logger{logf: opts.Logger},
 		Merger: newCounterMerger(),
-	})
+	}
+	// Bloom filters on every level (later levels inherit L0's): most
+	// point reads are the absence checks of Insert (records, audit
+	// entries, tokens), which a filter answers without reading a block.
+	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	db, err := pebbledb.Open(dir, po)
 	if err != nil {
 		_ = lock.Close()
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
