@@ -113,6 +113,8 @@ type Directory struct {
 	mac func() hash.Hash
 	now func() time.Time
 	pol *policy.Policy
+
+	cache authCache
 }
 
 // NewDirectory returns the directory over st. newMAC returns a MAC keyed
@@ -179,6 +181,7 @@ func (d *Directory) Create(ctx context.Context, a Account, tok string, expires t
 	if err != nil {
 		return nil, err
 	}
+	d.cache.reset()
 	var batch store.Batch
 	batch.Insert(accountKey(a.ID), b)
 	batch.Insert(tokenKey(t.MAC), []byte(a.ID))
@@ -230,6 +233,10 @@ func (d *Directory) put(ctx context.Context, a *Account, b *store.Batch) error {
 		return err
 	}
 	b.Put(accountKey(a.ID), v)
+	// Forget before and after the write: an Authenticate racing with it
+	// must not keep the old state.
+	d.cache.reset()
+	defer d.cache.reset()
 	if err := d.st.Apply(ctx, b); err != nil {
 		return fmt.Errorf("access: update principal: %w", err)
 	}
@@ -280,12 +287,20 @@ func (d *Directory) Ensure(ctx context.Context, a Account, tok string) (*Account
 }
 
 // Authenticate returns the active principal holding tok. Every failure is
-// ErrUnauthenticated, but for a locked principal (ErrLocked).
+// ErrUnauthenticated, but for a locked principal (ErrLocked). A success is
+// remembered for AuthCacheTTL (see there); failures are not.
 func (d *Directory) Authenticate(ctx context.Context, tok string) (*Account, error) {
 	if !WellFormed(tok) {
 		return nil, ErrUnauthenticated
 	}
 	mac := d.tokenMAC(tok)
+	now := d.now()
+	if a, ok := d.cache.get(mac, now); ok {
+		if tokenValid(a, mac, now) {
+			return a, nil
+		}
+		return nil, ErrUnauthenticated
+	}
 	id, err := d.st.Get(ctx, tokenKey(mac))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrUnauthenticated
@@ -300,20 +315,26 @@ func (d *Directory) Authenticate(ctx context.Context, tok string) (*Account, err
 	if err != nil {
 		return nil, err
 	}
-	now := d.now()
+	switch {
+	case !tokenValid(a, mac, now), a.State == Disabled:
+		return nil, ErrUnauthenticated
+	case a.State == Locked:
+		return a, ErrLocked
+	case a.State != Active:
+		return nil, ErrUnauthenticated
+	}
+	d.cache.put(mac, a, now)
+	return a, nil
+}
+
+// tokenValid reports whether a holds an unexpired token with the MAC mac,
+// comparing in constant time (the store lookup found the MAC already).
+func tokenValid(a *Account, mac []byte, now time.Time) bool {
 	found := false
 	for _, t := range a.Tokens {
-		// The store lookup found the MAC; compare it again in constant
-		// time and check expiry.
 		if hmac.Equal(t.MAC, mac) && (t.Expires.IsZero() || now.Before(t.Expires)) {
 			found = true
 		}
 	}
-	switch {
-	case !found, a.State == Disabled:
-		return nil, ErrUnauthenticated
-	case a.State == Locked:
-		return a, ErrLocked
-	}
-	return a, nil
+	return found
 }
