@@ -58,6 +58,11 @@ type Policy struct {
 	// Guard configures detection: rules, baselines, honeytokens and
 	// where alerts go.
 	Guard Guard
+
+	// regionOf maps every ISO 3166-1 country code to the index in Regions
+	// of the region that lists it or else lists "*" (-1 for none),
+	// computed by Parse.
+	regionOf map[string]int
 }
 
 // Residency is a region's residency mode.
@@ -153,6 +158,10 @@ func Parse(file string, data []byte) (*Policy, error) {
 		p.errs.sort()
 		return nil, &p.errs
 	}
+	pol.regionOf = make(map[string]int, len(countryCodes))
+	for _, c := range countryCodes {
+		pol.regionOf[c] = pol.regionIndex(c)
+	}
 	return pol, nil
 }
 
@@ -213,23 +222,33 @@ func (p *Policy) RegionFor(jurisdiction string) (*Region, error) {
 		}
 		return nil, fmt.Errorf("%w %q (want an ISO 3166-1 alpha-2 country code such as DE)", ErrUnknownJurisdiction, jurisdiction)
 	}
-	var catchAll *Region
-	for i := range p.Regions {
-		r := &p.Regions[i]
-		if r.Covers(code) {
-			return r, nil
-		}
-		if catchAll == nil && r.IsCatchAll() {
-			catchAll = r
-		}
+	i, ok := p.regionOf[code]
+	if !ok || i >= len(p.Regions) {
+		i = p.regionIndex(code) // a Policy not made by Parse
 	}
-	if catchAll != nil {
-		return catchAll, nil
+	if i >= 0 {
+		return &p.Regions[i], nil
 	}
 	if r, ok := p.Region(p.DefaultRegion); ok {
 		return r, nil
 	}
 	return nil, fmt.Errorf("%w %s", ErrNoRegion, code)
+}
+
+// regionIndex returns the index of the region that lists country code,
+// else of the region listing "*"; -1 if there is none.
+func (p *Policy) regionIndex(code string) int {
+	catchAll := -1
+	for i := range p.Regions {
+		r := &p.Regions[i]
+		if r.Covers(code) {
+			return i
+		}
+		if catchAll < 0 && r.IsCatchAll() {
+			catchAll = i
+		}
+	}
+	return catchAll
 }
 
 // Covers reports whether the region names jurisdiction (case-insensitive)

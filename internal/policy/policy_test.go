@@ -272,3 +272,26 @@ func TestDidYouMean(t *testing.T) {
 		}
 	}
 }
+
+// TestRegionForIndex checks the index Parse builds against the rules
+// themselves, for every country code of every good policy.
+func TestRegionForIndex(t *testing.T) {
+	files, err := filepath.Glob("testdata/good/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no good policies: %v", err)
+	}
+	for _, f := range files {
+		p, err := Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow := &Policy{Regions: p.Regions, DefaultRegion: p.DefaultRegion}
+		for _, c := range countryCodes {
+			got, gerr := p.RegionFor(c)
+			want, werr := slow.RegionFor(c)
+			if (gerr == nil) != (werr == nil) || (got != nil && got.Name != want.Name) {
+				t.Errorf("%s: RegionFor(%s) = %v, %v; rules say %v, %v", f, c, got, gerr, want, werr)
+			}
+		}
+	}
+}
