@@ -755,3 +755,60 @@ func TestStatusClock(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstEntries checks the generation-1 shortcut against the full scan
+// through a subject's life: unknown, live, erased (with and without a key),
+// and live again in a later generation.
+func TestFirstEntries(t *testing.T) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
+		ctx := context.Background()
+		k := mustOpen(t, opts(st, s))
+		defer k.Close()
+		check := func(step, subject string) {
+			t.Helper()
+			ref := k.SubjectRef(subject)
+			got, err := k.firstEntries(ctx, ref)
+			if err != nil {
+				t.Fatalf("%s: firstEntries: %v", step, err)
+			}
+			want, err := k.entries(ctx, ref)
+			if err != nil {
+				t.Fatalf("%s: entries: %v", step, err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%s: firstEntries has %d generations, the scan %d", step, len(got), len(want))
+			}
+			for i := range got {
+				if got[i].gen != want[i].gen || got[i].dead != want[i].dead || !bytes.Equal(got[i].env, want[i].env) {
+					t.Fatalf("%s: generation %d differs: %+v, scan %+v", step, i, got[i], want[i])
+				}
+			}
+		}
+		destroy := func(subject string) {
+			t.Helper()
+			var b store.Batch
+			done, err := k.DestroySubjectKey(ctx, subject, &b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Apply(ctx, &b); err != nil {
+				t.Fatal(err)
+			}
+			done()
+		}
+		check("unknown", "ann")
+		subjectKey(t, k, st, "ann")
+		check("live", "ann")
+		destroy("ann")
+		check("erased", "ann")
+		if sk := subjectKey(t, k, st, "ann"); sk.Version != 2 {
+			t.Fatalf("key after erasure is generation %d, want 2", sk.Version)
+		}
+		check("live again", "ann")
+		destroy("bob") // never had a key
+		check("erased without a key", "bob")
+		if sk := subjectKey(t, k, st, "bob"); sk.Version != 2 {
+			t.Fatalf("bob's first key is generation %d, want 2", sk.Version)
+		}
+	})
+}

@@ -114,6 +114,34 @@ func (k *Keyring) entries(ctx context.Context, ref []byte) ([]dekEntry, error) {
 	return out, nil
 }
 
+// firstEntries returns the same as entries, reading only generation 1 in
+// the two common cases: a subject never seen (no generation-1 key and no
+// generation-1 tombstone) and a subject whose first key is live (then no
+// later generation exists: a generation is only made after the one before
+// it was destroyed, and tombstones are never removed). Point reads are
+// answered by the store's bloom filters; a prefix scan is not. Anything
+// else falls back to entries.
+func (k *Keyring) firstEntries(ctx context.Context, ref []byte) ([]dekEntry, error) {
+	env, err := k.st.Get(ctx, dekKey(ref, 1))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		env = nil
+	case err != nil:
+		return nil, fmt.Errorf("keyring: region %s: reading subject key: %w", k.region, err)
+	}
+	_, err = k.st.Get(ctx, tombKey(ref, 1))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if env == nil {
+			return nil, nil
+		}
+		return []dekEntry{{gen: 1, env: env}}, nil
+	case err != nil:
+		return nil, fmt.Errorf("keyring: region %s: reading subject key: %w", k.region, err)
+	}
+	return k.entries(ctx, ref)
+}
+
 // unwrap opens a wrapped DEK. It accepts DEKs under retired data KEKs so
 // that a DEK written by a process that had not yet seen a rotation stays
 // readable; Rewrap moves them.
@@ -200,7 +228,7 @@ func (k *Keyring) subjectKey(ctx context.Context, subject string, b *store.Batch
 	ref := append([]byte(nil), m.sum...)
 	k.refMACs.Put(m)
 
-	es, err := k.entries(ctx, ref)
+	es, err := k.firstEntries(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
