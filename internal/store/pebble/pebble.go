@@ -235,3 +235,37 @@ func prefixed(prefix byte, key []byte) []byte {
 	copy(out[1:], key)
 	return out
 }
+
+// GetMany implements store.MultiGetter with one iterator for every key:
+// each key is a prefix seek, answered by the bloom filters when absent,
+// without setting up a new read of every level per key.
+func (s *Store) GetMany(ctx context.Context, keys [][]byte) ([][]byte, error) {
+	if err := s.acquire(ctx, "get many"); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	it, err := s.db.NewIter(&pebbledb.IterOptions{LowerBound: []byte{prefixData}, UpperBound: []byte{prefixData + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("pebble: get many: %w", err)
+	}
+	var pk []byte
+	for i, k := range keys {
+		pk = append(append(pk[:0], prefixData), k...)
+		if it.SeekPrefixGE(pk) && bytes.Equal(it.Key(), pk) {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				_ = it.Close()
+				return nil, fmt.Errorf("pebble: get many: %w", err)
+			}
+			out[i] = append([]byte{}, v...)
+		}
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("pebble: get many: %w", err)
+	}
+	return out, nil
+}

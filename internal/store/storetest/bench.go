@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -41,6 +42,36 @@ func Benchmark(b *testing.B, open func(b *testing.B) store.Store) {
 		load(b, s, loaded)
 		RunGoroutines(b, 1, func(i int) error {
 			_, err := s.Get(context.Background(), BenchKey(i%loaded))
+			return err
+		})
+	})
+	// 100 keys, half of them present, read one Get at a time and with
+	// store.GetMany (the backend's own when it has one): the lookups of
+	// one tokenize batch. ops/s counts batches.
+	keys := func(i int) [][]byte {
+		ks := make([][]byte, 100)
+		for j := range ks {
+			ks[j] = BenchKey((i*100 + j*2) % (2 * loaded))
+		}
+		return ks
+	}
+	b.Run("Get100/one-by-one", func(b *testing.B) {
+		s := newStore(b)
+		load(b, s, loaded)
+		RunGoroutines(b, 1, func(i int) error {
+			for _, k := range keys(i) {
+				if _, err := s.Get(context.Background(), k); err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	b.Run("Get100/GetMany", func(b *testing.B) {
+		s := newStore(b)
+		load(b, s, loaded)
+		RunGoroutines(b, 1, func(i int) error {
+			_, err := store.GetMany(context.Background(), s, keys(i))
 			return err
 		})
 	})

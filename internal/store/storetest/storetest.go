@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		return s
 	}
 	t.Run("get", func(t *testing.T) { testGet(t, newStore) })
+	t.Run("get-many", func(t *testing.T) { testGetMany(t, newStore) })
 	t.Run("apply", func(t *testing.T) { testApply(t, newStore) })
 	t.Run("scan", func(t *testing.T) { testScan(t, newStore) })
 	t.Run("ownership", func(t *testing.T) { testOwnership(t, newStore) })
@@ -45,6 +46,67 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 }
 
 type opener = func(t *testing.T) store.Store
+
+// testGetMany checks store.GetMany, which uses the backend's own GetMany
+// when it has one, against Get.
+func testGetMany(t *testing.T, open opener) {
+	ctx := context.Background()
+	s := open(t)
+	mustApply(t, s, func(b *store.Batch) {
+		b.Put([]byte("a"), []byte("1"))
+		b.Put([]byte("b"), nil)
+		b.Put([]byte("c"), []byte("3"))
+		b.Put([]byte("c\x00"), []byte("longer key"))
+		b.Put([]byte("gone"), []byte("x"))
+		b.Add([]byte("n"), 5)
+	})
+	mustApply(t, s, func(b *store.Batch) { b.Delete([]byte("gone")) })
+	keys := [][]byte{[]byte("c"), []byte("missing"), []byte("a"), []byte("b"), []byte("gone"), []byte("a"), []byte("n"), []byte("c\x00"), []byte("")}
+	got, err := store.GetMany(ctx, s, keys)
+	if err != nil {
+		t.Fatalf("GetMany error = %v", err)
+	}
+	if len(got) != len(keys) {
+		t.Fatalf("GetMany returned %d values for %d keys", len(got), len(keys))
+	}
+	for i, k := range keys {
+		want, err := s.Get(ctx, k)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			if got[i] != nil {
+				t.Errorf("key %q: GetMany = %q, want nil (Get says not found)", k, got[i])
+			}
+		case err != nil:
+			t.Fatalf("Get(%q) error = %v", k, err)
+		case got[i] == nil || !bytes.Equal(got[i], want):
+			t.Errorf("key %q: GetMany = %q (nil %v), want %q", k, got[i], got[i] == nil, want)
+		}
+	}
+	// The values are the caller's, even for a key asked twice.
+	if len(got[2]) > 0 {
+		got[2][0] = 'X'
+		if got[5][0] != '1' {
+			t.Error("GetMany returned one slice for a key asked twice")
+		}
+	}
+	if v, _ := s.Get(ctx, []byte("a")); string(v) != "1" {
+		t.Errorf("writing GetMany's result changed the store: a = %q", v)
+	}
+	if got, err := store.GetMany(ctx, s, nil); err != nil || len(got) != 0 {
+		t.Errorf("GetMany(no keys) = %q, %v; want empty, nil", got, err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := store.GetMany(cancelled, s, keys); !errors.Is(err, context.Canceled) {
+		t.Errorf("GetMany with a cancelled context: error = %v, want context.Canceled", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.GetMany(ctx, s, keys); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("GetMany after Close: error = %v, want ErrClosed", err)
+	}
+}
 
 func testGet(t *testing.T, open opener) {
 	ctx := context.Background()
