@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"context"
-	"errors"
 	"io"
 
 	"github.com/domicile/domicile/internal/envelope"
@@ -61,8 +60,9 @@ func (s *Service) Tokenize(ctx context.Context, items []Item) ([]Result, error) 
 	out := make([]Result, len(items))
 	t := tokenizer{s: s, memo: versionMemo{s: s}, cur: s.keys.CurrentVersion(keyring.Token)}
 	for i := range items {
-		out[i] = t.one(ctx, &items[i], i)
+		out[i] = t.one(&items[i], i)
 	}
+	t.lookUp(ctx, out)
 	if t.b.Len() > 0 {
 		if err := s.st.Apply(ctx, &t.b); err != nil {
 			for _, i := range t.writers {
@@ -83,13 +83,64 @@ type tokenizer struct {
 	memo    versionMemo
 	cur     uint32
 	b       store.Batch
-	writers []int           // items whose outcome depends on the Apply
-	seen    [][]byte        // deterministic keys written by this batch
-	det     map[string]bool // deterministic keys written by this batch, for dedup
+	writers []int    // items whose outcome depends on the Apply
+	seen    [][]byte // deterministic keys written by this batch
+	lookups []detLookup
+	pending map[string]int // deterministic key -> index in lookups
 	buf     [tokfmt.IDSize]byte
 }
 
-func (t *tokenizer) one(ctx context.Context, it *Item, i int) Result {
+// detLookup is a deterministic entry not known to exist: lookUp reads it,
+// with every other of the batch in one store.GetMany, and writes it if
+// it is missing.
+type detLookup struct {
+	key   []byte
+	items []int // the items with this token, in request order
+	vk    *verKeys
+	fi    *fieldInfo
+	j     string // jurisdiction
+	value string // as the first item submitted it: the entry keeps it
+	token string
+}
+
+// lookUp reads the batch's deterministic entries not known to exist and
+// adds the missing ones to the batch.
+func (t *tokenizer) lookUp(ctx context.Context, out []Result) {
+	if len(t.lookups) == 0 {
+		return
+	}
+	keys := make([][]byte, len(t.lookups))
+	for n := range t.lookups {
+		keys[n] = t.lookups[n].key
+	}
+	vals, err := store.GetMany(ctx, t.s.st, keys)
+	for n := range t.lookups {
+		l := &t.lookups[n]
+		switch {
+		case err != nil:
+			for _, i := range l.items {
+				out[i] = Result{Err: wrapf(CodeInternal, err, "reading the token entry")}
+			}
+		case vals[n] != nil:
+			t.s.seen.add(l.key)
+		default:
+			entry, e := t.s.sealRegion(l.vk, l.token, &tokfmt.Entry{Sealer: tokfmt.SealerRegion, Collection: l.fi.coll, Field: l.fi.name, Jurisdiction: l.j}, l.value)
+			if e != nil {
+				for _, i := range l.items {
+					out[i] = Result{Err: e}
+				}
+				continue
+			}
+			// Put, not Insert: a concurrent first tokenize of the same
+			// value writes an equivalent entry, and either may win.
+			t.b.Put(l.key, entry)
+			t.seen = append(t.seen, l.key)
+			t.writers = append(t.writers, l.items...)
+		}
+	}
+}
+
+func (t *tokenizer) one(it *Item, i int) Result {
 	s := t.s
 	fi, e := s.tokenField(it.Collection, it.Field)
 	if e != nil {
@@ -127,31 +178,15 @@ func (t *tokenizer) one(ctx context.Context, it *Item, i int) Result {
 		if s.seen.has(key) {
 			break
 		}
-		if t.det[string(key)] {
-			t.writers = append(t.writers, i)
+		if n, ok := t.pending[string(key)]; ok {
+			t.lookups[n].items = append(t.lookups[n].items, i)
 			break
 		}
-		_, err := s.st.Get(ctx, key)
-		switch {
-		case err == nil:
-			s.seen.add(key)
-		case errors.Is(err, store.ErrNotFound):
-			entry, e := s.sealRegion(vk, r.Token, &tokfmt.Entry{Sealer: tokfmt.SealerRegion, Collection: fi.coll, Field: fi.name, Jurisdiction: j}, it.Value)
-			if e != nil {
-				return Result{Err: e}
-			}
-			// Put, not Insert: a concurrent first tokenize of the same
-			// value writes an equivalent entry, and either may win.
-			t.b.Put(key, entry)
-			if t.det == nil {
-				t.det = map[string]bool{}
-			}
-			t.det[string(key)] = true
-			t.seen = append(t.seen, key)
-			t.writers = append(t.writers, i)
-		default:
-			return Result{Err: wrapf(CodeInternal, err, "reading the token entry")}
+		if t.pending == nil {
+			t.pending = map[string]int{}
 		}
+		t.pending[string(key)] = len(t.lookups)
+		t.lookups = append(t.lookups, detLookup{key: key, items: []int{i}, vk: vk, fi: fi, j: j, value: it.Value, token: r.Token})
 	case KindRandom:
 		var id [tokfmt.IDSize]byte
 		if _, err := io.ReadFull(s.rand, id[:]); err != nil {
