@@ -8,7 +8,7 @@ LISTEN    ?= 127.0.0.1:8700
 GOFLAGS   ?=
 export GOFLAGS
 
-.PHONY: all build run test test-short test-postgres bench-postgres vet lint bench fuzz clean deps
+.PHONY: all build run test test-short test-postgres bench-postgres vet lint bench bench-all fuzz clean deps
 
 all: build
 
@@ -43,8 +43,12 @@ vet:
 lint: vet
 	scripts/staticcheck.sh
 
-## bench: the benchmarks quoted in the issues' closing notes
+## bench: the figures the issues name, medians of 3 interleaved rounds with ratios (scripts/bench.sh)
 bench:
+	scripts/bench.sh 3
+
+## bench-all: every benchmark of every package, once
+bench-all:
 	$(GO) test -run '^$$' -bench . -benchtime 1s ./...
 
 deps:
