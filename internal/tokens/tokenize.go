@@ -91,7 +91,7 @@ type tokenizer struct {
 }
 
 // detLookup is a deterministic entry not known to exist: lookUp reads it,
-// with every other of the batch in one store.GetMany, and writes it if
+// with every other entry of the batch in one store.GetMany, and writes it if
 // it is missing.
 type detLookup struct {
 	key   []byte
