@@ -100,8 +100,6 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	if batch.Empty() {
 		return nil // only Expects: nothing to make durable
 	}
-	s.committing.Add(1)
-	defer s.committing.Add(-1)
 	if err := batch.Commit(pebbledb.Sync); err != nil {
 		return fmt.Errorf("pebble: apply: commit: %w", err)
 	}

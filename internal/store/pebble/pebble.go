@@ -21,8 +21,6 @@ import (
 	"io/fs"
 	"os"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -65,10 +63,6 @@ type Store struct {
 	// Close waits for operations in flight and later ones see closed.
 	mu     sync.RWMutex
 	closed bool
-
-	// committing counts Applies between their checks and the end of
-	// their commit: writes that will ask for a sync soon.
-	committing atomic.Int32
 }
 
 var _ store.Store = (*Store)(nil)
@@ -106,38 +100,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	// point reads are the absence checks of Insert (records, audit
 	// entries, tokens), which a filter answers without reading a block.
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
-	s := &Store{lock: lock, seed: maphash.MakeSeed()}
-	po.WALMinSyncInterval = s.syncDelay
 	db, err := pebbledb.Open(dir, po)
 	if err != nil {
 		_ = lock.Close()
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
-	s.db = db
-	return s, nil
+	return &Store{db: db, lock: lock, seed: maphash.MakeSeed()}, nil
 }
-
-// syncDelay is Pebble's minimum interval between WAL syncs, asked after
-// each sync. When several writes are committing, waiting a little lets
-// them share the next sync; an fdatasync is not only slow but costs CPU.
-// A lone writer never waits.
-func (s *Store) syncDelay() time.Duration {
-	if s.committing.Load() >= groupSyncWriters {
-		return groupSyncDelay
-	}
-	return 0
-}
-
-// groupSyncWriters and groupSyncDelay tune syncDelay. The count includes
-// writers whose sync has just finished but who have not returned yet, so
-// a lone writer or a pair never triggers the delay. Measured on HTTP
-// creates at 8 clients on a 2-core machine: 150 us gave 12-15% more
-// creates with 37% fewer fdatasyncs, and no change at 1 client; 300 us
-// and more made gets at 8 clients slower.
-const (
-	groupSyncWriters = 3
-	groupSyncDelay   = 150 * time.Microsecond
-)
 
 // acquire checks ctx and holds s.mu shared if the store is open; the caller
 // releases s.mu when acquire returns nil.

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
 	"github.com/domicile/domicile/internal/store"
@@ -248,25 +247,4 @@ func BenchmarkOverhead(b *testing.B) {
 			return err
 		})
 	})
-}
-
-// TestSyncDelay checks that a lone writer never waits for a sync slot and
-// that several committing writers do.
-func TestSyncDelay(t *testing.T) {
-	s := &Store{}
-	for _, tt := range []struct {
-		committing int32
-		want       time.Duration
-	}{
-		{0, 0},
-		{1, 0},
-		{groupSyncWriters - 1, 0},
-		{groupSyncWriters, groupSyncDelay},
-		{64, groupSyncDelay},
-	} {
-		s.committing.Store(tt.committing)
-		if got := s.syncDelay(); got != tt.want {
-			t.Errorf("syncDelay with %d committing = %v, want %v", tt.committing, got, tt.want)
-		}
-	}
 }
