@@ -37,18 +37,23 @@ func (h *region) record(w http.ResponseWriter, r *http.Request, e entry.Entry) b
 	if log == nil {
 		return true
 	}
-	a, _ := AccountOf(r.Context())
-	e.RequestID, e.Principal, e.Location, e.Purpose = requestID(r), a.ID, a.Location, r.Header.Get(PurposeHeader)
-	if e.Outcome == "" {
-		e.Outcome = entry.OK
-	}
-	if err := log.AppendNow(r.Context(), e); err != nil {
+	if err := log.AppendNow(r.Context(), h.requestEntry(r, e)); err != nil {
 		if w != nil {
 			writeProblem(w, r, h.log, &Error{Code: CodeAuditUnavailable, Detail: "the audit log cannot record the request; nothing was returned", Err: err})
 		}
 		return false
 	}
 	return true
+}
+
+// requestEntry completes e with who made request r, and why.
+func (h *region) requestEntry(r *http.Request, e entry.Entry) entry.Entry {
+	a, _ := AccountOf(r.Context())
+	e.RequestID, e.Principal, e.Location, e.Purpose = requestID(r), a.ID, a.Location, r.Header.Get(PurposeHeader)
+	if e.Outcome == "" {
+		e.Outcome = entry.OK
+	}
+	return e
 }
 
 // readEntry is the audit entry of records returned to a caller: their ids,

@@ -9,10 +9,12 @@ import (
 
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/audit"
 	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/guard"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
+	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/tokens"
 	"github.com/domicile/domicile/internal/vault"
 )
@@ -458,12 +460,30 @@ func (h *region) rotate(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, h.log, Errorf(CodeInvalidRequest, "purpose must be data, index, token or audit"))
 		return
 	}
-	v, err := h.v.Keyring().Rotate(r.Context(), p)
+	// The key entry, naming the new version, commits with the new key:
+	// a rotation is never stored without its record.
+	log := h.v.Audit()
+	var pend audit.Pending
+	v, err := h.v.Keyring().RotateWith(r.Context(), p, func(b *store.Batch, v uint32) error {
+		if log == nil {
+			return nil
+		}
+		e := h.requestEntry(r, entry.Entry{Action: entry.Key, Decision: "allow", Rule: fmt.Sprintf("rotate:%s:v%d", p, v)})
+		var err error
+		if pend, err = log.Append(r.Context(), b, e); err != nil {
+			return &Error{Code: CodeAuditUnavailable, Detail: "the audit log cannot record the rotation; no key was added", Err: err}
+		}
+		return nil
+	})
+	if log != nil {
+		if err == nil {
+			log.Commit(pend)
+		} else {
+			log.Abort(pend)
+		}
+	}
 	if err != nil {
 		writeProblem(w, r, h.log, err)
-		return
-	}
-	if !h.record(w, r, entry.Entry{Action: entry.Key, Decision: "allow", Rule: fmt.Sprintf("rotate:%s:v%d", p, v)}) {
 		return
 	}
 	WriteJSON(w, http.StatusOK, client.RotateResponse{Region: h.v.Region().Name, Purpose: req.Purpose, Version: v})

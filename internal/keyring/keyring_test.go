@@ -812,3 +812,42 @@ func TestFirstEntries(t *testing.T) {
 		}
 	})
 }
+
+// TestRotateWith checks that the writes RotateWith is given commit with
+// the new key, and that a failing with writes nothing.
+func TestRotateWith(t *testing.T) {
+	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
+		ctx := context.Background()
+		k := mustOpen(t, opts(st, s))
+		defer k.Close()
+		refused := errors.New("the audit log is full")
+		if _, err := k.RotateWith(ctx, Data, func(b *store.Batch, v uint32) error {
+			b.Put([]byte("with/refused"), []byte{byte(v)})
+			return refused
+		}); !errors.Is(err, refused) {
+			t.Fatalf("RotateWith with a failing with: %v, want its error", err)
+		}
+		if _, err := st.Get(ctx, kekKey(Data, 2)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("data v2 stored although with failed: %v", err)
+		}
+		if _, err := st.Get(ctx, []byte("with/refused")); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("with's write stored although it failed: %v", err)
+		}
+		if got := k.CurrentVersion(Data); got != 1 {
+			t.Fatalf("current data version after a refused rotation = %d, want 1", got)
+		}
+		v, err := k.RotateWith(ctx, Data, func(b *store.Batch, v uint32) error {
+			b.Put([]byte("with/ok"), []byte{byte(v)})
+			return nil
+		})
+		if err != nil || v != 2 {
+			t.Fatalf("RotateWith = %d, %v; want 2", v, err)
+		}
+		if got, err := st.Get(ctx, []byte("with/ok")); err != nil || !bytes.Equal(got, []byte{2}) {
+			t.Fatalf("with's write after the rotation = %v, %v; want [2]", got, err)
+		}
+		if _, err := st.Get(ctx, kekKey(Data, 2)); err != nil {
+			t.Fatalf("data v2 not stored: %v", err)
+		}
+	})
+}

@@ -24,6 +24,15 @@ import (
 //
 // Rotating data does not touch existing DEKs; run Rewrap to move them.
 func (k *Keyring) Rotate(ctx context.Context, p Purpose) (uint32, error) {
+	return k.RotateWith(ctx, p, nil)
+}
+
+// RotateWith is Rotate with more writes in the same atomic, durable
+// commit: with, if not nil, is called with the commit's batch and the new
+// version before it is applied (the audit entry of the rotation goes
+// there). If with fails, nothing is written and RotateWith returns its
+// error.
+func (k *Keyring) RotateWith(ctx context.Context, p Purpose, with func(b *store.Batch, v uint32) error) (uint32, error) {
 	if !p.valid() {
 		return 0, fmt.Errorf("keyring: unknown purpose %q", p)
 	}
@@ -47,6 +56,12 @@ func (k *Keyring) Rotate(ctx context.Context, p Purpose) (uint32, error) {
 	}
 	var b store.Batch
 	b.Insert(kekKey(p, v), env)
+	if with != nil {
+		if err := with(&b, v); err != nil {
+			k.zeroRing(&ring{keks: map[Purpose]map[uint32]*kek{p: {v: kk}}})
+			return 0, err
+		}
+	}
 	if err := k.st.Apply(ctx, &b); err != nil {
 		k.zeroRing(&ring{keks: map[Purpose]map[uint32]*kek{p: {v: kk}}})
 		if errors.Is(err, store.ErrConflict) {
