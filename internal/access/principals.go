@@ -233,8 +233,8 @@ func (d *Directory) put(ctx context.Context, a *Account, b *store.Batch) error {
 		return err
 	}
 	b.Put(accountKey(a.ID), v)
-	// Forget before and after the write: an Authenticate racing with it
-	// must not keep the old state.
+	// Forget before and after the write; an Authenticate that read the
+	// old state while the write went on does not keep it (see put).
 	d.cache.reset()
 	defer d.cache.reset()
 	if err := d.st.Apply(ctx, b); err != nil {
@@ -288,14 +288,17 @@ func (d *Directory) Ensure(ctx context.Context, a Account, tok string) (*Account
 
 // Authenticate returns the active principal holding tok. Every failure is
 // ErrUnauthenticated, but for a locked principal (ErrLocked). A success is
-// remembered for AuthCacheTTL (see there); failures are not.
+// remembered for AuthCacheTTL (see there); failures are not. The returned
+// Account may be shared with concurrent requests: callers must not modify
+// it.
 func (d *Directory) Authenticate(ctx context.Context, tok string) (*Account, error) {
 	if !WellFormed(tok) {
 		return nil, ErrUnauthenticated
 	}
 	mac := d.tokenMAC(tok)
 	now := d.now()
-	if a, ok := d.cache.get(mac, now); ok {
+	a, ok, epoch := d.cache.get(mac, now)
+	if ok {
 		if tokenValid(a, mac, now) {
 			return a, nil
 		}
@@ -308,7 +311,7 @@ func (d *Directory) Authenticate(ctx context.Context, tok string) (*Account, err
 	if err != nil {
 		return nil, fmt.Errorf("access: authenticate: %w", err)
 	}
-	a, err := d.Get(ctx, string(id))
+	a, err = d.Get(ctx, string(id))
 	if errors.Is(err, ErrNoPrincipal) {
 		return nil, ErrUnauthenticated
 	}
@@ -323,7 +326,7 @@ func (d *Directory) Authenticate(ctx context.Context, tok string) (*Account, err
 	case a.State != Active:
 		return nil, ErrUnauthenticated
 	}
-	d.cache.put(mac, a, now)
+	d.cache.put(mac, a, now, epoch)
 	return a, nil
 }
 

@@ -122,3 +122,23 @@ func TestAuthenticateCache(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthCacheRace checks the rule that closes the race between an
+// Authenticate reading an account and a change being written: what was
+// read before a reset is not remembered after it.
+func TestAuthCacheRace(t *testing.T) {
+	var c authCache
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	mac := []byte("mac")
+	_, _, epoch := c.get(mac, now) // Authenticate misses and reads the store...
+	c.reset()                      // ...while a lock is written
+	c.put(mac, &Account{ID: "agent", State: Active}, now, epoch)
+	if _, ok, _ := c.get(mac, now); ok {
+		t.Fatal("an account read before a reset was remembered after it")
+	}
+	_, _, epoch = c.get(mac, now)
+	c.put(mac, &Account{ID: "agent", State: Active}, now, epoch)
+	if _, ok, _ := c.get(mac, now); !ok {
+		t.Fatal("an account read with no reset in between was not remembered")
+	}
+}
