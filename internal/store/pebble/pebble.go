@@ -237,8 +237,8 @@ func prefixed(prefix byte, key []byte) []byte {
 }
 
 // GetMany implements store.MultiGetter with one iterator for every key:
-// each key is a prefix seek, answered by the bloom filters when absent,
-// without setting up a new read of every level per key.
+// each key is a prefix seek (which the bloom filters answer for most
+// absent keys), without setting up a new read of every level per key.
 func (s *Store) GetMany(ctx context.Context, keys [][]byte) ([][]byte, error) {
 	if err := s.acquire(ctx, "get many"); err != nil {
 		return nil, err
@@ -255,14 +255,24 @@ func (s *Store) GetMany(ctx context.Context, keys [][]byte) ([][]byte, error) {
 	var pk []byte
 	for i, k := range keys {
 		pk = append(append(pk[:0], prefixData), k...)
-		if it.SeekPrefixGE(pk) && bytes.Equal(it.Key(), pk) {
-			v, err := it.ValueAndErr()
-			if err != nil {
+		if !it.SeekPrefixGE(pk) {
+			// Not found, or a read failed: the next seek would clear
+			// the error, so look now.
+			if err := it.Error(); err != nil {
 				_ = it.Close()
 				return nil, fmt.Errorf("pebble: get many: %w", err)
 			}
-			out[i] = append([]byte{}, v...)
+			continue
 		}
+		if !bytes.Equal(it.Key(), pk) {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return nil, fmt.Errorf("pebble: get many: %w", err)
+		}
+		out[i] = append([]byte{}, v...)
 	}
 	if err := it.Close(); err != nil {
 		return nil, fmt.Errorf("pebble: get many: %w", err)
