@@ -17,22 +17,25 @@
 #            interleaved A/B test in one benchmark (<= +15%);
 #            audit verify (>= 200,000 entries/s)
 #
-# Raw results go to bench-DATE.txt (BENCH_OUT overrides), so that two sets
-# can be compared later with benchstat. Progress goes to stderr.
+# Each metric's median is taken on its own, so a ratio is a ratio of
+# medians, which need not come from the same round. Raw results go to
+# bench-DATE.txt in the current directory (BENCH_OUT overrides), so that
+# two sets can be compared later with benchstat. Progress goes to stderr.
 #
 # Example:
 #   scripts/bench.sh 5
 #   BENCH_OUT=/tmp/after.txt scripts/bench.sh
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")/.."
 
 rounds=${1:-3}
-case $rounds in '' | *[!0-9]* | 0)
-	echo "error: ROUNDS must be a positive number, got '$rounds' (try: scripts/bench.sh 3)" >&2
+if ! [[ $rounds =~ ^[1-9][0-9]*$ ]]; then
+	echo "error: ROUNDS must be a positive whole number, got '$rounds' (try: scripts/bench.sh 3)" >&2
 	exit 2
-	;;
-esac
+fi
 out=${BENCH_OUT:-bench-$(date +%Y%m%d-%H%M%S).txt}
+case $out in /*) ;; *) out=$caller/$out ;; esac
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 

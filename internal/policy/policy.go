@@ -40,7 +40,8 @@ import (
 // Version is the policy file format version this package reads.
 const Version = 1
 
-// Policy is a parsed, validated policy file.
+// Policy is a parsed, validated policy file. Treat it as read-only once
+// Parse has returned it: RegionFor answers from an index Parse builds.
 type Policy struct {
 	// Source is the file name the policy was read from, for messages.
 	Source string

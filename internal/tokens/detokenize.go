@@ -139,7 +139,7 @@ func (s *Service) detokenizeDet(ctx context.Context, memo *versionMemo, tok stri
 	}
 	prefix := detPrefix(t.Version, t.ID[:])
 	// Most tokens have a region entry, at the prefix itself: a point read
-	// (answered by the store's bloom filters) before any scan.
+	// costs less than a scan, so it comes first.
 	if raw, err := s.st.Get(ctx, prefix); err == nil {
 		if r := s.openDet(ctx, memo, tok, prefix, store.KV{Key: prefix, Value: raw}); r.Err == nil {
 			r.Kind = KindDeterministic
