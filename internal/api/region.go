@@ -471,37 +471,20 @@ func (h *region) rotate(w http.ResponseWriter, r *http.Request) {
 
 // rotateAudited rotates purpose p's key with its audit entry, naming the
 // new version, in the same commit: a rotation is never stored without its
-// record. A conflict while no other process added a version means that
-// the log's reserved index was voided by another process; like AppendNow,
-// it then retries with a fresh reservation.
+// record.
 func (h *region) rotateAudited(r *http.Request, p keyring.Purpose) (uint32, error) {
 	log, kr := h.v.Audit(), h.v.Keyring()
-	for attempt := 1; ; attempt++ {
-		before := kr.CurrentVersion(p)
-		var pend audit.Pending
-		v, err := kr.RotateWith(r.Context(), p, func(b *store.Batch, v uint32) error {
-			if log == nil {
-				return nil
-			}
-			e := h.requestEntry(r, entry.Entry{Action: entry.Key, Decision: "allow", Rule: fmt.Sprintf("rotate:%s:v%d", p, v)})
-			var err error
-			if pend, err = log.Append(r.Context(), b, e); err != nil {
-				return &Error{Code: CodeAuditUnavailable, Detail: "the audit log cannot record the rotation; no key was added", Err: err}
-			}
-			return nil
-		})
-		if log != nil {
-			if err == nil {
-				log.Commit(pend)
-			} else {
-				log.Abort(pend)
-			}
-		}
-		if errors.Is(err, store.ErrConflict) && kr.CurrentVersion(p) == before && attempt < 8 {
-			continue
-		}
-		return v, err
+	if log == nil {
+		return kr.Rotate(r.Context(), p)
 	}
+	v, err := kr.RotateWith(r.Context(), p, func(b *store.Batch, v uint32) error {
+		e := h.requestEntry(r, entry.Entry{Action: entry.Key, Decision: "allow", Rule: fmt.Sprintf("rotate:%s:v%d", p, v)})
+		return log.Apply(r.Context(), b, e)
+	})
+	if errors.Is(err, audit.ErrNotRecorded) {
+		return 0, &Error{Code: CodeAuditUnavailable, Detail: "the audit log cannot record the rotation; no key was added", Err: err}
+	}
+	return v, err
 }
 
 // guardAction maps a permission to the guard's action.

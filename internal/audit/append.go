@@ -251,13 +251,18 @@ func (l *Log) Commit(p Pending) { l.resolve(p, stateCommitted) }
 // log then writes the same entries with outcome "aborted" at p's indexes
 // (or keeps what is stored there if the batch did commit after all, or if
 // another process voided them), in its next integration pass.
-func (l *Log) Abort(p Pending) {
+func (l *Log) Abort(p Pending) { l.abort(p) }
+
+// abort is Abort, and reports whether another process voided p's first
+// index (so a conflict of the batch was the log's).
+func (l *Log) abort(p Pending) (voided bool) {
 	if p.p == nil {
-		return
+		return false
 	}
 	// If another process voided the index, the rest of our block is
 	// probably void too: stop handing it out.
 	if raw, err := l.st.Get(context.Background(), entryKey(p.p.first)); err == nil && !bytes.Equal(raw, p.p.raws[0]) {
+		voided = true
 		l.mu.Lock()
 		if p.p.first >= l.blockStart {
 			l.voidRest()
@@ -265,6 +270,7 @@ func (l *Log) Abort(p Pending) {
 		l.mu.Unlock()
 	}
 	l.resolve(p, stateAborted)
+	return voided
 }
 
 func (l *Log) resolve(p Pending, state int) {
@@ -299,28 +305,41 @@ func (l *Log) kick() {
 	}
 }
 
-// AppendNow appends entries in their own durable Apply and returns when
-// they are stored: for operations that write nothing else (reads,
-// searches, denials), before the response is sent. If another process
-// voided the reserved indexes meanwhile, it retries with new ones.
+// Apply commits b with entries in the same durable Apply of the log's
+// store, so that the write happens with its record or not at all (fail
+// closed). If another process voided the reserved indexes meanwhile, it
+// retries with new ones (the rest of b is applied again as it is).
 //
-// Errors: those of Append; the store's Apply error, wrapped (the entries
-// are then recorded as aborted).
-func (l *Log) AppendNow(ctx context.Context, entries ...entry.Entry) error {
+// Errors: those of Append, wrapping ErrNotRecorded (nothing was applied);
+// the store's Apply error as it is (the entries are then recorded as
+// aborted).
+func (l *Log) Apply(ctx context.Context, b *store.Batch, entries ...entry.Entry) error {
+	n := b.Len()
 	for attempt := 1; ; attempt++ {
-		var b store.Batch
-		p, err := l.Append(ctx, &b, entries...)
+		p, err := l.Append(ctx, b, entries...)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", ErrNotRecorded, err)
 		}
-		err = l.st.Apply(ctx, &b)
+		err = l.st.Apply(ctx, b)
 		if err == nil {
 			l.Commit(p)
 			return nil
 		}
-		l.Abort(p)
-		if !errors.Is(err, store.ErrConflict) || attempt == 8 {
-			return fmt.Errorf("audit: append: %w", err)
+		if !l.abort(p) || !errors.Is(err, store.ErrConflict) || attempt == 8 {
+			return err
 		}
+		b.Truncate(n)
 	}
+}
+
+// AppendNow appends entries in their own durable Apply and returns when
+// they are stored: for operations that write nothing else (reads,
+// searches, denials), before the response is sent.
+//
+// Errors: those of Apply, the store's wrapped.
+func (l *Log) AppendNow(ctx context.Context, entries ...entry.Entry) error {
+	if err := l.Apply(ctx, &store.Batch{}, entries...); err != nil {
+		return fmt.Errorf("audit: append: %w", err)
+	}
+	return nil
 }

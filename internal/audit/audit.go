@@ -55,7 +55,7 @@
 // or since the Time of the entry after it) while later entries exist, any
 // process fills it with a "void" entry, by Insert. A writer whose reserved
 // index was voided then gets ErrConflict from its own Apply: the vault
-// retries with a fresh Append, and AppendNow retries by itself. A process
+// retries with a fresh Append; Apply and AppendNow do so by themselves. A process
 // whose unused block stalls later entries voids it at once, and Close
 // hands an unused block back (or voids it if others leased after it), so
 // voids are mostly left by crashed processes. After a crash, Open
@@ -94,6 +94,10 @@ var (
 	ErrRange = errors.New("audit: index or size out of range")
 	// ErrNotFound is wrapped when there is no checkpoint yet.
 	ErrNotFound = errors.New("audit: not found")
+	// ErrNotRecorded is wrapped by Apply when the entries could not be
+	// reserved (closed log, backlog, store failure): nothing was applied,
+	// and the caller answers that the audit log is unavailable.
+	ErrNotRecorded = errors.New("audit: cannot record the entries")
 )
 
 // Defaults of Options.

@@ -383,18 +383,7 @@ func TestDeadProcessBlockVoided(t *testing.T) {
 // another process retries with a new one.
 func TestAppendNowRetriesVoidedIndex(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, suite.IntlSuite())
-	a, b := e.open(t), e.open(t)
-	writeMixed(t, a, e.st, 2)
-	writeMixed(t, b, e.st, 2) // b's block starts at 64: a's rest stalls it
-	// b voids a's idle rest after the grace period; a does not know.
-	e.clock.add(DefaultVoidGrace)
-	if err := b.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if b.Size() != DefaultLeaseBlock+2 {
-		t.Fatalf("size %d", b.Size())
-	}
+	e, a, b := voidedWriter(t)
 	if err := a.AppendNow(ctx, sampleEntry(7)); err != nil {
 		t.Fatal(err)
 	}
@@ -411,6 +400,59 @@ func TestAppendNowRetriesVoidedIndex(t *testing.T) {
 	raws := storedEntries(t, e.st)
 	if got, _ := entry.Parse(raws[len(raws)-1]); got.RequestID != "req-7" || a.Size() != uint64(len(raws)) {
 		t.Fatalf("last entry %+v, size %d of %d", got, a.Size(), len(raws))
+	}
+	if _, err := e.verify(e.st); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// voidedWriter returns two processes' logs over one store, where b has
+// voided the rest of a's block without a knowing.
+func voidedWriter(t *testing.T) (e *env, a, b *Log) {
+	t.Helper()
+	ctx := context.Background()
+	e = newEnv(t, suite.IntlSuite())
+	a, b = e.open(t), e.open(t)
+	writeMixed(t, a, e.st, 2)
+	writeMixed(t, b, e.st, 2) // b's block starts at 64: a's rest stalls it
+	// b voids a's idle rest after the grace period; a does not know.
+	e.clock.add(DefaultVoidGrace)
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b.Size() != DefaultLeaseBlock+2 {
+		t.Fatalf("size %d", b.Size())
+	}
+	return e, a, b
+}
+
+// TestApplyRetriesVoidedIndex: Apply retries the caller's batch with a
+// fresh reservation when another process voided its index, and does not
+// retry a conflict of the caller's own writes.
+func TestApplyRetriesVoidedIndex(t *testing.T) {
+	ctx := context.Background()
+	e, a, b := voidedWriter(t)
+	var w store.Batch
+	w.Insert([]byte("w/record"), []byte("v"))
+	if err := a.Apply(ctx, &w, sampleEntry(7)); err != nil {
+		t.Fatalf("Apply after the index was voided: %v", err)
+	}
+	if got, err := e.st.Get(ctx, []byte("w/record")); err != nil || string(got) != "v" {
+		t.Fatalf("the caller's write = %q, %v", got, err)
+	}
+	var again store.Batch
+	again.Insert([]byte("w/record"), []byte("other"))
+	if err := a.Apply(ctx, &again, sampleEntry(8)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("Apply of a batch that conflicts by itself: %v, want ErrConflict", err)
+	}
+	if got, _ := e.st.Get(ctx, []byte("w/record")); string(got) != "v" {
+		t.Fatalf("a failed Apply changed the caller's key: %q", got)
+	}
+	// a's new block follows b's: b's pass voids its own idle rest at once.
+	for _, l := range []*Log{b, a} {
+		if err := l.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := e.verify(e.st); err != nil {
 		t.Fatal(err)

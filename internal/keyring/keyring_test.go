@@ -813,8 +813,8 @@ func TestFirstEntries(t *testing.T) {
 	})
 }
 
-// TestRotateWith checks that the writes RotateWith is given commit with
-// the new key, and that a failing with writes nothing.
+// TestRotateWith checks that apply's own writes commit with the new key,
+// and that a failing apply leaves no new version.
 func TestRotateWith(t *testing.T) {
 	forSuites(t, func(t *testing.T, s suite.Suite, st *memstore.Store) {
 		ctx := context.Background()
@@ -825,26 +825,26 @@ func TestRotateWith(t *testing.T) {
 			b.Put([]byte("with/refused"), []byte{byte(v)})
 			return refused
 		}); !errors.Is(err, refused) {
-			t.Fatalf("RotateWith with a failing with: %v, want its error", err)
+			t.Fatalf("RotateWith with a failing apply: %v, want its error", err)
 		}
 		if _, err := st.Get(ctx, kekKey(Data, 2)); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("data v2 stored although with failed: %v", err)
+			t.Fatalf("data v2 stored although apply failed: %v", err)
 		}
 		if _, err := st.Get(ctx, []byte("with/refused")); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("with's write stored although it failed: %v", err)
+			t.Fatalf("apply's write stored although it failed: %v", err)
 		}
 		if got := k.CurrentVersion(Data); got != 1 {
 			t.Fatalf("current data version after a refused rotation = %d, want 1", got)
 		}
 		v, err := k.RotateWith(ctx, Data, func(b *store.Batch, v uint32) error {
 			b.Put([]byte("with/ok"), []byte{byte(v)})
-			return nil
+			return st.Apply(ctx, b)
 		})
 		if err != nil || v != 2 {
 			t.Fatalf("RotateWith = %d, %v; want 2", v, err)
 		}
 		if got, err := st.Get(ctx, []byte("with/ok")); err != nil || !bytes.Equal(got, []byte{2}) {
-			t.Fatalf("with's write after the rotation = %v, %v; want [2]", got, err)
+			t.Fatalf("apply's write after the rotation = %v, %v; want [2]", got, err)
 		}
 		if _, err := st.Get(ctx, kekKey(Data, 2)); err != nil {
 			t.Fatalf("data v2 not stored: %v", err)

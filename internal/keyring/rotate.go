@@ -27,12 +27,13 @@ func (k *Keyring) Rotate(ctx context.Context, p Purpose) (uint32, error) {
 	return k.RotateWith(ctx, p, nil)
 }
 
-// RotateWith is Rotate with more writes in the same atomic, durable
-// commit: with, if not nil, is called with the commit's batch and the new
-// version before it is applied (the audit entry of the rotation goes
-// there). If with fails, nothing is written and RotateWith returns its
-// error.
-func (k *Keyring) RotateWith(ctx context.Context, p Purpose, with func(b *store.Batch, v uint32) error) (uint32, error) {
+// RotateWith is Rotate with the commit done by apply, if not nil, instead
+// of the store's Apply: apply gets the batch holding the new key and its
+// version, and must apply it atomically and durably, adding its own writes
+// (the audit log's Apply adds the rotation's entry). If apply fails, the
+// new version is not made current and RotateWith returns its error,
+// wrapped.
+func (k *Keyring) RotateWith(ctx context.Context, p Purpose, apply func(b *store.Batch, v uint32) error) (uint32, error) {
 	if !p.valid() {
 		return 0, fmt.Errorf("keyring: unknown purpose %q", p)
 	}
@@ -56,13 +57,10 @@ func (k *Keyring) RotateWith(ctx context.Context, p Purpose, with func(b *store.
 	}
 	var b store.Batch
 	b.Insert(kekKey(p, v), env)
-	if with != nil {
-		if err := with(&b, v); err != nil {
-			k.zeroRing(&ring{keks: map[Purpose]map[uint32]*kek{p: {v: kk}}})
-			return 0, err
-		}
+	if apply == nil {
+		apply = func(b *store.Batch, _ uint32) error { return k.st.Apply(ctx, b) }
 	}
-	if err := k.st.Apply(ctx, &b); err != nil {
+	if err := apply(&b, v); err != nil {
 		k.zeroRing(&ring{keks: map[Purpose]map[uint32]*kek{p: {v: kk}}})
 		if errors.Is(err, store.ErrConflict) {
 			_, _ = k.refreshLocked(ctx) // best effort: learn the winner's version

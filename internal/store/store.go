@@ -142,6 +142,9 @@ func (b *Batch) Ops() []Op { return b.ops }
 // Reset empties the batch for reuse.
 func (b *Batch) Reset() { b.ops = b.ops[:0] }
 
+// Truncate keeps the first n operations and drops the rest (n <= Len).
+func (b *Batch) Truncate(n int) { b.ops = b.ops[:n] }
+
 // Validate checks the sizes of every operation against MaxKeySize and
 // MaxValueSize; backends call it before applying.
 func (b *Batch) Validate() error {

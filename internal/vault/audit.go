@@ -2,8 +2,10 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"slices"
 
+	"github.com/domicile/domicile/internal/audit"
 	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/store"
 )
@@ -34,16 +36,11 @@ func (v *Vault) apply(ctx context.Context, b *store.Batch, entries ...entry.Entr
 	if v.audit == nil || len(entries) == 0 {
 		return v.st.Apply(ctx, b)
 	}
-	p, err := v.audit.Append(ctx, b, entries...)
-	if err != nil {
+	err := v.audit.Apply(ctx, b, entries...)
+	if errors.Is(err, audit.ErrNotRecorded) {
 		return &Error{Code: CodeAuditUnavailable, Msg: "the audit log cannot record the write; nothing was changed", Index: -1, Err: err}
 	}
-	if err := v.st.Apply(ctx, b); err != nil {
-		v.audit.Abort(p)
-		return err
-	}
-	v.audit.Commit(p)
-	return nil
+	return err
 }
 
 func sortedNames(m map[string]string) []string {

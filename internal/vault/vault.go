@@ -49,7 +49,8 @@ type Options struct {
 	Keyring *keyring.Keyring
 	Store   store.Store
 	// Audit, when set, records every write in the same batch as the
-	// write; a write it cannot record fails.
+	// write; a write it cannot record fails. It must be a log over Store:
+	// the vault's writes are applied through it.
 	Audit *audit.Log
 	// Tokens, when set, gives every created record the tokens of its
 	// fields that have a token kind, committed with the record.
