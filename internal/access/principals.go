@@ -181,7 +181,6 @@ func (d *Directory) Create(ctx context.Context, a Account, tok string, expires t
 	if err != nil {
 		return nil, err
 	}
-	d.cache.reset()
 	var batch store.Batch
 	batch.Insert(accountKey(a.ID), b)
 	batch.Insert(tokenKey(t.MAC), []byte(a.ID))
@@ -233,9 +232,8 @@ func (d *Directory) put(ctx context.Context, a *Account, b *store.Batch) error {
 		return err
 	}
 	b.Put(accountKey(a.ID), v)
-	// Forget before and after the write; an Authenticate that read the
-	// old state while the write went on does not keep it (see put).
-	d.cache.reset()
+	// Forget after the write; an Authenticate that read the old state
+	// while the write went on does not keep it (see authCache.put).
 	defer d.cache.reset()
 	if err := d.st.Apply(ctx, b); err != nil {
 		return fmt.Errorf("access: update principal: %w", err)
