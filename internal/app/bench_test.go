@@ -116,6 +116,27 @@ func (e *benchEnv) record(i int) vault.NewRecord {
 	return r
 }
 
+// store creates n records in batches of 100, in process, and returns
+// their ids: the records the get benchmarks read.
+func (e *benchEnv) store(b *testing.B, n int) []string {
+	b.Helper()
+	var ids []string
+	for i := 0; i < n; i += 100 {
+		var batch []vault.NewRecord
+		for j := i; j < min(i+100, n); j++ {
+			batch = append(batch, e.record(j))
+		}
+		out, err := e.region.Vault.Create(context.Background(), batch, vault.CreateOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, o := range out {
+			ids = append(ids, o.ID)
+		}
+	}
+	return ids
+}
+
 // runClients runs b.N operations over n goroutines and reports operations
 // per second and the 99th percentile latency.
 func runClients(b *testing.B, n int, op func(i int) error) {
@@ -209,21 +230,7 @@ func BenchmarkGet(b *testing.B) {
 			name := fmt.Sprintf("%s/clients=%d", br.region, clients)
 			setup := func(b *testing.B) (*benchEnv, []string) {
 				e := newBenchEnv(b, br.region, br.jurisdiction)
-				var ids []string
-				for i := 0; i < stored; i += 100 {
-					var batch []vault.NewRecord
-					for j := i; j < i+100; j++ {
-						batch = append(batch, e.record(j))
-					}
-					out, err := e.region.Vault.Create(context.Background(), batch, vault.CreateOptions{})
-					if err != nil {
-						b.Fatal(err)
-					}
-					for _, o := range out {
-						ids = append(ids, o.ID)
-					}
-				}
-				return e, ids
+				return e, e.store(b, stored)
 			}
 			b.Run("raw-pebble-get/"+name, func(b *testing.B) {
 				e, ids := setup(b)

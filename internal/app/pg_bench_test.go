@@ -127,21 +127,7 @@ func BenchmarkSplit(b *testing.B) {
 		})
 		b.Run("get/"+name, func(b *testing.B) {
 			e := newSplitBenchEnv(b, sb, "us-east", "US")
-			const stored = 2000
-			var ids []string
-			for i := 0; i < stored; i += 100 {
-				var batch []vault.NewRecord
-				for j := i; j < i+100; j++ {
-					batch = append(batch, e.record(j))
-				}
-				out, err := e.region.Vault.Create(context.Background(), batch, vault.CreateOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, o := range out {
-					ids = append(ids, o.ID)
-				}
-			}
+			ids := e.store(b, 2000)
 			c, err := client.New(e.url, e.token, client.WithPurpose("support"))
 			if err != nil {
 				b.Fatal(err)
