@@ -11,8 +11,9 @@ import (
 	"syscall"
 )
 
-// command is one subcommand. Run parses its own flags and does the work; it
-// returns an error and never exits.
+// command is one subcommand. Run parses its own flags and leaves the work to
+// internal/app (servers, offline tools), the client or a domain package
+// (policy check, the crypto toolbox); it returns an error and never exits.
 type command struct {
 	name    string
 	summary string

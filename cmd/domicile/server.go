@@ -5,19 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/domicile/domicile/examples"
 	"github.com/domicile/domicile/internal/access"
-	"github.com/domicile/domicile/internal/api"
 	"github.com/domicile/domicile/internal/app"
-	"github.com/domicile/domicile/internal/gateway"
 	"github.com/domicile/domicile/internal/policy"
 )
 
@@ -75,23 +70,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		return withHint(err, devHint(err))
 	}
 	printDevBanner(e, d, p, *data)
-	select {
-	case <-ctx.Done():
-	case err := <-waitErr(d):
-		if err != nil {
-			return err
-		}
-	}
-	fmt.Fprintln(e.stderr, "shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return d.Close(sctx)
-}
-
-func waitErr(d *app.Dev) <-chan error {
-	ch := make(chan error, 1)
-	go func() { ch <- d.Wait() }()
-	return ch
+	return d.Run(ctx, func() { fmt.Fprintln(e.stderr, "shutting down") })
 }
 
 func devHint(err error) string {
@@ -181,22 +160,18 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if !access.WellFormed(string(token)) {
 		return withHint(errors.New("serve: the admin token is not a Domicile token"), "make one with: domicile principals new-token (dmc_ and 52 base32 characters)")
 	}
-	log := newLogger(e)
-	m := api.NewMetrics()
-	r, err := app.OpenRegion(ctx, app.RegionConfig{Policy: p, Name: *region, Dir: *data, Store: *storeURL, Secret: secret,
-		Logger: log, Metrics: m})
-	if err != nil {
+	err = app.Serve(ctx, app.ServeConfig{Policy: p, Region: *region, Dir: *data, Store: *storeURL, Secret: secret,
+		AdminToken: string(token), AdminLocation: *adminLocation, Listen: *listen, Logger: newLogger(e),
+		Listening: listening(e, "region "+*region)})
+	switch app.StageOf(err) {
+	case app.StageOpen:
 		return withHint(err, serveHint(err, *region))
-	}
-	defer r.Close()
-	if r.Sealed != nil {
-		return withHint(r.Sealed, "set "+app.SecretEnv(*region)+" or pass --unseal-file with the region's unseal secret")
-	}
-	admin := access.Account{ID: "admin", Kind: "person", Roles: []string{"admin"}, Location: *adminLocation}
-	if err := app.EnsurePrincipals(ctx, []*app.Region{r}, []app.Bootstrap{{Account: admin, Token: string(token)}}); err != nil {
+	case app.StageSealed:
+		return withHint(err, "set "+app.SecretEnv(*region)+" or pass --unseal-file with the region's unseal secret")
+	case app.StagePrincipals:
 		return withHint(err, "check --admin-location (an ISO 3166-1 alpha-2 code) and that the policy has an admin role")
 	}
-	return serveHTTP(ctx, e, *listen, r.Handler, "region "+*region)
+	return listenHint(err)
 }
 
 // serveHint suggests what to do about a failed serve start.
@@ -260,33 +235,24 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	backends := map[string]gateway.Backend{}
-	for name, urls := range regions {
-		backends[name] = gateway.Backend{URLs: urls}
-	}
-	h, err := gateway.New(gateway.Options{Policy: p, Backends: backends, Logger: newLogger(e), Metrics: api.NewMetrics()})
-	if err != nil {
+	err = app.RunGateway(ctx, app.GatewayConfig{Policy: p, Regions: regions, Listen: *listen, Logger: newLogger(e),
+		Listening: listening(e, "gateway")})
+	if app.StageOf(err) == app.StageGateway {
 		return withHint(err, "pass --region NAME=URL once for every region of the policy")
 	}
-	return serveHTTP(ctx, e, *listen, h, "gateway")
+	return listenHint(err)
 }
 
-// serveHTTP serves h until ctx is done, then shuts down gracefully.
-func serveHTTP(ctx context.Context, e *env, addr string, h http.Handler, what string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return withHint(fmt.Errorf("listen on %s: %w", addr, err), "pass --listen 127.0.0.1:PORT with a free port")
+// listening returns the callback that tells the user where a server
+// listens.
+func listening(e *env, what string) func(url string) {
+	return func(url string) { fmt.Fprintf(e.stdout, "%s listening on %s\n", what, url) }
+}
+
+// listenHint adds a hint to an error listening on --listen.
+func listenHint(err error) error {
+	if app.StageOf(err) == app.StageListen {
+		return withHint(err, "pass --listen 127.0.0.1:PORT with a free port")
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(e.stdout, "%s listening on http://%s\n", what, ln.Addr())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return err
 }

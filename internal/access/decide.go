@@ -17,6 +17,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 
+	"github.com/domicile/domicile/internal/errcode"
 	"github.com/domicile/domicile/internal/policy"
 )
 
@@ -48,13 +49,14 @@ type Treatment struct {
 	Abroad bool
 }
 
-// Denial codes, stable: the API returns them as problem codes.
+// Denial codes, stable: the API returns them as problem codes. They are
+// internal/errcode's codes, as strings (Decision.Code is a string).
 const (
-	CodePermissionDenied = "permission_denied"
-	CodeRegionDenied     = "region_not_allowed"
-	CodePurposeUnknown   = "unknown_purpose"
-	CodeTransferRequired = "transfer_required"
-	CodeConditionFailed  = "condition_not_met"
+	CodePermissionDenied = string(errcode.PermissionDenied)
+	CodeRegionDenied     = string(errcode.RegionNotAllowed)
+	CodePurposeUnknown   = string(errcode.UnknownPurpose)
+	CodeTransferRequired = string(errcode.TransferRequired)
+	CodeConditionFailed  = string(errcode.ConditionNotMet)
 )
 
 // Decision is the outcome of Decide.

@@ -3,8 +3,6 @@ package access
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
-	"encoding/base32"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/domicile/domicile/internal/access/bearer"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/store"
 )
@@ -28,41 +27,20 @@ const (
 )
 
 // TokenPrefix marks Domicile API tokens, so that secret scanners can
-// recognise a leaked one.
-const TokenPrefix = "dmc_"
+// recognise a leaked one. The token format is package bearer's.
+const TokenPrefix = bearer.Prefix
 
-// tokenEncoding is lower-case base32 without padding: 256 bits make 52
-// characters.
-var tokenEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+// NewToken returns a fresh API token: the prefix and 256 random bits. It
+// is bearer.New.
+func NewToken() string { return bearer.New() }
 
-const tokenLen = len(TokenPrefix) + 52
-
-// NewToken returns a fresh API token: the prefix and 256 random bits.
-func NewToken() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("crypto/rand failed: " + err.Error())
-	}
-	return TokenPrefix + tokenEncoding.EncodeToString(b[:])
-}
-
-// WellFormed reports whether tok looks like a Domicile token.
-func WellFormed(tok string) bool {
-	if len(tok) != tokenLen || !strings.HasPrefix(tok, TokenPrefix) {
-		return false
-	}
-	_, err := tokenEncoding.DecodeString(tok[len(TokenPrefix):])
-	return err == nil
-}
+// WellFormed reports whether tok looks like a Domicile token. It is
+// bearer.WellFormed.
+func WellFormed(tok string) bool { return bearer.WellFormed(tok) }
 
 // TokenID is the public part of a token shown in listings: the prefix and
-// its first 8 characters.
-func TokenID(tok string) string {
-	if len(tok) < len(TokenPrefix)+8 {
-		return ""
-	}
-	return tok[:len(TokenPrefix)+8]
-}
+// its first 8 characters. It is bearer.ID.
+func TokenID(tok string) string { return bearer.ID(tok) }
 
 // Account is a principal as the directory stores it. It holds no token:
 // only keyed MACs of tokens, under the region's key.

@@ -2,17 +2,13 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/domicile/domicile/internal/access"
-)
-
-// API codes of authentication and authorisation.
-const (
-	CodePrincipalLocked = "principal_locked"
+	"github.com/domicile/domicile/internal/errcode"
+	"github.com/domicile/domicile/internal/region"
 )
 
 type ctxKey int
@@ -35,27 +31,22 @@ func bearer(r *http.Request) (string, bool) {
 	return strings.TrimSpace(tok), true
 }
 
-// RequireAuth wraps h with bearer-token authentication against the
-// region's directory: unknown, malformed, expired and disabled tokens all
-// get the same 401; a locked principal gets 403 principal_locked.
-func RequireAuth(h http.Handler, dir *access.Directory, log *slog.Logger) http.Handler {
+// RequireAuth wraps h with bearer-token authentication by the region
+// service: unknown, malformed, expired and disabled tokens all get the
+// same 401; a locked principal gets 403 principal_locked.
+func RequireAuth(h http.Handler, s *region.Service, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := bearer(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="domicile"`)
-			writeProblem(w, r, log, Errorf(CodeUnauthenticated, "missing bearer token"))
+			writeProblem(w, r, log, errcode.New(errcode.Unauthenticated, "missing bearer token"))
 			return
 		}
-		a, err := dir.Authenticate(r.Context(), tok)
-		switch {
-		case errors.Is(err, access.ErrLocked):
-			writeProblem(w, r, log, Errorf(CodePrincipalLocked, "principal %s is locked; an administrator unlocks it with 'domicile principals unlock'", a.ID))
-			return
-		case errors.Is(err, access.ErrUnauthenticated):
-			w.Header().Set("WWW-Authenticate", `Bearer realm="domicile", error="invalid_token"`)
-			writeProblem(w, r, log, Errorf(CodeUnauthenticated, "invalid or expired token"))
-			return
-		case err != nil:
+		a, err := s.Authenticate(r.Context(), tok)
+		if err != nil {
+			if errcode.CodeOf(err) == errcode.Unauthenticated {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="domicile", error="invalid_token"`)
+			}
 			writeProblem(w, r, log, err)
 			return
 		}

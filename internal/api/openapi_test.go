@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -27,59 +26,19 @@ import (
 	"github.com/domicile/domicile/internal/audit"
 	"github.com/domicile/domicile/internal/audit/checkpoint"
 	"github.com/domicile/domicile/internal/audit/entry"
+	"github.com/domicile/domicile/internal/errcode"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/suite"
 	"github.com/domicile/domicile/internal/tokens"
 	"github.com/domicile/domicile/internal/tokens/tokfmt"
 	"github.com/domicile/domicile/internal/vault"
+	"github.com/domicile/domicile/internal/web"
 )
 
 // The OpenAPI document is written by hand; these tests keep it honest
-// against the code: routes, error codes and wire types.
-
-// apiRoute is one route of the API and who serves it.
-type apiRoute struct {
-	method, path  string
-	node, gateway bool
-}
-
-// apiRoutes is every route of the API. It is cross-checked both ways
-// against the muxes in this package (NewRegion) and in ../gateway, and
-// against the document, so a route added to the code and not documented
-// fails the test.
-var apiRoutes = []apiRoute{
-	{"POST", "/v1/records", true, true},
-	{"GET", "/v1/records/{id}", true, true},
-	{"PATCH", "/v1/records/{id}", true, true},
-	{"DELETE", "/v1/records/{id}", true, true},
-	{"GET", "/v1/subjects/{subject}/records", true, true},
-	{"DELETE", "/v1/subjects/{subject}", true, true},
-	{"POST", "/v1/collections/{collection}/search", true, true},
-	{"POST", "/v1/tokenize", true, true},
-	{"POST", "/v1/detokenize", true, true},
-	{"GET", "/v1/alerts", true, true},
-	{"POST", "/v1/regions/{region}/decoys", true, true},
-	{"GET", "/v1/regions", true, true},
-	{"GET", "/v1/regions/{region}/keys", true, true},
-	{"POST", "/v1/regions/{region}/keys/rotate", true, true},
-	{"POST", "/v1/principals", true, true},
-	{"GET", "/v1/principals", true, true},
-	{"GET", "/v1/principals/{id}", true, true},
-	{"POST", "/v1/principals/{id}/disable", true, true},
-	{"POST", "/v1/principals/{id}/enable", true, true},
-	{"POST", "/v1/principals/{id}/unlock", true, true},
-	{"POST", "/v1/principals/{id}/rotate-token", true, true},
-	{"GET", "/v1/regions/{region}/audit/entries", true, true},
-	{"GET", "/v1/regions/{region}/audit/entries/{index}", true, true},
-	{"GET", "/v1/regions/{region}/audit/proofs/inclusion", true, true},
-	{"GET", "/v1/regions/{region}/audit/proofs/consistency", true, true},
-	{"GET", "/v1/regions/{region}/audit/checkpoint", true, true},
-	{"GET", "/v1/regions/{region}/audit/pubkey", true, true},
-	{"GET", "/v1/openapi.json", true, true},
-	{"GET", "/healthz", true, true},
-	{"GET", "/readyz", true, true},
-	{"GET", "/metrics", true, true},
-}
+// against the code: routes, wire types, limits and formats, item error
+// codes, tokens, the breach detector and the audit log. internal/web's
+// tests check it against the route table and the code -> status table.
 
 // wireTypes are the types of client/types.go, by schema name. The test
 // also parses client/types.go so that a new exported type there must be
@@ -134,7 +93,9 @@ type jsonObj = map[string]any
 // loadDoc decodes the embedded document, the bytes ServeOpenAPI serves.
 func loadDoc(t *testing.T) jsonObj {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(openapiJSON))
+	rec := httptest.NewRecorder()
+	web.ServeOpenAPI(rec, httptest.NewRequest(http.MethodGet, "/v1/openapi.json", nil))
+	dec := json.NewDecoder(rec.Body)
 	dec.UseNumber()
 	var doc jsonObj
 	if err := dec.Decode(&doc); err != nil {
@@ -195,8 +156,6 @@ func deref(t *testing.T, doc jsonObj, m jsonObj) jsonObj {
 	return nil
 }
 
-var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-
 func TestOpenAPIVersionAndInfo(t *testing.T) {
 	doc := loadDoc(t)
 	if doc["openapi"] != "3.1.0" {
@@ -211,13 +170,13 @@ func TestOpenAPIVersionAndInfo(t *testing.T) {
 	}
 	desc, _ := info["description"].(string)
 	for _, want := range []string{"Bearer", "Idempotency-Key", "X-Request-Id", "application/problem+json", "cross_region_batch", "URL",
-		PurposeHeader, RuleHeader, "transfer", "masked", access.TokenPrefix, "Retry-After", "principal_locked", "/v1/principals",
+		web.PurposeHeader, web.RuleHeader, "transfer", "masked", access.TokenPrefix, "Retry-After", "principal_locked", "/v1/principals",
 		"/v1/tokenize", "/v1/detokenize", "/v1/alerts", "/v1/regions/{region}/decoys", "/v1/principals/{id}/unlock",
 		tokfmt.PrefixRandom, tokfmt.PrefixDeterministic, "`" + policy.TokenFPE + "`", "key_version", "too_many_items",
 		"clear_access_required", "ItemErrorCode", "`" + policy.HoneytokenRule + "`", "`" + policy.ResponseSlow + "`",
 		"`" + policy.ResponseLock + "`", "region_unavailable",
 		// The audit log.
-		"/v1/regions/{region}/audit/", "`" + CodeAuditUnavailable + "`", "RFC 6962", "RFC 9162", "`" + suite.CNSuite().Hash().ID() + "`",
+		"/v1/regions/{region}/audit/", "`" + string(errcode.AuditUnavailable) + "`", "RFC 6962", "RFC 9162", "`" + suite.CNSuite().Hash().ID() + "`",
 		"`" + suite.IntlSuite().Hash().ID() + "`", "SM2", "ECDSA P-256", "`domicile audit verify`", "/readyz"} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("info.description does not mention %q", want)
@@ -230,17 +189,6 @@ func TestOpenAPIVersionAndInfo(t *testing.T) {
 	bearer := obj(t, obj(t, obj(t, doc, "components", "document"), "securitySchemes", "components"), "bearer", "securitySchemes")
 	if bearer["type"] != "http" || bearer["scheme"] != "bearer" {
 		t.Errorf("securitySchemes.bearer = %v, want http bearer", bearer)
-	}
-}
-
-func TestOpenAPIServed(t *testing.T) {
-	rec := httptest.NewRecorder()
-	ServeOpenAPI(rec, httptest.NewRequest(http.MethodGet, "/v1/openapi.json", nil))
-	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type = %q", ct)
-	}
-	if !bytes.Equal(rec.Body.Bytes(), openapiJSON) {
-		t.Error("ServeOpenAPI does not serve the embedded document")
 	}
 }
 
@@ -284,7 +232,9 @@ func patternsOf(e ast.Expr, ranges map[string][]string) (out []string, ok bool) 
 }
 
 // routesIn returns the routes registered in the non-test Go files of dir,
-// as "METHOD /path": every call of a method named Handle or HandleFunc.
+// as "METHOD /path": every call of a method named Handle or HandleFunc,
+// and every route of web.Routes for a call web.Register(mux, web.Routes,
+// ...).
 // Catch-alls ("/") and the authenticated mount ("/v1/") are not routes of
 // the document. A registration whose pattern it cannot read fails the
 // test, so that no route escapes the cross-check.
@@ -327,6 +277,16 @@ func routesIn(t *testing.T, dir string) []string {
 				ranges[v.Name] = vals
 			case *ast.CallExpr:
 				sel, ok := n.Fun.(*ast.SelectorExpr)
+				if ok && sel.Sel.Name == "Register" && fmt.Sprint(sel.X) == "web" {
+					if len(n.Args) != 3 || fmt.Sprint(n.Args[1]) != "&{web Routes}" {
+						t.Errorf("%s: web.Register of routes the test cannot read", fset.Position(n.Pos()))
+						return true
+					}
+					for _, r := range web.Routes {
+						out = append(out, r.Method+" "+r.Path)
+					}
+					return true
+				}
 				if !ok || (sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc") || len(n.Args) != 2 {
 					return true
 				}
@@ -358,278 +318,17 @@ func routesIn(t *testing.T, dir string) []string {
 	return out
 }
 
+// TestOpenAPIRoutes checks that this package's muxes (NewRegion) register
+// exactly the routes of web.Routes; internal/web checks the table against
+// the document, internal/gateway the gateway against the table.
 func TestOpenAPIRoutes(t *testing.T) {
-	var node, gw []string
-	for _, r := range apiRoutes {
-		if r.node {
-			node = append(node, r.method+" "+r.path)
-		}
-		if r.gateway {
-			gw = append(gw, r.method+" "+r.path)
-		}
+	var want []string
+	for _, r := range web.Routes {
+		want = append(want, r.Method+" "+r.Path)
 	}
-	sort.Strings(node)
-	sort.Strings(gw)
-	if got := routesIn(t, "."); !slices.Equal(got, node) {
-		t.Errorf("routes of the regional node (internal/api) differ from apiRoutes:\n code:     %q\n apiRoutes: %q", got, node)
-	}
-	if got := routesIn(t, filepath.Join("..", "gateway")); !slices.Equal(got, gw) {
-		t.Errorf("routes of the gateway (internal/gateway) differ from apiRoutes:\n code:     %q\n apiRoutes: %q", got, gw)
-	}
-
-	doc := loadDoc(t)
-	paths := obj(t, doc, "paths", "document")
-	known := map[string]bool{}
-	for _, r := range apiRoutes {
-		known[strings.ToLower(r.method)+" "+r.path] = true
-		item, ok := paths[r.path].(jsonObj)
-		if !ok {
-			t.Errorf("route %s %s: path not in the document", r.method, r.path)
-			continue
-		}
-		if _, ok := item[strings.ToLower(r.method)].(jsonObj); !ok {
-			t.Errorf("route %s %s: method not in the document", r.method, r.path)
-		}
-	}
-
-	opIDs := map[string]string{}
-	for path, v := range paths {
-		item := v.(jsonObj)
-		for _, method := range httpMethods {
-			op, ok := item[method].(jsonObj)
-			if !ok {
-				continue
-			}
-			where := strings.ToUpper(method) + " " + path
-			if !known[method+" "+path] {
-				t.Errorf("%s is documented but no mux serves it", where)
-			}
-			id, _ := op["operationId"].(string)
-			if id == "" {
-				t.Errorf("%s has no operationId", where)
-			} else if prev, dup := opIDs[id]; dup {
-				t.Errorf("operationId %s is used by %s and %s", id, prev, where)
-			}
-			opIDs[id] = where
-			checkOperation(t, doc, where, path, item, op)
-		}
-	}
-}
-
-var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
-
-// checkOperation checks an operation's parameters and responses.
-func checkOperation(t *testing.T, doc jsonObj, where, path string, item, op jsonObj) {
-	t.Helper()
-	params := map[string]jsonObj{} // "in name"
-	for _, list := range []any{item["parameters"], op["parameters"]} {
-		l, _ := list.([]any)
-		for _, p := range l {
-			pm := deref(t, doc, p.(jsonObj))
-			params[pm["in"].(string)+" "+pm["name"].(string)] = pm
-		}
-	}
-	want := map[string]bool{}
-	for _, m := range pathParam.FindAllStringSubmatch(path, -1) {
-		want[m[1]] = true
-		p, ok := params["path "+m[1]]
-		if !ok {
-			t.Errorf("%s: path parameter %s is not declared", where, m[1])
-		} else if p["required"] != true {
-			t.Errorf("%s: path parameter %s is not required", where, m[1])
-		}
-	}
-	for k := range params {
-		if name, ok := strings.CutPrefix(k, "path "); ok && !want[name] {
-			t.Errorf("%s: declares path parameter %s, which the path lacks", where, name)
-		}
-	}
-	if _, ok := params["header X-Request-Id"]; !ok {
-		t.Errorf("%s: no X-Request-Id header parameter", where)
-	}
-	// Every authenticated operation is decided by the access engine (or
-	// at least authenticated) and may be denied; the gateway's failure
-	// limiter answers 429 on every route.
-	authed := strings.HasPrefix(path, "/v1/") && path != "/v1/openapi.json"
-	if authed {
-		if _, ok := params["header "+PurposeHeader]; !ok {
-			t.Errorf("%s: no %s header parameter", where, PurposeHeader)
-		}
-	} else if _, ok := params["header "+PurposeHeader]; ok {
-		t.Errorf("%s: declares %s, but no access decision is made", where, PurposeHeader)
-	}
-	if where == "POST /v1/records" {
-		if _, ok := params["header Idempotency-Key"]; !ok {
-			t.Errorf("%s: no Idempotency-Key header parameter", where)
-		}
-	}
-	// The query parameters are exactly those the handlers read.
-	gotQuery := map[string]bool{}
-	for k, p := range params {
-		if name, ok := strings.CutPrefix(k, "query "); ok {
-			gotQuery[name] = p["required"] == true
-		}
-	}
-	if want := queryParams[where]; !maps.Equal(gotQuery, want) {
-		t.Errorf("%s: query parameters (name: required) %v, want %v", where, gotQuery, want)
-	}
-
-	responses, ok := op["responses"].(jsonObj)
-	if !ok || len(responses) == 0 {
-		t.Errorf("%s: no responses", where)
-		return
-	}
-	wantStatus := []string{"429"}
-	if authed {
-		// 403 principal_locked and 502 region_unavailable: the breach
-		// detector may lock the principal during any request, and fails
-		// closed when it cannot record one. 503: the region may be
-		// sealed, and its audit log, which records every request but
-		// GET /v1/regions, fails closed with audit_unavailable.
-		wantStatus = append(wantStatus, "401", "403", "502", "503")
-	}
-	for _, st := range wantStatus {
-		if _, ok := responses[st]; !ok {
-			t.Errorf("%s: no %s response", where, st)
-		}
-	}
-	if rl, ok := responses["429"].(jsonObj); ok {
-		if h, _ := deref(t, doc, rl)["headers"].(jsonObj); h["Retry-After"] == nil {
-			t.Errorf("%s 429: no Retry-After header", where)
-		}
-	}
-	if where == "GET /v1/records/{id}" {
-		if ok200, ok := responses["200"].(jsonObj); ok {
-			if h, _ := deref(t, doc, ok200)["headers"].(jsonObj); h[RuleHeader] == nil {
-				t.Errorf("%s 200: no %s header", where, RuleHeader)
-			}
-		}
-	}
-	for status, v := range responses {
-		resp := deref(t, doc, v.(jsonObj))
-		code, err := strconv.Atoi(status)
-		if err != nil {
-			t.Errorf("%s: response %q is not a status", where, status)
-			continue
-		}
-		if _, ok := resp["description"].(string); !ok {
-			t.Errorf("%s %d: no description", where, code)
-		}
-		content, _ := resp["content"].(jsonObj)
-		if code >= 400 && strings.HasPrefix(path, "/v1/") && path != "/v1/openapi.json" {
-			mt, ok := content["application/problem+json"].(jsonObj)
-			if !ok || len(content) != 1 {
-				t.Errorf("%s %d: error response is not application/problem+json only", where, code)
-				continue
-			}
-			if s, _ := mt["schema"].(jsonObj); s["$ref"] != "#/components/schemas/Problem" {
-				t.Errorf("%s %d: error schema is %v, want the Problem schema", where, code, mt["schema"])
-			}
-		}
-		if code < 400 {
-			for ct, mt := range content {
-				s, _ := mt.(jsonObj)["schema"].(jsonObj)
-				if s == nil {
-					t.Errorf("%s %d %s: no schema", where, code, ct)
-				}
-			}
-		}
-	}
-}
-
-// queryParams are the query parameters of each operation that has any, and
-// whether each is required. Listings page by cursor (search takes them in
-// its body).
-var queryParams = map[string]map[string]bool{
-	"GET /v1/subjects/{subject}/records": {"cursor": false, "limit": false},
-	"GET /v1/alerts": {"principal": false, "rule": false, "min_severity": false, "since": false, "until": false,
-		"cursor": false, "limit": false},
-	"GET /v1/regions/{region}/audit/entries": {"from": false, "to": false, "principal": false, "action": false,
-		"record": false, "cursor": false, "limit": false},
-	"GET /v1/regions/{region}/audit/proofs/inclusion":   {"index": true, "size": false},
-	"GET /v1/regions/{region}/audit/proofs/consistency": {"old": true, "new": false},
-}
-
-// errorTableRow matches a row of the ErrorCode description table.
-var errorTableRow = regexp.MustCompile("(?m)^\\| `([a-z0-9_]+)` \\| ([0-9]{3}) \\|")
-
-func TestOpenAPIErrorCodes(t *testing.T) {
-	doc := loadDoc(t)
-	ec := obj(t, obj(t, obj(t, doc, "components", "document"), "schemas", "components"), "ErrorCode", "schemas")
-	enum, _ := ec["enum"].([]any)
-	inEnum := map[string]bool{}
-	for _, v := range enum {
-		s, _ := v.(string)
-		if inEnum[s] {
-			t.Errorf("ErrorCode enum lists %s twice", s)
-		}
-		inEnum[s] = true
-		if _, ok := statusOf[s]; !ok {
-			t.Errorf("ErrorCode enum lists %q, which statusOf lacks", s)
-		}
-	}
-	for code := range statusOf {
-		if !inEnum[code] {
-			t.Errorf("code %s of statusOf is not in the ErrorCode enum", code)
-		}
-	}
-
-	desc, _ := ec["description"].(string)
-	rows := map[string]int{}
-	for _, m := range errorTableRow.FindAllStringSubmatch(desc, -1) {
-		st, _ := strconv.Atoi(m[2])
-		if _, dup := rows[m[1]]; dup {
-			t.Errorf("ErrorCode table lists %s twice", m[1])
-		}
-		rows[m[1]] = st
-	}
-	for code, st := range statusOf {
-		got, ok := rows[code]
-		switch {
-		case !ok:
-			t.Errorf("ErrorCode table has no row for %s", code)
-		case got != st:
-			t.Errorf("ErrorCode table: %s is %d, statusOf says %d", code, got, st)
-		}
-	}
-	for code := range rows {
-		if _, ok := statusOf[code]; !ok {
-			t.Errorf("ErrorCode table lists %s, which statusOf lacks", code)
-		}
-	}
-	for code := range hints {
-		if _, ok := statusOf[code]; !ok {
-			t.Errorf("hint for %s, which statusOf lacks", code)
-		}
-	}
-}
-
-func TestOpenAPIRefs(t *testing.T) {
-	doc := loadDoc(t)
-	n := 0
-	var walk func(where string, v any)
-	walk = func(where string, v any) {
-		switch v := v.(type) {
-		case jsonObj:
-			if ref, ok := v["$ref"]; ok {
-				n++
-				s, _ := ref.(string)
-				if _, ok := resolve(doc, s); !ok {
-					t.Errorf("%s: $ref %v does not resolve", where, ref)
-				}
-			}
-			for k, e := range v {
-				walk(where+"/"+k, e)
-			}
-		case []any:
-			for i, e := range v {
-				walk(where+"/"+strconv.Itoa(i), e)
-			}
-		}
-	}
-	walk("#", doc)
-	if n == 0 {
-		t.Fatal("no $ref in the document")
+	sort.Strings(want)
+	if got := routesIn(t, "."); !slices.Equal(got, want) {
+		t.Errorf("routes of the regional node (internal/api) differ from web.Routes:\n code:       %q\n web.Routes: %q", got, want)
 	}
 }
 
@@ -934,8 +633,51 @@ func TestOpenAPILimits(t *testing.T) {
 	}
 }
 
-// itemCodeLiteral matches item error codes the gateway spells out.
-var itemCodeLiteral = regexp.MustCompile(`ItemError\{Code: "([a-z_]+)"`)
+// itemCodeLiteral matches item error codes the gateway spells out, and
+// itemCodeConst those it names by their errcode constant.
+var (
+	itemCodeLiteral = regexp.MustCompile(`ItemError\{Code: "([a-z_]+)"`)
+	itemCodeConst   = regexp.MustCompile(`itemError\(errcode\.([A-Za-z]+)`)
+)
+
+// errcodeConsts returns the codes of package errcode by constant name.
+func errcodeConsts(t *testing.T) map[string]string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("..", "errcode", "*.go"))
+	out := map[string]string{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, s := range gd.Specs {
+				vs := s.(*ast.ValueSpec)
+				if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Code" {
+					continue
+				}
+				for i, v := range vs.Values {
+					lit, ok := v.(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						t.Fatalf("%s: a Code constant is not a string literal", name)
+					}
+					out[vs.Names[i].Name], _ = strconv.Unquote(lit.Value)
+				}
+			}
+		}
+	}
+	if len(out) < 40 {
+		t.Fatalf("found only %d codes in package errcode", len(out))
+	}
+	return out
+}
 
 // itemErrorCodes returns every code an item of a tokenize or detokenize can
 // fail with: the token service's codes (internal/tokens/errors.go, but the
@@ -946,10 +688,11 @@ func itemErrorCodes(t *testing.T) map[string]bool {
 	codes := map[string]bool{
 		access.CodePermissionDenied: true, access.CodeRegionDenied: true, access.CodePurposeUnknown: true,
 		access.CodeTransferRequired: true, access.CodeConditionFailed: true,
-		CodeClearAccessRequired: true, CodeUnknownRegion: true, CodeInternal: true,
+		string(errcode.ClearAccessRequired): true, string(errcode.UnknownRegion): true, string(errcode.Internal): true,
 	}
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, filepath.Join("..", "tokens", "errors.go"), nil, 0)
+	consts := errcodeConsts(t)
+	// The token service's codes: constants Code... = errcode.X.
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "tokens", "errors.go"), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -961,15 +704,18 @@ func itemErrorCodes(t *testing.T) map[string]bool {
 		}
 		for _, s := range gd.Specs {
 			vs := s.(*ast.ValueSpec)
-			if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Code" {
-				continue
-			}
-			for _, v := range vs.Values {
-				lit, ok := v.(*ast.BasicLit)
-				if !ok || lit.Kind != token.STRING {
-					t.Fatalf("tokens/errors.go: a Code constant is not a string literal")
+			for i, v := range vs.Values {
+				if !strings.HasPrefix(vs.Names[i].Name, "Code") {
+					continue
 				}
-				c, _ := strconv.Unquote(lit.Value)
+				sel, ok := v.(*ast.SelectorExpr)
+				c, found := "", false
+				if ok && fmt.Sprint(sel.X) == "errcode" {
+					c, found = consts[sel.Sel.Name]
+				}
+				if !found {
+					t.Fatalf("tokens/errors.go: %s is not an errcode constant", vs.Names[i].Name)
+				}
 				if c != string(tokens.CodeTooMany) {
 					codes[c] = true
 					n++
@@ -991,6 +737,13 @@ func itemErrorCodes(t *testing.T) map[string]bool {
 		}
 		for _, m := range itemCodeLiteral.FindAllStringSubmatch(string(src), -1) {
 			codes[m[1]] = true
+		}
+		for _, m := range itemCodeConst.FindAllStringSubmatch(string(src), -1) {
+			c, ok := consts[m[1]]
+			if !ok {
+				t.Fatalf("%s: itemError(errcode.%s): no such code", name, m[1])
+			}
+			codes[c] = true
 		}
 	}
 	return codes
@@ -1242,7 +995,7 @@ func TestOpenAPIAudit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("AuditRecord.outcome pattern: %v", err)
 	}
-	for _, o := range []string{entry.OK, entry.Denied, entry.Aborted, entry.ErrorOutcome(CodeAuditUnavailable)} {
+	for _, o := range []string{entry.OK, entry.Denied, entry.Aborted, entry.ErrorOutcome(string(errcode.AuditUnavailable))} {
 		if !re.MatchString(o) {
 			t.Errorf("AuditRecord.outcome pattern does not accept %q", o)
 		}

@@ -2,21 +2,12 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/region"
+	"github.com/domicile/domicile/internal/web"
 )
-
-func (h *region) principalRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/principals", h.createPrincipal)
-	mux.HandleFunc("GET /v1/principals", h.listPrincipals)
-	mux.HandleFunc("GET /v1/principals/{id}", h.getPrincipal)
-	mux.HandleFunc("POST /v1/principals/{id}/disable", h.setState(access.Disabled))
-	mux.HandleFunc("POST /v1/principals/{id}/enable", h.setState(access.Active))
-	mux.HandleFunc("POST /v1/principals/{id}/unlock", h.unlock)
-	mux.HandleFunc("POST /v1/principals/{id}/rotate-token", h.rotateToken)
-}
 
 // WirePrincipal renders an account without its token MACs.
 func WirePrincipal(a *access.Account) client.Principal {
@@ -28,111 +19,71 @@ func WirePrincipal(a *access.Account) client.Principal {
 	return out
 }
 
-// expiry parses a lifetime such as "720h"; empty means none.
-func expiry(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return time.Time{}, Errorf(CodeInvalidRequest, "expires_in must be a positive duration such as 720h")
-	}
-	return time.Now().Add(d).UTC(), nil
-}
-
-// chooseToken returns the token the gateway chose for every region, or a
-// fresh one when the node is called directly.
-func chooseToken(given string) string {
-	if given == "" {
-		return access.NewToken()
-	}
-	return given
-}
-
-func (h *region) createPrincipal(w http.ResponseWriter, r *http.Request) {
-	if !h.checkAdmin(w, r) {
-		return
-	}
+func (h *handler) createPrincipal(w http.ResponseWriter, r *http.Request) {
 	var req client.PrincipalRequest
-	if err := DecodeJSON(r, &req); err != nil {
-		writeProblem(w, r, h.log, err)
+	if err := web.DecodeJSON(r, &req); err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	exp, err := expiry(req.ExpiresIn)
+	a, tok, err := h.s.CreatePrincipal(r.Context(), caller(r), region.NewPrincipal{Token: req.Token, ExpiresIn: req.ExpiresIn,
+		Account: access.Account{ID: req.ID, Kind: req.Kind, Roles: req.Roles, Location: req.Location, Regions: req.Regions}})
 	if err != nil {
-		writeProblem(w, r, h.log, err)
+		h.fail(w, r, err)
 		return
 	}
-	tok := chooseToken(req.Token)
-	a, err := h.dir.Create(r.Context(), access.Account{ID: req.ID, Kind: req.Kind, Roles: req.Roles, Location: req.Location, Regions: req.Regions}, tok, exp)
-	if err != nil {
-		writeProblem(w, r, h.log, err)
-		return
-	}
-	WriteJSON(w, http.StatusCreated, client.PrincipalToken{Principal: WirePrincipal(a), Token: tok})
+	web.WriteJSON(w, http.StatusCreated, client.PrincipalToken{Principal: WirePrincipal(a), Token: tok})
 }
 
-func (h *region) listPrincipals(w http.ResponseWriter, r *http.Request) {
-	if !h.checkAdmin(w, r) {
-		return
-	}
-	list, err := h.dir.List(r.Context())
+func (h *handler) listPrincipals(w http.ResponseWriter, r *http.Request) {
+	list, err := h.s.Principals(r.Context(), caller(r))
 	if err != nil {
-		writeProblem(w, r, h.log, err)
+		h.fail(w, r, err)
 		return
 	}
 	out := client.PrincipalsResponse{Principals: []client.Principal{}}
 	for i := range list {
 		out.Principals = append(out.Principals, WirePrincipal(&list[i]))
 	}
-	WriteJSON(w, http.StatusOK, out)
+	web.WriteJSON(w, http.StatusOK, out)
 }
 
-func (h *region) getPrincipal(w http.ResponseWriter, r *http.Request) {
-	if !h.checkAdmin(w, r) {
-		return
-	}
-	a, err := h.dir.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		writeProblem(w, r, h.log, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, WirePrincipal(a))
+func (h *handler) getPrincipal(w http.ResponseWriter, r *http.Request) {
+	h.principal(w, r, func(c region.Caller, id string) (*access.Account, error) { return h.s.Principal(r.Context(), c, id) })
 }
 
-func (h *region) setState(s access.State) http.HandlerFunc {
+func (h *handler) setState(st access.State) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !h.checkAdmin(w, r) {
-			return
-		}
-		a, err := h.dir.SetState(r.Context(), r.PathValue("id"), s)
-		if err != nil {
-			writeProblem(w, r, h.log, err)
-			return
-		}
-		WriteJSON(w, http.StatusOK, WirePrincipal(a))
+		h.principal(w, r, func(c region.Caller, id string) (*access.Account, error) {
+			return h.s.SetPrincipalState(r.Context(), c, id, st)
+		})
 	}
 }
 
-func (h *region) rotateToken(w http.ResponseWriter, r *http.Request) {
-	if !h.checkAdmin(w, r) {
+func (h *handler) unlock(w http.ResponseWriter, r *http.Request) {
+	h.principal(w, r, func(c region.Caller, id string) (*access.Account, error) { return h.s.Unlock(r.Context(), c, id) })
+}
+
+// principal answers a request about principal {id} with the account do
+// returns.
+func (h *handler) principal(w http.ResponseWriter, r *http.Request, do func(c region.Caller, id string) (*access.Account, error)) {
+	a, err := do(caller(r), r.PathValue("id"))
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
+	web.WriteJSON(w, http.StatusOK, WirePrincipal(a))
+}
+
+func (h *handler) rotateToken(w http.ResponseWriter, r *http.Request) {
 	var req client.TokenRequest
-	if err := DecodeJSON(r, &req); err != nil {
-		writeProblem(w, r, h.log, err)
+	if err := web.DecodeJSON(r, &req); err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	exp, err := expiry(req.ExpiresIn)
+	a, tok, err := h.s.RotatePrincipalToken(r.Context(), caller(r), r.PathValue("id"), req.Token, req.ExpiresIn)
 	if err != nil {
-		writeProblem(w, r, h.log, err)
+		h.fail(w, r, err)
 		return
 	}
-	tok := chooseToken(req.Token)
-	a, err := h.dir.RotateToken(r.Context(), r.PathValue("id"), tok, exp)
-	if err != nil {
-		writeProblem(w, r, h.log, err)
-		return
-	}
-	WriteJSON(w, http.StatusOK, client.PrincipalToken{Principal: WirePrincipal(a), Token: tok})
+	web.WriteJSON(w, http.StatusOK, client.PrincipalToken{Principal: WirePrincipal(a), Token: tok})
 }

@@ -1,197 +1,28 @@
-// Package api is Domicile's HTTP API: the handlers of one region's node,
-// the single table from errors to application/problem+json, request ids,
-// limits, metrics and the OpenAPI document. The gateway serves the same API
-// in front of many regions.
+// Package api is the HTTP transport of one region's node: each handler
+// decodes a request, calls the region service (internal/region), where the
+// request is decided, revealed, watched and recorded, and encodes what it
+// returns. The plumbing it shares with the gateway (middleware, request
+// ids, strict JSON, the one table from error codes to
+// application/problem+json, metrics, the route table and the OpenAPI
+// document) is in internal/web.
 package api
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/domicile/domicile/internal/web"
 )
 
-// DefaultMaxBody is the largest request body accepted, in bytes.
-const DefaultMaxBody = 8 << 20
+func requestID(r *http.Request) string { return web.RequestID(r) }
 
-// Metrics are the Prometheus metrics of a server. One Metrics serves one
-// process; it is not global.
-type Metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+// fail answers r with the problem document of err, logging the internal
+// cause of server errors (never a submitted value: errcode errors carry
+// none).
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	web.WriteError(w, r, h.log, err)
 }
 
-// NewMetrics returns a fresh registry with the API's metrics. No label ever
-// carries a submitted value: routes are patterns, codes are stable codes.
-func NewMetrics() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
-	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "domicile_http_requests_total", Help: "HTTP requests by route pattern and status.",
-	}, []string{"route", "status"})
-	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "domicile_http_request_seconds", Help: "HTTP request latency by route pattern.",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
-	}, []string{"route"})
-	m.reg.MustRegister(m.requests, m.latency, collectors.NewGoCollector())
-	return m
-}
-
-// Registry is where other packages register their metrics.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
-// Handler serves /metrics.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
-}
-
-// statusWriter records the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Middleware wraps h with what every Domicile endpoint does: a request id
-// (echoed from X-Request-Id when well formed), a body limit, panic recovery
-// into a problem, and metrics by route pattern. It never logs URLs, bodies
-// or headers: they can hold personal data and tokens.
-func Middleware(h http.Handler, m *Metrics, log *slog.Logger, maxBody int64) http.Handler {
-	if maxBody <= 0 {
-		maxBody = DefaultMaxBody
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
-		if !validRequestID(id) {
-			id = newRequestID()
-			r.Header.Set("X-Request-Id", id)
-		}
-		w.Header().Set("X-Request-Id", id)
-		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		}
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				log.Error("panic in handler", "request_id", id, "route", r.Pattern, "panic", fmt.Sprint(v))
-				if sw.status == 0 {
-					writeProblem(sw, r, log, errors.New("panic"))
-				}
-			}
-			if m != nil {
-				route := r.Pattern
-				if route == "" {
-					route = "unmatched"
-				}
-				m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
-				m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
-			}
-		}()
-		h.ServeHTTP(sw, r)
-	})
-}
-
-func validRequestID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-func newRequestID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-func requestID(r *http.Request) string { return r.Header.Get("X-Request-Id") }
-
-// DecodeJSON reads a JSON body into v, strictly: unknown keys, trailing
-// data and oversized bodies are errors with stable codes. Messages name
-// keys and offsets, never values.
-func DecodeJSON(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return Errorf(CodeMalformedJSON, "Content-Type must be application/json")
-	}
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Errorf(CodeMalformedJSON, "request body has data after the JSON value")
-	}
-	return nil
-}
-
-func jsonError(err error) error {
-	var mbe *http.MaxBytesError
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &mbe):
-		return Errorf(CodeBodyTooLarge, "request body exceeds %d bytes", mbe.Limit)
-	case errors.Is(err, io.EOF):
-		return Errorf(CodeMalformedJSON, "request body is empty")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return Errorf(CodeMalformedJSON, "request body ends in the middle of a JSON value")
-	case errors.As(err, &se):
-		return Errorf(CodeMalformedJSON, "request body is not valid JSON (at byte %d)", se.Offset)
-	case errors.As(err, &te):
-		return Errorf(CodeMalformedJSON, "JSON key %q must be of type %s", te.Field, te.Type)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		if len(name) > 66 {
-			name = name[:66]
-		}
-		return Errorf(CodeMalformedJSON, "unknown JSON key %s", name)
-	}
-	return Errorf(CodeMalformedJSON, "request body is not valid JSON")
-}
-
-// WriteJSON answers with v as JSON.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-// notFound and methodNotAllowed answer unmatched requests with problems.
-func notFound(w http.ResponseWriter, r *http.Request) {
-	p, _ := problemOf(Errorf(CodeNotFoundRoute, "no endpoint %s %s", r.Method, r.URL.Path))
-	p.RequestID = requestID(r)
-	WriteProblem(w, p)
+func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	web.WriteError(w, r, log, err)
 }

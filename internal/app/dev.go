@@ -8,21 +8,18 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/domicile/domicile/internal/api"
 	"github.com/domicile/domicile/internal/gateway"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/seed"
 	"github.com/domicile/domicile/internal/suite"
 	"github.com/domicile/domicile/internal/vault"
+	"github.com/domicile/domicile/internal/web"
 )
 
 // DevConfig configures `domicile dev`.
@@ -55,8 +52,7 @@ type Dev struct {
 	Seeded int
 	// Fresh is true when the data directory was new.
 	Fresh  bool
-	server *http.Server
-	done   chan error
+	server *server
 }
 
 // StartDev starts the development deployment and serves it until Close.
@@ -68,7 +64,7 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Dev{done: make(chan error, 1)}
+	d := &Dev{}
 	if _, err := os.Stat(filepath.Join(c.DataDir, "regions")); errors.Is(err, fs.ErrNotExist) {
 		d.Fresh = true
 	}
@@ -83,7 +79,7 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 		return nil, err
 	}
 	d.TokenFile = filepath.Join(c.DataDir, "admin.token")
-	metrics := api.NewMetrics()
+	metrics := web.NewMetrics()
 	backends := map[string]gateway.Backend{}
 	for _, pr := range c.Policy.Regions {
 		secret, err := devSecret(c.DataDir, pr.Name, c.Getenv, d.Fresh)
@@ -105,7 +101,7 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 		d.closeRegions()
 		return nil, err
 	}
-	gw, err := gateway.New(gateway.Options{Policy: c.Policy, Backends: backends, Logger: log, Metrics: metrics})
+	gw, err := gateway.New(gateway.Options{Resolver: c.Policy.Resolver(), Backends: backends, Logger: log, Metrics: metrics})
 	if err != nil {
 		d.closeRegions()
 		return nil, err
@@ -118,30 +114,29 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 		}
 		d.Seeded = n
 	}
-	ln, err := net.Listen("tcp", c.Listen)
+	d.server, err = listen(c.Listen, gw, log)
 	if err != nil {
 		d.closeRegions()
-		return nil, fmt.Errorf("listen on %s: %w", c.Listen, err)
+		return nil, err
 	}
-	d.URL = "http://" + ln.Addr().String()
-	d.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	go func() { d.done <- d.server.Serve(ln) }()
+	d.URL = d.server.URL()
 	return d, nil
 }
 
-// Wait blocks until the server stops.
-func (d *Dev) Wait() error {
-	err := <-d.done
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
+// Run serves until ctx is done or the server fails, then closes every
+// region. When ctx is done it calls stopping, if set (the CLI says that it
+// is shutting down), and stops gracefully: the requests in flight get ten
+// seconds. A failed server's error is returned.
+func (d *Dev) Run(ctx context.Context, stopping func()) error {
+	err := d.server.run(ctx, stopping)
+	d.closeRegions()
 	return err
 }
 
-// Close stops serving, waits for requests in flight, and closes every
-// region.
+// Close stops serving, waits for requests in flight until ctx is done,
+// and closes every region.
 func (d *Dev) Close(ctx context.Context) error {
-	err := d.server.Shutdown(ctx)
+	err := d.server.shutdown(ctx)
 	d.closeRegions()
 	return err
 }

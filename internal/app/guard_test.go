@@ -16,6 +16,7 @@ import (
 	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/gateway"
 	"github.com/domicile/domicile/internal/guard"
+	"github.com/domicile/domicile/internal/guard/decoys"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/seed"
 	"github.com/domicile/domicile/internal/vault"
@@ -65,7 +66,7 @@ func newScene(t *testing.T) *scene {
 	for _, pr := range pol.Regions {
 		backends[pr.Name] = gateway.Backend{URL: &url.URL{Scheme: "http", Host: pr.Name}, Transport: gateway.LocalTransport(r.Handler)}
 	}
-	gw, err := gateway.New(gateway.Options{Policy: pol, Backends: backends})
+	gw, err := gateway.New(gateway.Options{Resolver: pol.Resolver(), Backends: backends})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,12 +249,12 @@ func TestScenarioHoneytoken(t *testing.T) {
 		}
 		return ids, err
 	})
-	decoys, err := s.region.Guard.Seed(ctx, creator, seed.New(99), "customers", []string{"CN"}, 5)
+	planted, err := s.region.Guard.Seed(ctx, creator, decoys.New(), "customers", []string{"CN"}, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
 	boss := s.principal("boss-cn", "admin").ForPurpose("support")
-	_, err = boss.Get(ctx, decoys[2])
+	_, err = boss.Get(ctx, planted[2])
 	if client.CodeOf(err) != "principal_locked" {
 		t.Errorf("reading a decoy: %v, want the request refused (the policy locks on honeytokens)", err)
 	}

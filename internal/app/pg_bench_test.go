@@ -84,7 +84,7 @@ func newSplitBenchEnv(b *testing.B, sb splitBackend, regionName, jurisdiction st
 	for _, pr := range pol.Regions {
 		backends[pr.Name] = gateway.Backend{URL: rr.nodes[0], Transport: rr}
 	}
-	gw, err := gateway.New(gateway.Options{Policy: pol, Backends: backends})
+	gw, err := gateway.New(gateway.Options{Resolver: pol.Resolver(), Backends: backends})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,13 +15,17 @@ import (
 	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/api"
 	"github.com/domicile/domicile/internal/audit"
+	"github.com/domicile/domicile/internal/errcode"
 	"github.com/domicile/domicile/internal/guard"
+	"github.com/domicile/domicile/internal/guard/decoys"
 	"github.com/domicile/domicile/internal/guard/webhook"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
+	"github.com/domicile/domicile/internal/region"
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/tokens"
 	"github.com/domicile/domicile/internal/vault"
+	"github.com/domicile/domicile/internal/web"
 )
 
 // RegionConfig configures one region's node.
@@ -48,7 +52,7 @@ type RegionConfig struct {
 	// disk.
 	WitnessFile string
 	// Metrics may be shared by every region of a process.
-	Metrics *api.Metrics
+	Metrics *web.Metrics
 }
 
 // Region is one region's node: its store, keyring, vault and handler. A
@@ -63,6 +67,8 @@ type Region struct {
 	Directory *access.Directory
 	// Guard watches for bulk and unusual reading.
 	Guard *guard.Guard
+	// Service is the region's use-case layer, behind Handler.
+	Service *region.Service
 	// Audit is the region's tamper-evident log.
 	Audit   *audit.Log
 	log     *slog.Logger
@@ -80,7 +86,9 @@ func SecretEnv(region string) string {
 
 // OpenRegion opens the region's store and keyring. A missing or wrong
 // secret does not fail: the region comes up sealed, saying how to unseal it.
-func OpenRegion(ctx context.Context, c RegionConfig) (*Region, error) {
+// On any other error, everything opened so far is closed again (the audit
+// log's background work included), in one place: the deferred release.
+func OpenRegion(ctx context.Context, c RegionConfig) (_ *Region, err error) {
 	if _, ok := c.Policy.Region(c.Name); !ok {
 		return nil, fmt.Errorf("region %s is not in the policy", c.Name)
 	}
@@ -94,59 +102,64 @@ func OpenRegion(ctx context.Context, c RegionConfig) (*Region, error) {
 		return nil, err
 	}
 	r := &Region{Name: c.Name, Store: st, log: log}
+	defer func() {
+		if err != nil {
+			r.release(false)
+		}
+	}()
 	pr, _ := c.Policy.Region(c.Name)
 	kr, err := keyring.Open(ctx, keyring.Options{Region: c.Name, Suite: suiteOf(pr), Store: st, Secret: c.Secret, KDF: c.KDF})
 	switch {
 	case errors.Is(err, keyring.ErrSealed), errors.Is(err, keyring.ErrWrongSecret):
 		r.Sealed = fmt.Errorf("region %s is sealed: %w", c.Name, err)
-		r.Handler = api.Middleware(sealedHandler(c.Name, err), c.Metrics, log, 0)
+		r.Handler = web.Middleware(sealedHandler(c.Name, err), c.Metrics, log, 0)
 		log.Error("region is sealed", "err", err, "hint", "set "+SecretEnv(c.Name)+" or the region's unseal file")
 		return r, nil
 	case err != nil:
-		st.Close()
 		return nil, fmt.Errorf("region %s: keyring: %w", c.Name, err)
 	}
+	r.Keyring = kr
 	alog, err := openAudit(ctx, c, kr, st, log)
 	if err != nil {
-		kr.Close()
-		st.Close()
 		return nil, fmt.Errorf("region %s: audit log: %w", c.Name, err)
 	}
 	r.Audit = alog
 	tok, err := tokens.New(tokens.Options{Region: c.Name, Policy: c.Policy, Keyring: kr, Store: st})
 	if err != nil {
-		alog.Close()
-		kr.Close()
-		st.Close()
 		return nil, fmt.Errorf("region %s: tokens: %w", c.Name, err)
 	}
 	v, err := vault.New(vault.Options{Policy: c.Policy, Region: c.Name, Keyring: kr, Store: st, Tokens: tok, Audit: alog})
 	if err != nil {
-		kr.Close()
-		st.Close()
 		return nil, err
 	}
-	r.Keyring, r.Vault = kr, v
+	r.Vault = v
 	dir, engine, masker, err := accessFor(c.Policy, kr, st)
 	if err != nil {
-		kr.Close()
-		st.Close()
 		return nil, fmt.Errorf("region %s: %w", c.Name, err)
 	}
 	r.Directory = dir
 	g, hooks, err := guardFor(ctx, c, kr, st, dir, alog, log)
+	r.Guard, r.hooks = g, hooks // the hooks exist even when the guard failed
 	if err != nil {
-		kr.Close()
-		st.Close()
 		return nil, fmt.Errorf("region %s: guard: %w", c.Name, err)
 	}
-	r.Guard, r.hooks = g, hooks
-	r.Handler = api.NewRegion(api.RegionOptions{Vault: v, Tokens: tok, Guard: g, Directory: dir, Access: engine, Masker: masker, Logger: log, Metrics: c.Metrics})
+	r.Service = region.New(region.Options{Vault: v, Tokens: tok, Guard: g, Directory: dir, Access: engine, Masker: masker,
+		Decoys: decoys.New(), Logger: log})
+	r.Handler, err = api.NewRegion(api.RegionOptions{Service: r.Service, Logger: log, Metrics: c.Metrics})
+	if err != nil {
+		return nil, fmt.Errorf("region %s: %w", c.Name, err)
+	}
 	return r, nil
 }
 
-// Close releases the region.
-func (r *Region) Close() error {
+// Close releases the region: it flushes the guard, signs a checkpoint
+// over the audit entries still pending, and closes everything it opened.
+func (r *Region) Close() error { return r.release(true) }
+
+// release closes whatever the region opened, last opened first; with
+// checkpoint it first signs what is pending in the audit log, so that a
+// clean stop leaves the whole log covered by a checkpoint.
+func (r *Region) release(checkpoint bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if r.Guard != nil {
@@ -156,10 +169,10 @@ func (r *Region) Close() error {
 		r.hooks.Close(ctx)
 	}
 	if r.Audit != nil {
-		// Sign what is pending, so that a clean stop leaves the whole log
-		// covered by a checkpoint.
-		if _, err := r.Audit.Checkpoint(ctx); err != nil && !errors.Is(err, audit.ErrNotFound) {
-			r.log.Error("audit: final checkpoint", "err", err)
+		if checkpoint {
+			if _, err := r.Audit.Checkpoint(ctx); err != nil && !errors.Is(err, audit.ErrNotFound) {
+				r.log.Error("audit: final checkpoint", "err", err)
+			}
 		}
 		r.Audit.Close()
 	}
@@ -173,14 +186,14 @@ func (r *Region) Close() error {
 func sealedHandler(region string, cause error) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		detail := "region " + region + " is sealed: no unseal secret was given"
 		if errors.Is(cause, keyring.ErrWrongSecret) {
 			detail = "region " + region + " is sealed: the unseal secret given does not open its keys"
 		}
-		api.WriteError(w, r, nil, &api.Error{Code: api.CodeSealed, Detail: detail + "; set " + SecretEnv(region) + " (or its unseal file) and restart"})
+		web.WriteError(w, r, nil, errcode.New(errcode.RegionSealed, "%s; set %s (or its unseal file) and restart", detail, SecretEnv(region)))
 	})
 	return mux
 }

@@ -7,7 +7,7 @@ import (
 	"sort"
 
 	"github.com/domicile/domicile/client"
-	"github.com/domicile/domicile/internal/api"
+	"github.com/domicile/domicile/internal/web"
 )
 
 // alerts lists every region's alerts, newest first. Each region pages on
@@ -39,7 +39,7 @@ func (g *Gateway) alerts(w http.ResponseWriter, r *http.Request) {
 	for _, a := range answers {
 		var ar client.AlertsResponse
 		if err := json.Unmarshal(a.body, &ar); err != nil {
-			g.fail(w, r, &api.Error{Code: api.CodeUnavailable, Detail: "region " + a.region + " answered with a malformed body", Err: err})
+			g.fail(w, r, unavailable(a.region, "answered with a malformed body", err))
 			return
 		}
 		out.Alerts = append(out.Alerts, ar.Alerts...)
@@ -49,5 +49,5 @@ func (g *Gateway) alerts(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.SliceStable(out.Alerts, func(i, j int) bool { return out.Alerts[i].Time.After(out.Alerts[j].Time) })
 	out.Next = encodeCursor(next)
-	api.WriteJSON(w, http.StatusOK, out)
+	web.WriteJSON(w, http.StatusOK, out)
 }

@@ -42,7 +42,7 @@ func TestFailover(t *testing.T) {
 	for _, r := range pol.Regions {
 		backends[r.Name] = Backend{URLs: []*url.URL{deadURL, ua, ub}}
 	}
-	h, err := New(Options{Policy: pol, Backends: backends})
+	h, err := New(Options{Resolver: pol.Resolver(), Backends: backends})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,9 +22,11 @@ import (
 	"time"
 
 	"github.com/domicile/domicile/client"
-	"github.com/domicile/domicile/internal/api"
-	"github.com/domicile/domicile/internal/policy"
-	"github.com/domicile/domicile/internal/vault"
+	"github.com/domicile/domicile/internal/errcode"
+	"github.com/domicile/domicile/internal/paging"
+	"github.com/domicile/domicile/internal/recid"
+	"github.com/domicile/domicile/internal/residency"
+	"github.com/domicile/domicile/internal/web"
 )
 
 // Backend is how the gateway reaches one region.
@@ -41,89 +43,127 @@ type Backend struct {
 
 // Options configure a Gateway.
 type Options struct {
-	Policy   *policy.Policy
-	Backends map[string]Backend // by region name; every region of the policy needs one
+	// Resolver maps jurisdictions to regions; its regions, in order, are
+	// the regions behind the gateway (policy.Policy.Resolver gives it).
+	Resolver *residency.Resolver
+	Backends map[string]Backend // by region name; every region of the resolver needs one
 	Logger   *slog.Logger
-	Metrics  *api.Metrics
+	Metrics  *web.Metrics
 	MaxBody  int64
 	// Limiter slows down addresses that fail authentication; nil means 10
 	// failures, refilled one every 6 seconds.
-	Limiter *api.FailureLimiter
+	Limiter *web.FailureLimiter
 }
 
 // Gateway routes the /v1 API across regions.
 type Gateway struct {
-	pol      *policy.Policy
+	res      *residency.Resolver
 	backends map[string]*backend
 	order    []string // region names in policy order
 	log      *slog.Logger
 	maxBody  int64
 }
 
-// New returns the gateway's handler.
+// New returns the gateway's handler. It serves every route of web.Routes.
 func New(o Options) (http.Handler, error) {
-	g := &Gateway{pol: o.Policy, backends: map[string]*backend{}, log: o.Logger, maxBody: o.MaxBody}
+	if o.Resolver == nil {
+		return nil, errors.New("gateway: no resolver")
+	}
+	g := &Gateway{res: o.Resolver, backends: map[string]*backend{}, log: o.Logger, maxBody: o.MaxBody}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
 	if g.maxBody <= 0 {
-		g.maxBody = api.DefaultMaxBody
+		g.maxBody = web.DefaultMaxBody
 	}
-	for _, r := range o.Policy.Regions {
-		b, ok := o.Backends[r.Name]
+	for _, name := range o.Resolver.Regions() {
+		b, ok := o.Backends[name]
 		if !ok || (b.URL == nil && len(b.URLs) == 0) {
-			return nil, fmt.Errorf("gateway: no backend for region %s", r.Name)
+			return nil, fmt.Errorf("gateway: no backend for region %s", name)
 		}
-		g.backends[r.Name] = newBackend(b)
-		g.order = append(g.order, r.Name)
+		g.backends[name] = newBackend(b)
+		g.order = append(g.order, name)
 	}
 	for name := range o.Backends {
-		if _, ok := o.Policy.Region(name); !ok {
+		if !o.Resolver.Has(name) {
 			return nil, fmt.Errorf("gateway: backend for %s, which is not a region of the policy", name)
 		}
 	}
+	if len(g.order) == 0 {
+		return nil, errors.New("gateway: no regions")
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/records", g.create)
-	mux.HandleFunc("GET /v1/records/{id}", g.byRecordID)
-	mux.HandleFunc("PATCH /v1/records/{id}", g.byRecordID)
-	mux.HandleFunc("DELETE /v1/records/{id}", g.byRecordID)
-	mux.HandleFunc("GET /v1/subjects/{subject}/records", g.listSubject)
-	mux.HandleFunc("DELETE /v1/subjects/{subject}", g.eraseSubject)
-	mux.HandleFunc("POST /v1/collections/{collection}/search", g.search)
-	mux.HandleFunc("GET /v1/regions", g.regions)
-	mux.HandleFunc("GET /v1/regions/{region}/keys", g.byRegionName)
-	mux.HandleFunc("POST /v1/regions/{region}/keys/rotate", g.byRegionName)
-	g.principalRoutes(mux)
-	g.tokenRoutes(mux)
-	mux.HandleFunc("GET /v1/alerts", g.alerts)
-	mux.HandleFunc("POST /v1/regions/{region}/decoys", g.byRegionName)
-	for _, p := range []string{"entries", "entries/{index}", "proofs/inclusion", "proofs/consistency", "checkpoint", "pubkey"} {
-		mux.HandleFunc("GET /v1/regions/{region}/audit/"+p, g.byRegionName)
+	if err := web.Register(mux, web.Routes, g.handlers(o.Metrics)); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
-	mux.HandleFunc("GET /v1/openapi.json", api.ServeOpenAPI)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		api.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", g.ready)
-	if o.Metrics != nil {
-		mux.Handle("GET /metrics", o.Metrics.Handler())
-	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		g.fail(w, r, api.Errorf(api.CodeNotFoundRoute, "no endpoint %s %s", r.Method, r.URL.Path))
-	})
+	mux.HandleFunc("/", web.NotFound)
 	limiter := o.Limiter
 	if limiter == nil {
-		limiter = api.NewFailureLimiter(10, 6*time.Second, nil)
+		limiter = web.NewFailureLimiter(10, 6*time.Second, nil)
 	}
-	return api.Middleware(limiter.Wrap(mux), o.Metrics, g.log, g.maxBody), nil
+	return web.Middleware(limiter.Wrap(mux), o.Metrics, g.log, g.maxBody), nil
+}
+
+// handlers returns the gateway's handler of each route of web.Routes: by
+// name where the gateway does more than pass the request on, else by the
+// route's routing. nil for a route the gateway does not serve.
+func (g *Gateway) handlers(m *web.Metrics) func(web.Route) http.Handler {
+	byName := map[string]http.HandlerFunc{
+		"createRecords":        g.create,
+		"listSubjectRecords":   g.listSubject,
+		"eraseSubject":         g.eraseSubject,
+		"searchCollection":     g.search,
+		"tokenize":             g.tokenize,
+		"detokenize":           g.detokenize,
+		"listRegions":          g.regions,
+		"listAlerts":           g.alerts,
+		"createPrincipal":      g.createPrincipal,
+		"listPrincipals":       g.listPrincipals,
+		"rotatePrincipalToken": g.rotateToken,
+		"getOpenAPI":           web.ServeOpenAPI,
+		"getHealth": func(w http.ResponseWriter, r *http.Request) {
+			web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		},
+		"getReadiness": g.ready,
+		// Without metrics, /metrics is no endpoint.
+		"getMetrics": web.NotFound,
+	}
+	if m != nil {
+		byName["getMetrics"] = m.Handler().ServeHTTP
+	}
+	return func(rt web.Route) http.Handler {
+		if h, ok := byName[rt.Name]; ok {
+			return h
+		}
+		switch rt.Gateway {
+		case web.ByRecordID:
+			return http.HandlerFunc(g.byRecordID)
+		case web.ByRegion:
+			return http.HandlerFunc(g.byRegionName)
+		case web.AnyRegion:
+			return http.HandlerFunc(g.firstRegion)
+		case web.FanOut:
+			// A change every region makes the same way.
+			if rt.Method != http.MethodGet {
+				return http.HandlerFunc(g.everyRegion)
+			}
+		}
+		return nil
+	}
 }
 
 func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
-	api.WriteError(w, r, g.log, err)
+	web.WriteError(w, r, g.log, err)
+}
+
+// unavailable is the error of a region that did not answer, or answered
+// something the gateway cannot read.
+func unavailable(region, what string, cause error) error {
+	return errcode.Wrap(errcode.RegionUnavailable, cause, "region %s %s", region, what)
 }
 
 // forwarded headers; everything else stays at the gateway.
-var forwarded = []string{"Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id", "Domicile-Purpose", "Accept"}
+var forwarded = []string{"Authorization", "Content-Type", "Idempotency-Key", web.RequestIDHeader, web.PurposeHeader, "Accept"}
 
 // call sends one request to a region and returns its response. With
 // several nodes it starts at the next one in turn; a node that fails is
@@ -163,13 +203,13 @@ func (g *Gateway) call(ctx context.Context, region, method, path, rawQuery strin
 		}
 		g.log.Warn("region node failed; trying another", "region", region, "node", n.url.Host, "err", err)
 	}
-	return nil, &api.Error{Code: api.CodeUnavailable, Detail: "region " + region + " did not answer", Err: lastErr}
+	return nil, unavailable(region, "did not answer", lastErr)
 }
 
 // relay copies a region's response to the client.
 func relay(w http.ResponseWriter, resp *http.Response) {
 	defer resp.Body.Close()
-	for _, h := range []string{"Content-Type", "WWW-Authenticate", "Domicile-Access-Rule", "Retry-After"} {
+	for _, h := range []string{"Content-Type", "WWW-Authenticate", web.RuleHeader, "Retry-After"} {
 		if v := resp.Header.Get(h); v != "" {
 			w.Header().Set(h, v)
 		}
@@ -184,7 +224,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, region string,
 		var err error
 		body, err = io.ReadAll(r.Body)
 		if err != nil {
-			g.fail(w, r, bodyError(err))
+			g.fail(w, r, web.BodyError(err))
 			return
 		}
 	}
@@ -196,18 +236,10 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, region string,
 	relay(w, resp)
 }
 
-func bodyError(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return api.Errorf(api.CodeBodyTooLarge, "request body exceeds %d bytes", mbe.Limit)
-	}
-	return api.Errorf(api.CodeMalformedJSON, "could not read the request body")
-}
-
 func (g *Gateway) create(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		g.fail(w, r, bodyError(err))
+		g.fail(w, r, web.BodyError(err))
 		return
 	}
 	// Routing needs only each record's jurisdiction; the region's node
@@ -218,23 +250,25 @@ func (g *Gateway) create(w http.ResponseWriter, r *http.Request) {
 		} `json:"records"`
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
-		g.fail(w, r, api.Errorf(api.CodeMalformedJSON, "request body is not a valid create request"))
+		g.fail(w, r, errcode.New(errcode.MalformedJSON, "request body is not a valid create request"))
 		return
 	}
 	region := ""
 	for i, rec := range req.Records {
-		reg, err := g.pol.RegionFor(rec.Jurisdiction)
+		reg, err := g.res.RegionFor(rec.Jurisdiction)
 		if err != nil {
-			idx := i
-			g.fail(w, r, &api.Error{Code: string(vault.CodeUnknownJurisdiction), Detail: "jurisdiction is not an ISO 3166-1 alpha-2 code", Index: &idx})
+			e := errcode.New(errcode.UnknownJurisdiction, "jurisdiction is not an ISO 3166-1 alpha-2 code")
+			e.Index = i
+			g.fail(w, r, e)
 			return
 		}
-		if region != "" && reg.Name != region {
-			idx := i
-			g.fail(w, r, &api.Error{Code: api.CodeCrossRegionBatch, Detail: fmt.Sprintf("record %d belongs to region %s, earlier ones to %s", i, reg.Name, region), Index: &idx})
+		if region != "" && reg != region {
+			e := errcode.New(errcode.CrossRegionBatch, "record %d belongs to region %s, earlier ones to %s", i, reg, region)
+			e.Index = i
+			g.fail(w, r, e)
 			return
 		}
-		region = reg.Name
+		region = reg
 	}
 	if region == "" {
 		// Nothing to route: report what a region would, strictly.
@@ -243,20 +277,20 @@ func (g *Gateway) create(w http.ResponseWriter, r *http.Request) {
 			g.fail(w, r, err)
 			return
 		}
-		g.fail(w, r, api.Errorf(string(vault.CodeTooMany), "no records to create"))
+		g.fail(w, r, errcode.New(errcode.TooManyRecords, "no records to create"))
 		return
 	}
 	g.forward(w, r, region, body)
 }
 
 func (g *Gateway) byRecordID(w http.ResponseWriter, r *http.Request) {
-	region, ok := vault.RegionOfID(r.PathValue("id"))
+	region, ok := recid.RegionOf(r.PathValue("id"))
 	if !ok {
-		g.fail(w, r, api.Errorf(string(vault.CodeInvalidRecordID), "record id is malformed"))
+		g.fail(w, r, errcode.New(errcode.InvalidRecordID, "record id is malformed"))
 		return
 	}
 	if _, ok := g.backends[region]; !ok {
-		g.fail(w, r, api.Errorf(string(vault.CodeNotFound), "no region %s behind this gateway", region))
+		g.fail(w, r, errcode.New(errcode.NotFound, "no region %s behind this gateway", region))
 		return
 	}
 	g.forward(w, r, region, nil)
@@ -265,7 +299,7 @@ func (g *Gateway) byRecordID(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) byRegionName(w http.ResponseWriter, r *http.Request) {
 	region := r.PathValue("region")
 	if _, ok := g.backends[region]; !ok {
-		g.fail(w, r, api.Errorf(api.CodeUnknownRegion, "no region %s behind this gateway", truncate(region)))
+		g.fail(w, r, errcode.New(errcode.UnknownRegion, "no region %s behind this gateway", truncate(region)))
 		return
 	}
 	g.forward(w, r, region, nil)
@@ -345,11 +379,11 @@ func encodeCursor(c map[string]string) string {
 func decodeCursor(s string) (map[string]string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) > 4096 {
-		return nil, api.Errorf(string(vault.CodeInvalidCursor), "cursor is not valid")
+		return nil, errcode.New(errcode.InvalidCursor, "cursor is not valid")
 	}
 	var c map[string]string
 	if err := json.Unmarshal(b, &c); err != nil || c == nil {
-		return nil, api.Errorf(string(vault.CodeInvalidCursor), "cursor is not valid")
+		return nil, errcode.New(errcode.InvalidCursor, "cursor is not valid")
 	}
 	return c, nil
 }
@@ -383,7 +417,7 @@ func mergePages(answers []answer, limit int, incoming map[string]string) (client
 	for _, a := range answers {
 		var p client.Page
 		if err := json.Unmarshal(a.body, &p); err != nil {
-			return client.Page{}, &api.Error{Code: api.CodeUnavailable, Detail: "region " + a.region + " answered with a malformed page", Err: err}
+			return client.Page{}, unavailable(a.region, "answered with a malformed page", err)
 		}
 		room := limit - len(out.Records)
 		switch {
@@ -403,31 +437,18 @@ func mergePages(answers []answer, limit int, incoming map[string]string) (client
 	return out, nil
 }
 
-// pageLimit is the page size a fan-out asks of each region and returns.
-func pageLimit(n int) int {
-	switch {
-	case n <= 0:
-		return vault.DefaultPageSize
-	case n > vault.MaxPageSize:
-		return vault.MaxPageSize
-	}
-	return n
-}
-
 func (g *Gateway) listSubject(w http.ResponseWriter, r *http.Request) {
 	regions, cursors, err := g.regionsFor(r.URL.Query().Get("cursor"))
 	if err != nil {
 		g.fail(w, r, err)
 		return
 	}
-	limit := 0
-	if l := r.URL.Query().Get("limit"); l != "" {
-		if limit, err = strconv.Atoi(l); err != nil || limit < 1 {
-			g.fail(w, r, api.Errorf(api.CodeInvalidRequest, "limit must be a positive integer"))
-			return
-		}
+	// The page size a fan-out asks of each region and returns.
+	limit, err := paging.Param(r.URL.Query().Get("limit"))
+	if err != nil {
+		g.fail(w, r, err)
+		return
 	}
-	limit = pageLimit(limit)
 	answers := g.fanOut(r, regions, http.MethodGet, r.URL.EscapedPath(), func(region string) string {
 		v := url.Values{}
 		v.Set("limit", strconv.Itoa(limit))
@@ -444,23 +465,28 @@ func (g *Gateway) listSubject(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, page)
+	web.WriteJSON(w, http.StatusOK, page)
 }
 
 func (g *Gateway) search(w http.ResponseWriter, r *http.Request) {
 	var req client.SearchRequest
-	if err := api.DecodeJSON(r, &req); err != nil {
+	if err := web.DecodeJSON(r, &req); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	limit, err := paging.Size(req.Limit)
+	if err != nil {
 		g.fail(w, r, err)
 		return
 	}
 	if req.Jurisdiction != "" {
-		reg, err := g.pol.RegionFor(req.Jurisdiction)
+		reg, err := g.res.RegionFor(req.Jurisdiction)
 		if err != nil {
-			g.fail(w, r, api.Errorf(string(vault.CodeUnknownJurisdiction), "jurisdiction is not an ISO 3166-1 alpha-2 code"))
+			g.fail(w, r, errcode.New(errcode.UnknownJurisdiction, "jurisdiction is not an ISO 3166-1 alpha-2 code"))
 			return
 		}
 		body, _ := json.Marshal(req)
-		g.forward(w, r, reg.Name, body)
+		g.forward(w, r, reg, body)
 		return
 	}
 	regions, cursors, err := g.regionsFor(req.Cursor)
@@ -468,7 +494,7 @@ func (g *Gateway) search(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
-	req.Limit = pageLimit(req.Limit)
+	req.Limit = limit
 	answers := g.fanOut(r, regions, http.MethodPost, r.URL.EscapedPath(), nil, func(region string) []byte {
 		sub := req
 		sub.Cursor = cursors[region]
@@ -480,7 +506,7 @@ func (g *Gateway) search(w http.ResponseWriter, r *http.Request) {
 	// every region shares, or server errors, are the caller's answer.
 	var ok []answer
 	for _, a := range answers {
-		if a.err == nil && a.status == http.StatusBadRequest && len(answers) > 1 && isCode(a.body, string(vault.CodeInvalidValue)) {
+		if a.err == nil && a.status == http.StatusBadRequest && len(answers) > 1 && isCode(a.body, errcode.InvalidValue) {
 			continue
 		}
 		ok = append(ok, a)
@@ -496,12 +522,12 @@ func (g *Gateway) search(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
-	api.WriteJSON(w, http.StatusOK, page)
+	web.WriteJSON(w, http.StatusOK, page)
 }
 
-func isCode(body []byte, code string) bool {
+func isCode(body []byte, code errcode.Code) bool {
 	var p client.Problem
-	return json.Unmarshal(body, &p) == nil && p.Code == code
+	return json.Unmarshal(body, &p) == nil && p.Code == string(code)
 }
 
 func (g *Gateway) eraseSubject(w http.ResponseWriter, r *http.Request) {
@@ -513,13 +539,13 @@ func (g *Gateway) eraseSubject(w http.ResponseWriter, r *http.Request) {
 	for _, a := range answers {
 		var e client.EraseResponse
 		if err := json.Unmarshal(a.body, &e); err != nil {
-			g.fail(w, r, &api.Error{Code: api.CodeUnavailable, Detail: "region " + a.region + " answered with a malformed body", Err: err})
+			g.fail(w, r, unavailable(a.region, "answered with a malformed body", err))
 			return
 		}
 		out.Erased += e.Erased
 		out.Regions[a.region] = e.Erased
 	}
-	api.WriteJSON(w, http.StatusOK, out)
+	web.WriteJSON(w, http.StatusOK, out)
 }
 
 func (g *Gateway) regions(w http.ResponseWriter, r *http.Request) {
@@ -531,13 +557,13 @@ func (g *Gateway) regions(w http.ResponseWriter, r *http.Request) {
 	for _, a := range answers {
 		var rr client.RegionsResponse
 		if err := json.Unmarshal(a.body, &rr); err != nil {
-			g.fail(w, r, &api.Error{Code: api.CodeUnavailable, Detail: "region " + a.region + " answered with a malformed body", Err: err})
+			g.fail(w, r, unavailable(a.region, "answered with a malformed body", err))
 			return
 		}
 		out.Regions = append(out.Regions, rr.Regions...)
 	}
 	sort.SliceStable(out.Regions, func(i, j int) bool { return g.index(out.Regions[i].Name) < g.index(out.Regions[j].Name) })
-	api.WriteJSON(w, http.StatusOK, out)
+	web.WriteJSON(w, http.StatusOK, out)
 }
 
 func (g *Gateway) index(name string) int {
@@ -565,5 +591,5 @@ func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 			status[a.region] = "ready"
 		}
 	}
-	api.WriteJSON(w, code, map[string]any{"regions": status})
+	web.WriteJSON(w, code, map[string]any{"regions": status})
 }

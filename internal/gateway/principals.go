@@ -5,24 +5,16 @@ import (
 	"net/http"
 
 	"github.com/domicile/domicile/client"
-	"github.com/domicile/domicile/internal/access"
-	"github.com/domicile/domicile/internal/api"
+	"github.com/domicile/domicile/internal/access/bearer"
+	"github.com/domicile/domicile/internal/web"
 )
 
 // Principals live in every region, so that each region authenticates on its
 // own; the gateway fans every change out to all of them. A creation or
 // token rotation picks the token here, once, so every region accepts the
-// same token; regions keep only their own keyed MAC of it.
-
-func (g *Gateway) principalRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/principals", g.createPrincipal)
-	mux.HandleFunc("GET /v1/principals", g.listPrincipals)
-	mux.HandleFunc("GET /v1/principals/{id}", g.firstRegion)
-	mux.HandleFunc("POST /v1/principals/{id}/disable", g.everyRegion)
-	mux.HandleFunc("POST /v1/principals/{id}/enable", g.everyRegion)
-	mux.HandleFunc("POST /v1/principals/{id}/unlock", g.everyRegion)
-	mux.HandleFunc("POST /v1/principals/{id}/rotate-token", g.rotateToken)
-}
+// same token; regions keep only their own keyed MAC of it. Reads of one
+// principal go to the first region (web.AnyRegion), other changes to every
+// region (web.FanOut).
 
 // everyRegion sends the request to every region and answers with the first
 // region's answer, or the first failure.
@@ -47,12 +39,12 @@ func (g *Gateway) firstRegion(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) createPrincipal(w http.ResponseWriter, r *http.Request) {
 	var req client.PrincipalRequest
-	if err := api.DecodeJSON(r, &req); err != nil {
+	if err := web.DecodeJSON(r, &req); err != nil {
 		g.fail(w, r, err)
 		return
 	}
 	if req.Token == "" {
-		req.Token = access.NewToken()
+		req.Token = bearer.New()
 	}
 	body, _ := json.Marshal(req)
 	g.fanOutBody(w, r, body)
@@ -60,12 +52,12 @@ func (g *Gateway) createPrincipal(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) rotateToken(w http.ResponseWriter, r *http.Request) {
 	var req client.TokenRequest
-	if err := api.DecodeJSON(r, &req); err != nil {
+	if err := web.DecodeJSON(r, &req); err != nil {
 		g.fail(w, r, err)
 		return
 	}
 	if req.Token == "" {
-		req.Token = access.NewToken()
+		req.Token = bearer.New()
 	}
 	body, _ := json.Marshal(req)
 	g.fanOutBody(w, r, body)
@@ -81,7 +73,7 @@ func (g *Gateway) listPrincipals(w http.ResponseWriter, r *http.Request) {
 	for _, a := range answers {
 		var pr client.PrincipalsResponse
 		if err := json.Unmarshal(a.body, &pr); err != nil {
-			g.fail(w, r, &api.Error{Code: api.CodeUnavailable, Detail: "region " + a.region + " answered with a malformed body", Err: err})
+			g.fail(w, r, unavailable(a.region, "answered with a malformed body", err))
 			return
 		}
 		for _, p := range pr.Principals {
@@ -91,5 +83,5 @@ func (g *Gateway) listPrincipals(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	api.WriteJSON(w, http.StatusOK, out)
+	web.WriteJSON(w, http.StatusOK, out)
 }

@@ -7,9 +7,9 @@ import (
 	"net/http"
 
 	"github.com/domicile/domicile/client"
-	"github.com/domicile/domicile/internal/api"
-	"github.com/domicile/domicile/internal/tokens"
+	"github.com/domicile/domicile/internal/errcode"
 	"github.com/domicile/domicile/internal/tokens/tokfmt"
+	"github.com/domicile/domicile/internal/web"
 )
 
 // Token batches are split by region (tokenize by jurisdiction; detokenize
@@ -17,17 +17,17 @@ import (
 // gives), sent to the regions in parallel, and merged back in request
 // order. An item that names no region fails alone.
 
-func (g *Gateway) tokenRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/tokenize", g.tokenize)
-	mux.HandleFunc("POST /v1/detokenize", g.detokenize)
+// itemError is the error of one item of a batch.
+func itemError(code errcode.Code, detail string) *client.ItemError {
+	return &client.ItemError{Code: string(code), Detail: detail}
 }
 
 func (g *Gateway) regionOfJurisdiction(j string) (string, *client.ItemError) {
-	r, err := g.pol.RegionFor(j)
+	r, err := g.res.RegionFor(j)
 	if err != nil {
-		return "", &client.ItemError{Code: "unknown_jurisdiction", Detail: "jurisdiction is not an ISO 3166-1 alpha-2 code"}
+		return "", itemError(errcode.UnknownJurisdiction, "jurisdiction is not an ISO 3166-1 alpha-2 code")
 	}
-	return r.Name, nil
+	return r, nil
 }
 
 // itemBatch says how the items of one batch endpoint route, travel and
@@ -47,7 +47,7 @@ type itemBatch[I, R any] struct {
 func serveBatch[I, R any](g *Gateway, w http.ResponseWriter, r *http.Request, b itemBatch[I, R]) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		g.fail(w, r, bodyError(err))
+		g.fail(w, r, web.BodyError(err))
 		return
 	}
 	var req struct {
@@ -57,8 +57,8 @@ func serveBatch[I, R any](g *Gateway, w http.ResponseWriter, r *http.Request, b 
 		g.fail(w, r, err)
 		return
 	}
-	if len(req.Items) > tokens.MaxBatch {
-		g.fail(w, r, api.Errorf(api.CodeTooManyItems, "at most %d items per request, got %d", tokens.MaxBatch, len(req.Items)))
+	if len(req.Items) > tokfmt.MaxBatch {
+		g.fail(w, r, errcode.New(errcode.TooManyItems, "at most %d items per request, got %d", tokfmt.MaxBatch, len(req.Items)))
 		return
 	}
 	out := make([]R, len(req.Items))
@@ -98,14 +98,14 @@ func serveBatch[I, R any](g *Gateway, w http.ResponseWriter, r *http.Request, b 
 		idx := groups[a.region]
 		res, err := b.results(a.body)
 		if err != nil || len(res) != len(idx) {
-			g.fail(w, r, &api.Error{Code: api.CodeUnavailable, Detail: "region " + a.region + " answered with a malformed body", Err: err})
+			g.fail(w, r, unavailable(a.region, "answered with a malformed body", err))
 			return
 		}
 		for j, i := range idx {
 			out[i] = res[j]
 		}
 	}
-	api.WriteJSON(w, http.StatusOK, b.respond(out))
+	web.WriteJSON(w, http.StatusOK, b.respond(out))
 }
 
 func (g *Gateway) tokenize(w http.ResponseWriter, r *http.Request) {
@@ -151,26 +151,26 @@ func (g *Gateway) detokenizeRegion(it client.DetokenizeItem) (string, *client.It
 	case tokfmt.IsToken(it.Token):
 		region, err := tokfmt.RegionOf(it.Token)
 		if err != nil {
-			return "", &client.ItemError{Code: "malformed_token", Detail: "the token is malformed"}
+			return "", itemError(errcode.MalformedToken, "the token is malformed")
 		}
 		if _, ok := g.backends[region]; !ok {
-			return "", &client.ItemError{Code: "token_not_found", Detail: "no region " + region + " behind this gateway"}
+			return "", itemError(errcode.TokenNotFound, "no region "+region+" behind this gateway")
 		}
 		return region, nil
 	case it.Region != "":
 		if _, ok := g.backends[it.Region]; !ok {
-			return "", &client.ItemError{Code: api.CodeUnknownRegion, Detail: "no such region behind this gateway"}
+			return "", itemError(errcode.UnknownRegion, "no such region behind this gateway")
 		}
 		return it.Region, nil
 	case it.Jurisdiction != "":
 		return g.regionOfJurisdiction(it.Jurisdiction)
 	}
-	return "", &client.ItemError{Code: "token_needs_region", Detail: "an fpe token names no region: give region or jurisdiction, collection and field"}
+	return "", itemError(errcode.TokenNeedsRegion, "an fpe token names no region: give region or jurisdiction, collection and field")
 }
 
 // decodeBody decodes an already read body strictly, as DecodeJSON would.
 func decodeBody(r *http.Request, body []byte, v any) error {
 	r2 := r.Clone(r.Context())
 	r2.Body = io.NopCloser(bytes.NewReader(body))
-	return api.DecodeJSON(r2, v)
+	return web.DecodeJSON(r2, v)
 }

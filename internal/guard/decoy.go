@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/domicile/domicile/internal/seed"
 	"github.com/domicile/domicile/internal/store"
 )
 
@@ -52,15 +51,31 @@ type decoyInfo struct {
 	Jurisdiction string    `json:"jurisdiction,omitempty"`
 }
 
+// DecoyGenerator makes decoy customers. Production uses
+// internal/guard/decoys; the guard needs nothing else of it.
+type DecoyGenerator interface {
+	// Supported reports whether Decoy makes customers of jurisdiction (an
+	// upper-case ISO 3166-1 alpha-2 code).
+	Supported(jurisdiction string) bool
+	// Decoy returns a new decoy customer resident in jurisdiction, with
+	// Subject, Jurisdiction and Fields set (by field name: the customers
+	// collection's name, email, phone, national_id, date_of_birth and
+	// address). It must be drawn like a real customer and be unpredictable,
+	// so that nothing in its shape tells it apart. It fails for an
+	// unsupported jurisdiction.
+	Decoy(jurisdiction string) (DecoyRecord, error)
+}
+
 // Seed creates n decoy customers in collection, drawn by gen round-robin
-// over jurisdictions (seed.Generator.Decoy: indistinguishable from real
-// customers), through c, and records their ids as decoys. Only the fields
-// the collection defines are kept. It returns the new record ids.
+// over jurisdictions, through c, and records their ids as decoys. Only the
+// fields the collection defines are kept. It returns the new record ids.
+// Every jurisdiction drawn must be one gen supports; otherwise nothing is
+// created.
 //
 // The records are created before they are marked: a crash in between
 // leaves unmarked fake customers, which nothing reads and nothing alerts
 // on; run Seed again.
-func (g *Guard) Seed(ctx context.Context, c Creator, gen *seed.Generator, collection string, jurisdictions []string, n int) ([]string, error) {
+func (g *Guard) Seed(ctx context.Context, c Creator, gen DecoyGenerator, collection string, jurisdictions []string, n int) ([]string, error) {
 	coll, ok := g.polColl(collection)
 	if !ok {
 		return nil, fmt.Errorf("guard: seed: unknown collection %q", collection)
@@ -71,17 +86,20 @@ func (g *Guard) Seed(ctx context.Context, c Creator, gen *seed.Generator, collec
 	recs := make([]DecoyRecord, 0, n)
 	for i := range n {
 		j := jurisdictions[i%len(jurisdictions)]
-		if !seed.Supported(j) {
+		if !gen.Supported(j) {
 			return nil, fmt.Errorf("guard: seed: no decoys for jurisdiction %q", j)
 		}
-		cust := gen.Decoy(j)
+		cust, err := gen.Decoy(j)
+		if err != nil {
+			return nil, fmt.Errorf("guard: seed: %w", err)
+		}
 		fields := map[string]string{}
 		for _, f := range coll {
 			if v, ok := cust.Fields[f]; ok {
 				fields[f] = v
 			}
 		}
-		recs = append(recs, DecoyRecord{Collection: collection, Subject: cust.SubjectID, Jurisdiction: j, Fields: fields})
+		recs = append(recs, DecoyRecord{Collection: collection, Subject: cust.Subject, Jurisdiction: j, Fields: fields})
 	}
 	ids, err := c.CreateDecoys(ctx, recs)
 	if err != nil {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/domicile/domicile/examples"
 	"github.com/domicile/domicile/internal/guard"
+	"github.com/domicile/domicile/internal/guard/decoys"
 	"github.com/domicile/domicile/internal/policy"
-	"github.com/domicile/domicile/internal/seed"
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/store/pebble"
 )
@@ -299,7 +299,7 @@ func TestHoneytoken(t *testing.T) {
 			out[i] = fmt.Sprintf("cn-north_decoy%d", i)
 		}
 		return out, nil
-	}), seed.New(3), "customers", []string{"CN"}, 5)
+	}), decoys.New(), "customers", []string{"CN"}, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +400,7 @@ func TestTwoNodes(t *testing.T) {
 	// Decoys seeded on one node are known to the other after a flush.
 	ids, err := a.g.Seed(context.Background(), guard.CreatorFunc(func(_ context.Context, recs []guard.DecoyRecord) ([]string, error) {
 		return []string{"cn-north_d1"}, nil
-	}), seed.New(1), "customers", []string{"CN"}, 1)
+	}), decoys.New(), "customers", []string{"CN"}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

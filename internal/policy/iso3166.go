@@ -3,39 +3,9 @@ package policy
 import (
 	"slices"
 	"strings"
-)
 
-// iso3166 lists every officially assigned ISO 3166-1 alpha-2 code (249
-// codes, as maintained by the ISO 3166 Maintenance Agency). Exceptionally or
-// transitionally reserved codes such as EU, UK, EL or AN are not assigned
-// and are not jurisdictions.
-const iso3166 = `
-AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ
-BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ
-CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ
-DE DJ DK DM DO DZ
-EC EE EG EH ER ES ET
-FI FJ FK FM FO FR
-GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY
-HK HM HN HR HT HU
-ID IE IL IM IN IO IQ IR IS IT
-JE JM JO JP
-KE KG KH KI KM KN KP KR KW KY KZ
-LA LB LC LI LK LR LS LT LU LV LY
-MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ
-NA NC NE NF NG NI NL NO NP NR NU NZ
-OM
-PA PE PF PG PH PK PL PM PN PR PS PT PW PY
-QA
-RE RO RS RU RW
-SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ
-TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ
-UA UG UM US UY UZ
-VA VC VE VG VI VN VU
-WF WS
-YE YT
-ZA ZM ZW
-`
+	"github.com/domicile/domicile/internal/residency"
+)
 
 // The jurisdiction groups a policy may name.
 const (
@@ -56,7 +26,8 @@ const euMembers = "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT N
 const eeaOnly = "IS LI NO"
 
 var (
-	countryCodes = strings.Fields(iso3166)
+	// countryCodes are the ISO 3166-1 alpha-2 codes, package residency's.
+	countryCodes = residency.Countries()
 	groups       = map[string][]string{
 		GroupEU:  strings.Fields(euMembers),
 		GroupEEA: slices.Concat(strings.Fields(euMembers), strings.Fields(eeaOnly)),
@@ -71,15 +42,13 @@ var wellKnownMistakes = map[string]string{
 }
 
 // Countries returns every officially assigned ISO 3166-1 alpha-2 code, in
-// alphabetical order.
-func Countries() []string { return slices.Clone(countryCodes) }
+// alphabetical order. It is residency.Countries.
+func Countries() []string { return residency.Countries() }
 
 // IsCountry reports whether code is an officially assigned ISO 3166-1
-// alpha-2 code. It is case-sensitive: codes are upper case.
-func IsCountry(code string) bool {
-	_, ok := slices.BinarySearch(countryCodes, code)
-	return ok
-}
+// alpha-2 code. It is case-sensitive: codes are upper case. It is
+// residency.IsCountry.
+func IsCountry(code string) bool { return residency.IsCountry(code) }
 
 // Group returns the member countries of a jurisdiction group ("EU" or
 // "EEA"), and false for any other name.

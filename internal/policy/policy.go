@@ -34,6 +34,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/domicile/domicile/internal/residency"
 	"github.com/domicile/domicile/internal/suite"
 )
 
@@ -60,10 +61,10 @@ type Policy struct {
 	// where alerts go.
 	Guard Guard
 
-	// regionOf maps every ISO 3166-1 country code to the index in Regions
-	// of the region that lists it or else lists "*" (-1 for none),
-	// computed by Parse.
-	regionOf map[string]int
+	// resolver maps every ISO 3166-1 country code to its region; Parse
+	// builds it, with resolverDefault as the DefaultRegion it saw.
+	resolver        *residency.Resolver
+	resolverDefault string
 }
 
 // Residency is a region's residency mode.
@@ -159,11 +160,35 @@ func Parse(file string, data []byte) (*Policy, error) {
 		p.errs.sort()
 		return nil, &p.errs
 	}
-	pol.regionOf = make(map[string]int, len(countryCodes))
-	for _, c := range countryCodes {
-		pol.regionOf[c] = pol.regionIndex(c)
+	res, err := pol.newResolver()
+	if err != nil {
+		// Parse validated what the resolver checks; this is a bug.
+		return nil, &ErrorList{{File: file, Msg: err.Error()}}
 	}
+	pol.resolver, pol.resolverDefault = res, pol.DefaultRegion
 	return pol, nil
+}
+
+// newResolver returns the resolver of the policy's regions.
+func (p *Policy) newResolver() (*residency.Resolver, error) {
+	regs := make([]residency.Region, len(p.Regions))
+	for i := range p.Regions {
+		r := &p.Regions[i]
+		regs[i] = residency.Region{Name: r.Name, Countries: r.Countries(), CatchAll: r.IsCatchAll()}
+	}
+	return residency.New(regs, p.DefaultRegion)
+}
+
+// Resolver returns the policy's jurisdiction -> region resolver: what
+// RegionFor answers, by region name, without the rest of the policy. The
+// gateway routes with it. A Policy not made by Parse, or changed since,
+// gets one built from its regions now (nil if they are not valid).
+func (p *Policy) Resolver() *residency.Resolver {
+	if p.resolver != nil && p.resolverDefault == p.DefaultRegion {
+		return p.resolver
+	}
+	res, _ := p.newResolver()
+	return res
 }
 
 // Load reads and parses the policy file at path. A file that cannot be read
@@ -223,11 +248,17 @@ func (p *Policy) RegionFor(jurisdiction string) (*Region, error) {
 		}
 		return nil, fmt.Errorf("%w %q (want an ISO 3166-1 alpha-2 country code such as DE)", ErrUnknownJurisdiction, jurisdiction)
 	}
-	i, ok := p.regionOf[code]
-	if !ok || i >= len(p.Regions) {
-		i = p.regionIndex(code) // a Policy not made by Parse
+	if p.resolver != nil && p.resolverDefault == p.DefaultRegion {
+		name, err := p.resolver.RegionFor(code)
+		if err != nil {
+			return nil, fmt.Errorf("%w %s", ErrNoRegion, code)
+		}
+		if r, ok := p.Region(name); ok {
+			return r, nil
+		}
 	}
-	if i >= 0 {
+	// A Policy not made by Parse, or whose regions changed since.
+	if i := p.regionIndex(code); i >= 0 {
 		return &p.Regions[i], nil
 	}
 	if r, ok := p.Region(p.DefaultRegion); ok {

@@ -69,7 +69,7 @@ func (s *Service) TokenizeRecordFields(ctx context.Context, b *store.Batch, r Re
 	for name := range r.Fields {
 		fi, ok := fs[name]
 		if !ok {
-			return nil, &Error{Code: CodeUnknownField, Msg: "field " + truncate(name, 64) + " is not in collection " + r.Collection, Field: truncate(name, 64)}
+			return nil, &Error{Code: CodeUnknownField, Msg: "field " + truncate(name, 64) + " is not in collection " + r.Collection, Field: truncate(name, 64), Index: -1}
 		}
 		if fi.kind != "" {
 			names = append(names, name)

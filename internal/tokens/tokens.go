@@ -104,7 +104,7 @@ import (
 )
 
 // MaxBatch is the most items one Tokenize or Detokenize takes.
-const MaxBatch = 1000
+const MaxBatch = tokfmt.MaxBatch
 
 // Kinds, as the policy names them.
 const (

@@ -18,6 +18,13 @@ type Actor struct {
 	Location  string
 	Purpose   string
 	Rule      string
+	// Gate, when set, is called once the write is validated and built and
+	// right before it commits; an error aborts the write, nothing is
+	// stored, and the error is returned as it is. The region service
+	// passes the breach detector here, so that a request that gets its
+	// principal locked writes nothing. It may be called again when a
+	// write is retried after losing a race.
+	Gate func(ctx context.Context) error
 }
 
 // entry returns the audit entry of a write by the actor.
@@ -32,7 +39,12 @@ func (a Actor) entry(action entry.Action, collection string, records, fields []s
 
 // apply commits b with its audit entries, in the same durable batch: the
 // write happens with its record in the log or not at all (fail closed).
-func (v *Vault) apply(ctx context.Context, b *store.Batch, entries ...entry.Entry) error {
+func (v *Vault) apply(ctx context.Context, who Actor, b *store.Batch, entries ...entry.Entry) error {
+	if who.Gate != nil {
+		if err := who.Gate(ctx); err != nil {
+			return err
+		}
+	}
 	if v.audit == nil || len(entries) == 0 {
 		return v.st.Apply(ctx, b)
 	}

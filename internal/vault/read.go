@@ -9,13 +9,40 @@ import (
 
 	"github.com/domicile/domicile/internal/envelope"
 	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/paging"
 	"github.com/domicile/domicile/internal/recordfmt"
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/suite"
 )
 
-// Get returns the record id in clear.
+// Get returns the record id in clear, every field decrypted. Callers that
+// decide what to reveal first use Load and then Open.
 func (v *Vault) Get(ctx context.Context, id string) (*Record, error) {
+	s, err := v.Load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return v.Open(ctx, s, nil)
+}
+
+// Sealed is a stored record as read, nothing decrypted: what an access
+// decision and an audit entry need to know of it.
+type Sealed struct {
+	ID           string
+	Collection   string
+	Jurisdiction string
+	Region       string
+	// SubjectRef is the region's keyed reference of the record's subject
+	// (the audit log's subject MAC), never the subject id.
+	SubjectRef []byte
+	// Fields are the names of the fields the record holds, sorted.
+	Fields           []string
+	Created, Updated time.Time
+	st               *recordfmt.Record
+}
+
+// Load reads record id without decrypting anything.
+func (v *Vault) Load(ctx context.Context, id string) (*Sealed, error) {
 	if err := v.checkRecordID(id); err != nil {
 		return nil, err
 	}
@@ -23,8 +50,49 @@ func (v *Vault) Get(ctx context.Context, id string) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.open(ctx, id, st)
+	return v.sealed(id, st), nil
 }
+
+func (v *Vault) sealed(id string, st *recordfmt.Record) *Sealed {
+	s := &Sealed{ID: id, Collection: st.Collection, Jurisdiction: st.Jurisdiction, Region: v.region.Name,
+		SubjectRef: st.SubjectRef, Fields: make([]string, len(st.Fields)),
+		Created: time.Unix(0, st.Created).UTC(), Updated: time.Unix(0, st.Updated).UTC(), st: st}
+	for i, f := range st.Fields {
+		s.Fields[i] = f.Name
+	}
+	return s
+}
+
+// Open decrypts the subject of s and those of its fields that want
+// accepts (every field when want is nil); the others are neither
+// decrypted nor returned. Any ciphertext that does not open under its
+// binding (moved, swapped or altered) fails the whole read.
+func (v *Vault) Open(ctx context.Context, s *Sealed, want func(field string) bool) (*Record, error) {
+	st := s.st
+	r := &Record{ID: s.ID, Collection: s.Collection, Jurisdiction: s.Jurisdiction, Region: s.Region,
+		Created: s.Created, Updated: s.Updated, Fields: make(map[string]string, len(st.Fields))}
+	subj, err := v.openEnvelope(ctx, st, s.ID, subjectField, st.Subject)
+	if err != nil {
+		return nil, err
+	}
+	r.Subject = string(subj)
+	for _, f := range st.Fields {
+		if want != nil && !want(f.Name) {
+			continue
+		}
+		pt, err := v.openEnvelope(ctx, st, s.ID, f.Name, f.Envelope)
+		if err != nil {
+			return nil, err
+		}
+		r.Fields[f.Name] = string(pt)
+	}
+	return r, nil
+}
+
+// Decrypted returns how many ciphertexts (field values and subject ids)
+// this vault has decrypted since it was made: what a read revealed to the
+// process, for metrics and for tests that a denied read decrypts nothing.
+func (v *Vault) Decrypted() uint64 { return v.decrypted.Load() }
 
 // load reads and parses a stored record.
 func (v *Vault) load(ctx context.Context, id string) (*recordfmt.Record, error) {
@@ -49,27 +117,6 @@ func (v *Vault) loadRaw(ctx context.Context, id string) (*recordfmt.Record, []by
 	return st, b, nil
 }
 
-// open decrypts a stored record. Any ciphertext that does not open under
-// its binding (moved, swapped or altered) fails the whole read.
-func (v *Vault) open(ctx context.Context, id string, st *recordfmt.Record) (*Record, error) {
-	r := &Record{ID: id, Collection: st.Collection, Jurisdiction: st.Jurisdiction, Region: v.region.Name,
-		Created: time.Unix(0, st.Created).UTC(), Updated: time.Unix(0, st.Updated).UTC(),
-		Fields: make(map[string]string, len(st.Fields))}
-	subj, err := v.openEnvelope(ctx, st, id, subjectField, st.Subject)
-	if err != nil {
-		return nil, err
-	}
-	r.Subject = string(subj)
-	for _, f := range st.Fields {
-		pt, err := v.openEnvelope(ctx, st, id, f.Name, f.Envelope)
-		if err != nil {
-			return nil, err
-		}
-		r.Fields[f.Name] = string(pt)
-	}
-	return r, nil
-}
-
 func (v *Vault) openSubject(ctx context.Context, id string, st *recordfmt.Record) (string, error) {
 	b, err := v.openEnvelope(ctx, st, id, subjectField, st.Subject)
 	return string(b), err
@@ -90,6 +137,7 @@ func (v *Vault) openEnvelope(ctx context.Context, st *recordfmt.Record, id, fiel
 	if err != nil {
 		return nil, fmt.Errorf("vault: subject key: %w", err)
 	}
+	v.decrypted.Add(1)
 	pt, err := envelope.Open(aead, h, ct, envelope.Binding{Region: v.region.Name, Collection: st.Collection, Record: id, Field: field})
 	if err != nil {
 		if errors.Is(err, suite.ErrOpen) {
@@ -100,26 +148,26 @@ func (v *Vault) openEnvelope(ctx context.Context, st *recordfmt.Record, id, fiel
 	return pt, nil
 }
 
-// Page is one page of records.
+// Page is one page of records, read but not decrypted: the caller opens
+// what its access decision reveals (Open).
 type Page struct {
-	Records []*Record
+	Records []*Sealed
 	// Next is the cursor of the next page, "" on the last one.
 	Next string
 }
 
-func pageSize(limit int) int {
-	switch {
-	case limit <= 0:
-		return DefaultPageSize
-	case limit > MaxPageSize:
-		return MaxPageSize
-	}
-	return limit
-}
+// pageSize is the page size for a caller's limit, by the one rule of
+// package paging: 0 is the default, negative an invalid_request error,
+// too large is clamped.
+func pageSize(limit int) (int, error) { return paging.Size(limit) }
 
 // ListBySubject returns the subject's records in id order, a page at a time.
 // The cursor is the Next of the previous page ("" for the first).
 func (v *Vault) ListBySubject(ctx context.Context, subject, cursor string, limit int) (*Page, error) {
+	n, err := pageSize(limit)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkSubject(subject); err != nil {
 		return nil, err
 	}
@@ -129,11 +177,11 @@ func (v *Vault) ListBySubject(ctx context.Context, subject, cursor string, limit
 		}
 	}
 	prefix := subjectPrefix(v.keys.SubjectRef(subject))
-	ids, err := v.scanIDs(ctx, prefix, cursor, pageSize(limit)+1)
+	ids, err := v.scanIDs(ctx, prefix, cursor, n+1)
 	if err != nil {
 		return nil, err
 	}
-	return v.page(ctx, ids, pageSize(limit))
+	return v.page(ctx, ids, n)
 }
 
 // scanIDs returns up to n record ids under prefix after cursor.
@@ -161,7 +209,7 @@ func (v *Vault) page(ctx context.Context, ids []string, n int) (*Page, error) {
 		p.Next = ids[n-1]
 	}
 	for _, id := range ids {
-		r, err := v.Get(ctx, id)
+		r, err := v.Load(ctx, id)
 		if CodeOf(err) == CodeNotFound {
 			continue // deleted between the scan and the read
 		}
@@ -178,6 +226,10 @@ func (v *Vault) page(ctx context.Context, ids []string, n int) (*Page, error) {
 // normalisation (for example the default country of a phone number written
 // without a country code); "" uses the region's own when it has exactly one.
 func (v *Vault) Find(ctx context.Context, collection, fieldName, value, jurisdiction, cursor string, limit int) (*Page, error) {
+	n, err := pageSize(limit)
+	if err != nil {
+		return nil, err
+	}
 	c, err := v.collection(collection)
 	if err != nil {
 		return nil, err
@@ -201,7 +253,6 @@ func (v *Vault) Find(ctx context.Context, collection, fieldName, value, jurisdic
 			return nil, errorf(CodeInvalidCursor, "cursor is not valid for this search")
 		}
 	}
-	n := pageSize(limit)
 	seen := map[string]bool{}
 	var ids []string
 	for _, ver := range v.keys.IndexVersions() {
@@ -257,23 +308,4 @@ func (v *Vault) Normalize(collection, fieldName, value, jurisdiction string) (st
 		return "", &Error{Code: CodeUnknownField, Msg: fmt.Sprintf("field %q is not in collection %s", truncate(fieldName, 64), collection), Field: truncate(fieldName, 64), Index: -1}
 	}
 	return v.checkValue(f, value, upper(jurisdiction))
-}
-
-// Meta is what an access decision needs to know of a record, read without
-// decrypting anything.
-type Meta struct {
-	Collection   string
-	Jurisdiction string
-}
-
-// Meta returns the record's collection and jurisdiction.
-func (v *Vault) Meta(ctx context.Context, id string) (Meta, error) {
-	if err := v.checkRecordID(id); err != nil {
-		return Meta{}, err
-	}
-	st, err := v.load(ctx, id)
-	if err != nil {
-		return Meta{}, err
-	}
-	return Meta{Collection: st.Collection, Jurisdiction: st.Jurisdiction}, nil
 }

@@ -20,11 +20,13 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/domicile/domicile/internal/audit"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/normalize"
+	"github.com/domicile/domicile/internal/paging"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/suite"
@@ -37,9 +39,10 @@ const (
 	MaxBatch = 1000
 	// MaxSubjectLen is the longest subject id, in bytes.
 	MaxSubjectLen = 256
-	// DefaultPageSize and MaxPageSize bound listings and searches.
-	DefaultPageSize = 50
-	MaxPageSize     = 1000
+	// DefaultPageSize and MaxPageSize bound listings and searches; they
+	// are package paging's.
+	DefaultPageSize = paging.DefaultPageSize
+	MaxPageSize     = paging.MaxPageSize
 )
 
 // Options configure a Vault.
@@ -72,6 +75,8 @@ type Vault struct {
 	now    func() time.Time
 	colls  map[string]*collection
 	locks  [64]sync.Mutex // serialise read-modify-write of one record (patch, delete)
+	// decrypted counts ciphertexts opened (Decrypted).
+	decrypted atomic.Uint64
 }
 
 type collection struct {

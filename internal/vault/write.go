@@ -210,7 +210,7 @@ func (v *Vault) create(ctx context.Context, recs []prepared, o CreateOptions, fp
 	for i := range recs {
 		entries[i] = o.Actor.entry(entry.Create, recs[i].coll.p.Name, []string{out[i].ID}, sortedNames(recs[i].rec.Fields), v.keys.SubjectRef(recs[i].rec.Subject))
 	}
-	if err := v.apply(ctx, &b, entries...); err != nil {
+	if err := v.apply(ctx, o.Actor, &b, entries...); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			// A concurrent create made a subject's key first, or a key
 			// was destroyed (perhaps by another node while this one had
@@ -300,7 +300,7 @@ const maxAttempts = 8
 // deleted the record meanwhile, so no concurrent update is lost and a
 // deleted record is never written back. After maxAttempts lost races it
 // fails with an error wrapping store.ErrConflict.
-func (v *Vault) Patch(ctx context.Context, id string, set map[string]string, remove []string, who Actor) (*Record, error) {
+func (v *Vault) Patch(ctx context.Context, id string, set map[string]string, remove []string, who Actor) (*Sealed, error) {
 	if err := v.checkRecordID(id); err != nil {
 		return nil, err
 	}
@@ -322,7 +322,7 @@ func (v *Vault) Patch(ctx context.Context, id string, set map[string]string, rem
 
 // patch is one attempt of Patch; it returns errRetry when its batch lost a
 // race.
-func (v *Vault) patch(ctx context.Context, id string, set map[string]string, remove []string, who Actor) (*Record, error) {
+func (v *Vault) patch(ctx context.Context, id string, set map[string]string, remove []string, who Actor) (*Sealed, error) {
 	st, raw, err := v.loadRaw(ctx, id)
 	if err != nil {
 		return nil, err
@@ -420,14 +420,14 @@ func (v *Vault) patch(ctx context.Context, id string, set map[string]string, rem
 		changedNames = append(changedNames, name)
 	}
 	sort.Strings(changedNames)
-	if err := v.apply(ctx, &b, who.entry(entry.Patch, c.p.Name, []string{id}, changedNames, st.SubjectRef)); err != nil {
+	if err := v.apply(ctx, who, &b, who.entry(entry.Patch, c.p.Name, []string{id}, changedNames, st.SubjectRef)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			v.keys.Forget(sk) // the key may have been destroyed
 			return nil, errRetry
 		}
 		return nil, fmt.Errorf("vault: patch: %w", err)
 	}
-	return v.open(ctx, id, st)
+	return v.sealed(id, st), nil
 }
 
 // Delete removes a record and its index entries. Like Patch it expects the
@@ -449,7 +449,7 @@ func (v *Vault) Delete(ctx context.Context, id string, who Actor) error {
 		var b store.Batch
 		b.Expect(recordKey(id), raw)
 		v.deleteOps(&b, id, st)
-		err = v.apply(ctx, &b, who.entry(entry.Delete, st.Collection, []string{id}, nil, st.SubjectRef))
+		err = v.apply(ctx, who, &b, who.entry(entry.Delete, st.Collection, []string{id}, nil, st.SubjectRef))
 		switch {
 		case err == nil:
 			return nil
@@ -505,7 +505,7 @@ func (v *Vault) EraseSubject(ctx context.Context, subject string, who Actor) (in
 	if err != nil {
 		return 0, fmt.Errorf("vault: erase: %w", err)
 	}
-	err = v.apply(ctx, &b, who.entry(entry.Erase, "", erased, nil, ref))
+	err = v.apply(ctx, who, &b, who.entry(entry.Erase, "", erased, nil, ref))
 	done()
 	if err != nil {
 		return 0, fmt.Errorf("vault: erase: %w", err)

@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"net"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/domicile/domicile/internal/errcode"
 )
 
 // FailureLimiter slows down addresses that keep failing authentication: each
@@ -88,7 +90,7 @@ func (l *FailureLimiter) Wrap(h http.Handler) http.Handler {
 		addr := clientAddr(r)
 		if blocked, retry := l.take(addr, false); blocked {
 			w.Header().Set("Retry-After", strconv.Itoa(int(retry.Seconds())+1))
-			writeProblem(w, r, nil, Errorf(CodeRateLimited, "too many failed authentications from this address"))
+			WriteError(w, r, nil, errcode.New(errcode.RateLimited, "too many failed authentications from this address"))
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w}

@@ -1,0 +1,201 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/gateway"
+	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/policy"
+	"github.com/domicile/domicile/internal/web"
+)
+
+// shutdownTimeout is how long a stopping server gives the requests in
+// flight.
+const shutdownTimeout = 10 * time.Second
+
+// Stage names the step of starting a server that failed, so that the
+// caller can say what to do about it.
+type Stage string
+
+// The stages of starting a server.
+const (
+	// StageOpen: opening the region's store, keyring, audit log and
+	// services.
+	StageOpen Stage = "open"
+	// StageSealed: the region's unseal secret is missing or wrong.
+	StageSealed Stage = "sealed"
+	// StagePrincipals: creating the bootstrap principals.
+	StagePrincipals Stage = "principals"
+	// StageGateway: building the gateway from the policy and backends.
+	StageGateway Stage = "gateway"
+	// StageListen: listening on the address.
+	StageListen Stage = "listen"
+)
+
+// StartError is an error starting a server. Its message is Err's; Stage
+// says which step failed.
+type StartError struct {
+	Stage Stage
+	Err   error
+}
+
+// Error returns Err's message.
+func (e *StartError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *StartError) Unwrap() error { return e.Err }
+
+// StageOf returns the stage at which starting a server failed with err,
+// or "" when err is not a StartError.
+func StageOf(err error) Stage {
+	var se *StartError
+	if errors.As(err, &se) {
+		return se.Stage
+	}
+	return ""
+}
+
+// ServeConfig configures one production node of a region (`domicile
+// serve`).
+type ServeConfig struct {
+	Policy *policy.Policy
+	Region string
+	// Dir and Store say where the region's data lives, as in
+	// RegionConfig.
+	Dir, Store string
+	// Secret is the region's unseal secret; KDF stretches it (zero: the
+	// keyring's default).
+	Secret []byte
+	KDF    keyring.KDFParams
+	// AdminToken is the bootstrap administrator's API token; the
+	// administrator is created (or re-tokened) at start, located at
+	// AdminLocation (an ISO 3166-1 alpha-2 code).
+	AdminToken    string
+	AdminLocation string
+	// Listen is the address to serve the region's API on.
+	Listen string
+	Logger *slog.Logger
+	// Listening, if set, is called with the server's URL once it listens.
+	Listening func(url string)
+}
+
+// Serve runs one node of a region until ctx is done: it opens the region,
+// makes sure the bootstrap administrator exists, serves the region's API
+// and, when ctx is done, stops gracefully and closes the region. An error
+// starting it is a *StartError.
+func Serve(ctx context.Context, c ServeConfig) error {
+	r, err := OpenRegion(ctx, RegionConfig{Policy: c.Policy, Name: c.Region, Dir: c.Dir, Store: c.Store, Secret: c.Secret,
+		KDF: c.KDF, Logger: c.Logger, Metrics: web.NewMetrics()})
+	if err != nil {
+		return &StartError{Stage: StageOpen, Err: err}
+	}
+	defer r.Close()
+	if r.Sealed != nil {
+		return &StartError{Stage: StageSealed, Err: r.Sealed}
+	}
+	admin := access.Account{ID: "admin", Kind: "person", Roles: []string{"admin"}, Location: c.AdminLocation}
+	if err := EnsurePrincipals(ctx, []*Region{r}, []Bootstrap{{Account: admin, Token: c.AdminToken}}); err != nil {
+		return &StartError{Stage: StagePrincipals, Err: err}
+	}
+	s, err := listen(c.Listen, r.Handler, c.Logger)
+	if err != nil {
+		return err
+	}
+	if c.Listening != nil {
+		c.Listening(s.URL())
+	}
+	return s.run(ctx, nil)
+}
+
+// GatewayConfig configures the stateless gateway (`domicile gateway`).
+type GatewayConfig struct {
+	Policy *policy.Policy
+	// Regions gives the URLs of each region's nodes, by region name;
+	// every region of the policy needs at least one.
+	Regions map[string][]*url.URL
+	Listen  string
+	Logger  *slog.Logger
+	// Listening, if set, is called with the server's URL once it listens.
+	Listening func(url string)
+}
+
+// RunGateway serves the gateway in front of the regions' nodes until ctx
+// is done, then stops gracefully. An error starting it is a *StartError.
+func RunGateway(ctx context.Context, c GatewayConfig) error {
+	backends := map[string]gateway.Backend{}
+	for name, urls := range c.Regions {
+		backends[name] = gateway.Backend{URLs: urls}
+	}
+	h, err := gateway.New(gateway.Options{Resolver: c.Policy.Resolver(), Backends: backends, Logger: c.Logger, Metrics: web.NewMetrics()})
+	if err != nil {
+		return &StartError{Stage: StageGateway, Err: err}
+	}
+	s, err := listen(c.Listen, h, c.Logger)
+	if err != nil {
+		return err
+	}
+	if c.Listening != nil {
+		c.Listening(s.URL())
+	}
+	return s.run(ctx, nil)
+}
+
+// server is the one HTTP server lifecycle of every server the app runs
+// (dev, serve, gateway): listen, serve in the background, then either
+// fail or stop gracefully.
+type server struct {
+	srv  *http.Server
+	addr net.Addr
+	done chan error // Serve's result
+}
+
+// listen starts serving h on addr. Failing to listen is a *StartError of
+// StageListen.
+func listen(addr string, h http.Handler, log *slog.Logger) (*server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, &StartError{Stage: StageListen, Err: fmt.Errorf("listen on %s: %w", addr, err)}
+	}
+	s := &server{
+		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
+		addr: ln.Addr(),
+		done: make(chan error, 1),
+	}
+	go func() { s.done <- s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// URL is the server's base URL, http://HOST:PORT.
+func (s *server) URL() string { return "http://" + s.addr.String() }
+
+// run blocks until the server fails, returning why, or until ctx is done:
+// then it calls stopping, if set, and shuts down gracefully, giving the
+// requests in flight shutdownTimeout.
+func (s *server) run(ctx context.Context, stopping func()) error {
+	select {
+	case err := <-s.done:
+		return err
+	case <-ctx.Done():
+	}
+	if stopping != nil {
+		stopping()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	return s.shutdown(sctx)
+}
+
+// shutdown stops accepting connections and waits for the requests in
+// flight, until ctx is done.
+func (s *server) shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }

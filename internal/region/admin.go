@@ -1,0 +1,305 @@
+package region
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/audit"
+	"github.com/domicile/domicile/internal/audit/entry"
+	"github.com/domicile/domicile/internal/errcode"
+	"github.com/domicile/domicile/internal/guard"
+	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/paging"
+	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/vault"
+)
+
+// Description is what a region tells of itself: its place in the policy,
+// its algorithms, the current version of each key and its record counts.
+type Description struct {
+	Name, Suite, Residency string
+	Jurisdictions          []string
+	Algorithms             map[string]string
+	KeyVersions            map[string]uint32
+	Records                map[string]int64
+}
+
+// Describe describes the region to any authenticated caller: it names no
+// record and no value.
+func (s *Service) Describe(ctx context.Context) (*Description, error) {
+	pr := s.v.Region()
+	k := s.v.Keyring()
+	st, err := s.v.Stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := k.Status(ctx)
+	if err != nil {
+		return nil, domainError(err)
+	}
+	out := &Description{Name: pr.Name, Suite: string(pr.Suite), Residency: string(pr.Residency), Jurisdictions: pr.Jurisdictions,
+		Algorithms: k.Suite().Algorithms(), KeyVersions: map[string]uint32{}, Records: st.Records}
+	for _, p := range ks.Purposes {
+		out.KeyVersions[string(p.Purpose)] = p.Current
+	}
+	return out, nil
+}
+
+// KeyStatus is the state of the region's keys.
+type KeyStatus = keyring.Status
+
+// Keys returns the state of the region's keys (admin).
+func (s *Service) Keys(ctx context.Context, c Caller, region string) (KeyStatus, error) {
+	if err := s.checkRegion(region); err != nil {
+		return KeyStatus{}, err
+	}
+	if err := s.admin(ctx, c); err != nil {
+		return KeyStatus{}, err
+	}
+	ks, err := s.v.Keyring().Status(ctx)
+	return ks, domainError(err)
+}
+
+// Rotate adds a version of the region's key for purpose (data, index,
+// token or audit) and returns it (admin). The rotation is committed with
+// its audit entry, which names the new version: a rotation is never stored
+// without its record.
+func (s *Service) Rotate(ctx context.Context, c Caller, region, purpose string) (uint32, error) {
+	if err := s.checkRegion(region); err != nil {
+		return 0, err
+	}
+	if err := s.admin(ctx, c); err != nil {
+		return 0, err
+	}
+	p := keyring.Purpose(purpose)
+	switch p {
+	case keyring.Data, keyring.Index, keyring.Token, keyring.Audit:
+	default:
+		return 0, errcode.New(errcode.InvalidRequest, "purpose must be data, index, token or audit")
+	}
+	log, kr := s.v.Audit(), s.v.Keyring()
+	if log == nil {
+		v, err := kr.Rotate(ctx, p)
+		return v, domainError(err)
+	}
+	v, err := kr.RotateWith(ctx, p, func(b *store.Batch, v uint32) error {
+		e := requestEntry(c, entry.Entry{Action: entry.Key, Decision: "allow", Rule: fmt.Sprintf("rotate:%s:v%d", p, v)})
+		return log.Apply(ctx, b, e)
+	})
+	if errors.Is(err, audit.ErrNotRecorded) {
+		return 0, errcode.Wrap(errcode.AuditUnavailable, err, "the audit log cannot record the rotation; no key was added")
+	}
+	return v, domainError(err)
+}
+
+// AlertFilter selects alerts.
+type AlertFilter = guard.Filter
+
+// Alerts returns a page of the region's alerts (admin).
+func (s *Service) Alerts(ctx context.Context, c Caller, f AlertFilter, cursor string, limit int) ([]guard.Alert, string, error) {
+	if err := s.admin(ctx, c); err != nil {
+		return nil, "", err
+	}
+	switch f.MinSeverity {
+	case "", "low", "medium", "high", "critical":
+	default:
+		return nil, "", errcode.New(errcode.InvalidRequest, "min_severity must be low, medium, high or critical")
+	}
+	if s.guard == nil {
+		return []guard.Alert{}, "", nil
+	}
+	n, err := paging.Size(limit)
+	if err != nil {
+		return nil, "", err
+	}
+	list, next, err := s.guard.List(ctx, f, cursor, n)
+	if errors.Is(err, guard.ErrCursor) {
+		return nil, "", errcode.New(errcode.InvalidCursor, "cursor is not valid for this listing")
+	}
+	return list, next, err
+}
+
+// Decoys is a request to seed honeytoken records.
+type Decoys struct {
+	Region, Collection string
+	Jurisdictions      []string
+	Count              int
+}
+
+// SeedDecoys creates honeytoken customers in the region (admin): records
+// like any other, whose read raises a critical alert. It returns how many
+// it made.
+func (s *Service) SeedDecoys(ctx context.Context, c Caller, q Decoys) (int, error) {
+	if err := s.checkRegion(q.Region); err != nil {
+		return 0, err
+	}
+	if err := s.admin(ctx, c); err != nil {
+		return 0, err
+	}
+	if s.guard == nil || s.decoys == nil {
+		return 0, errcode.New(errcode.InvalidRequest, "the breach detector is off in this region")
+	}
+	if q.Count < 1 || q.Count > 1000 {
+		return 0, errcode.New(errcode.InvalidRequest, "count must be 1 to 1000")
+	}
+	if q.Collection == "" {
+		q.Collection = "customers"
+	}
+	if _, ok := s.engine.Policy().Collection(q.Collection); !ok {
+		return 0, errcode.New(errcode.UnknownCollection, "collection %q is not in the policy", truncate(q.Collection))
+	}
+	if len(q.Jurisdictions) == 0 {
+		// The region's own countries that the generator makes customers
+		// of, at most 8.
+		pr := s.v.Region()
+		for _, j := range pr.Countries() {
+			if s.decoys.Supported(j) && len(q.Jurisdictions) < 8 {
+				q.Jurisdictions = append(q.Jurisdictions, j)
+			}
+		}
+		if len(q.Jurisdictions) == 0 || pr.IsCatchAll() {
+			q.Jurisdictions = []string{"US"}
+		}
+	}
+	creator := guard.CreatorFunc(func(ctx context.Context, recs []guard.DecoyRecord) ([]string, error) {
+		nr := make([]vault.NewRecord, len(recs))
+		for i, d := range recs {
+			nr[i] = vault.NewRecord{Collection: d.Collection, Subject: d.Subject, Jurisdiction: d.Jurisdiction, Fields: d.Fields}
+		}
+		out, err := s.v.Create(ctx, nr, vault.CreateOptions{})
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, len(out))
+		for i, c := range out {
+			ids[i] = c.ID
+		}
+		return ids, nil
+	})
+	ids, err := s.guard.Seed(ctx, creator, s.decoys, q.Collection, q.Jurisdictions, q.Count)
+	if err != nil {
+		return 0, err
+	}
+	s.log.Info("decoys seeded", "request_id", c.RequestID, "count", len(ids))
+	return len(ids), nil
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+// NewPrincipal is a principal to create; Token, when set, is the token the
+// gateway chose for every region.
+type NewPrincipal struct {
+	Account   access.Account
+	Token     string
+	ExpiresIn string
+}
+
+// expiry parses a lifetime such as "720h"; empty means none.
+func expiry(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return time.Time{}, errcode.New(errcode.InvalidRequest, "expires_in must be a positive duration such as 720h")
+	}
+	return now.Add(d).UTC(), nil
+}
+
+// chooseToken returns the token the gateway chose for every region, or a
+// fresh one when the node is called directly.
+func chooseToken(given string) string {
+	if given == "" {
+		return access.NewToken()
+	}
+	return given
+}
+
+// CreatePrincipal creates a principal and returns it with its token, shown
+// this once (admin).
+func (s *Service) CreatePrincipal(ctx context.Context, c Caller, p NewPrincipal) (*access.Account, string, error) {
+	if err := s.admin(ctx, c); err != nil {
+		return nil, "", err
+	}
+	exp, err := expiry(p.ExpiresIn, time.Now())
+	if err != nil {
+		return nil, "", err
+	}
+	tok := chooseToken(p.Token)
+	a, err := s.dir.Create(ctx, p.Account, tok, exp)
+	if err != nil {
+		return nil, "", domainError(err)
+	}
+	return a, tok, nil
+}
+
+// Principals lists the region's principals (admin).
+func (s *Service) Principals(ctx context.Context, c Caller) ([]access.Account, error) {
+	if err := s.admin(ctx, c); err != nil {
+		return nil, err
+	}
+	list, err := s.dir.List(ctx)
+	return list, domainError(err)
+}
+
+// Principal returns principal id (admin).
+func (s *Service) Principal(ctx context.Context, c Caller, id string) (*access.Account, error) {
+	if err := s.admin(ctx, c); err != nil {
+		return nil, err
+	}
+	a, err := s.dir.Get(ctx, id)
+	return a, domainError(err)
+}
+
+// SetPrincipalState enables or disables principal id (admin).
+func (s *Service) SetPrincipalState(ctx context.Context, c Caller, id string, st access.State) (*access.Account, error) {
+	if err := s.admin(ctx, c); err != nil {
+		return nil, err
+	}
+	a, err := s.dir.SetState(ctx, id, st)
+	return a, domainError(err)
+}
+
+// Unlock reactivates a locked principal and gives it a fresh budget with
+// the guard (admin).
+func (s *Service) Unlock(ctx context.Context, c Caller, id string) (*access.Account, error) {
+	if err := s.admin(ctx, c); err != nil {
+		return nil, err
+	}
+	a, err := s.dir.SetState(ctx, id, access.Active)
+	if err != nil {
+		return nil, domainError(err)
+	}
+	if s.guard != nil {
+		if err := s.guard.Unlock(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// RotatePrincipalToken replaces principal id's tokens with a new one,
+// returned this once (admin).
+func (s *Service) RotatePrincipalToken(ctx context.Context, c Caller, id, token, expiresIn string) (*access.Account, string, error) {
+	if err := s.admin(ctx, c); err != nil {
+		return nil, "", err
+	}
+	exp, err := expiry(expiresIn, time.Now())
+	if err != nil {
+		return nil, "", err
+	}
+	tok := chooseToken(token)
+	a, err := s.dir.RotateToken(ctx, id, tok, exp)
+	if err != nil {
+		return nil, "", domainError(err)
+	}
+	return a, tok, nil
+}

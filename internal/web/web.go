@@ -1,0 +1,230 @@
+// Package web is the HTTP plumbing that a region's node (internal/api) and
+// the gateway share: the middleware every endpoint runs behind (request
+// ids, body limit, panic recovery, metrics), strict JSON decoding, the one
+// table from error codes to HTTP statuses and problem+json documents, the
+// failure limiter, the route table of the /v1 API and its OpenAPI
+// document.
+//
+// It links only internal/errcode, the client's wire types and Prometheus:
+// never the vault, the keyring, the access engine, the policy or the token
+// service, so that the gateway stays free of the region stack.
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/domicile/domicile/internal/errcode"
+)
+
+// DefaultMaxBody is the largest request body accepted, in bytes.
+const DefaultMaxBody = 8 << 20
+
+// Request and response headers of the API.
+const (
+	// RequestIDHeader carries the request id, echoed in every answer.
+	RequestIDHeader = "X-Request-Id"
+	// PurposeHeader states a request's purpose.
+	PurposeHeader = "Domicile-Purpose"
+	// RuleHeader says which access rule applied to an answer.
+	RuleHeader = "Domicile-Access-Rule"
+)
+
+// Metrics are the Prometheus metrics of a server. One Metrics serves one
+// process; it is not global.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// NewMetrics returns a fresh registry with the HTTP metrics. No label ever
+// carries a submitted value: routes are patterns, codes are stable codes.
+func NewMetrics() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "domicile_http_requests_total", Help: "HTTP requests by route pattern and status.",
+	}, []string{"route", "status"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "domicile_http_request_seconds", Help: "HTTP request latency by route pattern.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+	}, []string{"route"})
+	m.reg.MustRegister(m.requests, m.latency, collectors.NewGoCollector())
+	return m
+}
+
+// Registry is where other packages register their metrics.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// statusWriter records the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Middleware wraps h with what every Domicile endpoint does: a request id
+// (echoed from X-Request-Id when well formed), a body limit (maxBody, or
+// DefaultMaxBody when not positive), panic recovery into a problem, and
+// metrics by route pattern when m is not nil. It never logs URLs, bodies or
+// headers: they can hold personal data and tokens.
+func Middleware(h http.Handler, m *Metrics, log *slog.Logger, maxBody int64) http.Handler {
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBody
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get(RequestIDHeader)
+		if !validRequestID(id) {
+			id = newRequestID()
+			r.Header.Set(RequestIDHeader, id)
+		}
+		w.Header().Set(RequestIDHeader, id)
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic in handler", "request_id", id, "route", r.Pattern, "panic", fmt.Sprint(v))
+				if sw.status == 0 {
+					WriteError(sw, r, log, errors.New("panic"))
+				}
+			}
+			if m != nil {
+				route := r.Pattern
+				if route == "" {
+					route = "unmatched"
+				}
+				m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+				m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			}
+		}()
+		h.ServeHTTP(sw, r)
+	})
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// RequestID returns the id of a request that went through Middleware.
+func RequestID(r *http.Request) string { return r.Header.Get(RequestIDHeader) }
+
+// DecodeJSON reads a JSON body into v, strictly: unknown keys, trailing
+// data and oversized bodies are *errcode.Error values with stable codes
+// (malformed_json, body_too_large). Messages name keys and offsets, never
+// values.
+func DecodeJSON(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return errcode.New(errcode.MalformedJSON, "Content-Type must be application/json")
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errcode.New(errcode.MalformedJSON, "request body has data after the JSON value")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		return errcode.New(errcode.BodyTooLarge, "request body exceeds %d bytes", mbe.Limit)
+	case errors.Is(err, io.EOF):
+		return errcode.New(errcode.MalformedJSON, "request body is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errcode.New(errcode.MalformedJSON, "request body ends in the middle of a JSON value")
+	case errors.As(err, &se):
+		return errcode.New(errcode.MalformedJSON, "request body is not valid JSON (at byte %d)", se.Offset)
+	case errors.As(err, &te):
+		return errcode.New(errcode.MalformedJSON, "JSON key %q must be of type %s", te.Field, te.Type)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		if len(name) > 66 {
+			name = name[:66]
+		}
+		return errcode.New(errcode.MalformedJSON, "unknown JSON key %s", name)
+	}
+	return errcode.New(errcode.MalformedJSON, "request body is not valid JSON")
+}
+
+// BodyError is the error of a request body that could not be read:
+// body_too_large past the Middleware's limit, malformed_json otherwise.
+func BodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errcode.New(errcode.BodyTooLarge, "request body exceeds %d bytes", mbe.Limit)
+	}
+	return errcode.New(errcode.MalformedJSON, "could not read the request body")
+}
+
+// WriteJSON answers with v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// NotFound answers a request no route matched with a no_such_endpoint
+// problem.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	WriteError(w, r, nil, errcode.New(errcode.NoSuchEndpoint, "no endpoint %s %s", r.Method, r.URL.Path))
+}
