@@ -177,6 +177,12 @@ func (s *server) principal(t testing.TB, id, location string, roles ...string) *
 // do sends a raw request and returns the status, content type and body.
 func (s *server) do(t testing.TB, method, path, token string, body []byte) (int, string, []byte) {
 	t.Helper()
+	return s.doHeaders(t, method, path, token, body, nil)
+}
+
+// doHeaders is do with extra headers, which replace do's own.
+func (s *server) doHeaders(t testing.TB, method, path, token string, body []byte, hdr map[string]string) (int, string, []byte) {
+	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), method, s.URL+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -186,6 +192,9 @@ func (s *server) do(t testing.TB, method, path, token string, body []byte) (int,
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -99,7 +99,9 @@ func NewRegion(o RegionOptions) (http.Handler, error) {
 	}
 	// Anything else under /v1/ is refused as unauthenticated before it is
 	// refused as unknown: an endpoint's existence is not told to strangers.
-	mux.Handle("/v1/", RequireAuth(http.HandlerFunc(web.NotFound), o.Service, log))
+	unknown := RequireAuth(http.HandlerFunc(web.NotFound), o.Service, log)
+	mux.Handle("/v1/", unknown)
+	mux.Handle("/v1", unknown) // else the router redirects to /v1/
 	mux.HandleFunc("/", web.NotFound)
 	return web.Middleware(mux, o.Metrics, log, o.MaxBody), nil
 }

@@ -22,7 +22,8 @@ const maxEmailLength = 254
 // are different addresses to the index.
 //
 // It rejects addresses without exactly one @, with an empty local part or
-// domain, with spaces or control characters, or longer than 254 bytes.
+// domain, with spaces or control characters, longer than 254 bytes, or
+// whose domain is not a host name (see validDomain).
 func NormalizeEmail(value, _ string) (string, error) {
 	const kind = "email"
 	if err := checkText(kind, value); err != nil {
@@ -49,5 +50,26 @@ func NormalizeEmail(value, _ string) (string, error) {
 	if len(s) > maxEmailLength {
 		return "", invalid(kind, "longer than 254 bytes")
 	}
+	if !validDomain(domain) {
+		return "", invalid(kind, "the domain (after the @) is not a host name")
+	}
 	return s, nil
+}
+
+// validDomain reports whether d is a host name: dot-separated labels of
+// letters (any script, for internationalised names), digits and inner
+// hyphens. It refuses what no mail system routes, such as U+FFFD, symbols,
+// empty labels and underscores.
+func validDomain(d string) bool {
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if r != '-' && !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Mn, r) && !unicode.Is(unicode.Mc, r) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -101,6 +101,11 @@ func TestEmail(t *testing.T) {
 		{name: "fail/too-long", value: strings.Repeat("a", 64) + "@" + strings.Repeat("b", 190), wantErr: "254"},
 		{name: "fail/invalid-utf8", value: "ana\xff@example.com", wantErr: "UTF-8"},
 		{name: "fail/control", value: "ana\x00@example.com", wantErr: "control"},
+		{name: "fail/replacement-char-domain", value: "ana@exa\uFFFDmple.com", wantErr: "host name"},
+		{name: "fail/empty-label", value: "ana@example..com", wantErr: "host name"},
+		{name: "fail/underscore", value: "ana@ex_ample.com", wantErr: "host name"},
+		{name: "fail/hyphen-edge", value: "ana@-example.com", wantErr: "host name"},
+		{name: "ok/hyphen-inner", value: "ana@my-example.com", want: "ana@my-example.com"},
 	})
 }
 

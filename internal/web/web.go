@@ -11,6 +11,7 @@
 package web
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -66,6 +67,19 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// observe counts a request by route pattern and status; m may be nil.
+func (m *Metrics) observe(r *http.Request, status int, start time.Time) {
+	if m == nil {
+		return
+	}
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+}
+
 // Registry is where other packages register their metrics.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
@@ -118,6 +132,13 @@ func Middleware(h http.Handler, m *Metrics, log *slog.Logger, maxBody int64) htt
 			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
 		sw := &statusWriter{ResponseWriter: w}
+		if !canonical(r.URL.Path) {
+			// The router would answer with a redirect; a path with . or
+			// .. segments or doubled slashes names no endpoint.
+			WriteError(sw, r, log, errcode.New(errcode.NoSuchEndpoint, "the path is not in canonical form (no '.', '..' or empty segments)"))
+			m.observe(r, sw.status, start)
+			return
+		}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -128,14 +149,7 @@ func Middleware(h http.Handler, m *Metrics, log *slog.Logger, maxBody int64) htt
 					WriteError(sw, r, log, errors.New("panic"))
 				}
 			}
-			if m != nil {
-				route := r.Pattern
-				if route == "" {
-					route = "unmatched"
-				}
-				m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
-				m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
-			}
+			m.observe(r, sw.status, start)
 		}()
 		h.ServeHTTP(sw, r)
 	})
@@ -170,7 +184,14 @@ func DecodeJSON(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return errcode.New(errcode.MalformedJSON, "Content-Type must be application/json")
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return BodyError(err)
+	}
+	if err := checkStrings(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -224,7 +245,6 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // NotFound answers a request no route matched with a no_such_endpoint
-// problem.
-func NotFound(w http.ResponseWriter, r *http.Request) {
-	WriteError(w, r, nil, errcode.New(errcode.NoSuchEndpoint, "no endpoint %s %s", r.Method, r.URL.Path))
-}
+// problem, or with method_not_allowed and an Allow header when the path
+// is a route's with other methods.
+func NotFound(w http.ResponseWriter, r *http.Request) { refuseRoute(w, r) }
