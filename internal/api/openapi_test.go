@@ -84,6 +84,7 @@ var wireTypes = map[string]any{
 	"SeedDecoysResponse": client.SeedDecoysResponse{},
 	"AuditEntries":       client.AuditEntries{},
 	"AuditRecord":        client.AuditRecord{},
+	"AuditRefusal":       client.AuditRefusal{},
 	"AuditEntry":         client.AuditEntry{},
 	"AuditProof":         client.AuditProof{},
 }
@@ -302,7 +303,7 @@ func routesIn(t *testing.T, dir string) []string {
 						continue
 					}
 					method, path := m[1], m[2]
-					if method == "" && (path == "/" || path == "/v1/") {
+					if method == "" && (path == "/" || path == "/v1/" || path == "/v1") {
 						continue
 					}
 					if method == "" {
