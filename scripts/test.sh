@@ -12,3 +12,8 @@ fi
 go vet ./...
 scripts/staticcheck.sh
 go test -race -timeout 20m ./...
+# The HTTP fuzz targets, bounded in time: arbitrary requests through the
+# gateway and a region (no 5xx, problem+json, a refused request changes
+# nothing), and the JSON string gate. New finds land in testdata/fuzz.
+go test -run '^$' -fuzz '^FuzzHTTP$' -fuzztime 20s ./internal/app
+go test -run '^$' -fuzz '^FuzzCheckStrings$' -fuzztime 10s ./internal/web
