@@ -57,13 +57,22 @@ func (c *Client) SetPrincipalState(ctx context.Context, id, action string) (*Pri
 }
 
 // RotatePrincipalToken replaces the principal's tokens with a new one,
-// shown this once; expiresIn is a Go duration ("720h") or empty.
+// shown this once; expiresIn is a Go duration ("720h") or empty. The old
+// tokens stop working at once; RotateToken can keep them for an overlap.
 func (c *Client) RotatePrincipalToken(ctx context.Context, id, expiresIn string) (*PrincipalToken, error) {
+	return c.RotateToken(ctx, id, TokenRequest{ExpiresIn: expiresIn})
+}
+
+// RotateToken gives the principal a new token in every region, shown this
+// once. With req.Overlap the principal's current tokens keep working until
+// the window ends (listed with that expiry), so that its services can roll
+// to the new token without downtime.
+func (c *Client) RotateToken(ctx context.Context, id string, req TokenRequest) (*PrincipalToken, error) {
 	if id == "" {
 		return nil, errors.New("domicile: empty principal id")
 	}
 	var out PrincipalToken
-	if err := c.do(ctx, http.MethodPost, "/v1/principals/"+url.PathEscape(id)+"/rotate-token", TokenRequest{ExpiresIn: expiresIn}, "", &out); err != nil {
+	if err := c.do(ctx, http.MethodPost, "/v1/principals/"+url.PathEscape(id)+"/rotate-token", req, "", &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -138,6 +138,10 @@ type Problem struct {
 	Region    string `json:"region,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
 	Hint      string `json:"hint,omitempty"`
+	// Token is set when a principal creation or token rotation reached
+	// only some regions: the bearer token it gives the principal, to send
+	// again (as the request's token) with the same request to finish.
+	Token string `json:"token,omitempty"`
 }
 
 // Access says how the access decision shaped a record: which rule governed
@@ -168,7 +172,9 @@ type PrincipalRequest struct {
 	Token string `json:"token,omitempty"`
 }
 
-// TokenInfo describes a token without revealing it.
+// TokenInfo describes a token without revealing it. After a rotation with
+// an overlap, the old token is listed with the end of the window as its
+// expiry.
 type TokenInfo struct {
 	ID      string    `json:"id"`
 	Created time.Time `json:"created"`
@@ -201,8 +207,16 @@ type PrincipalsResponse struct {
 
 // TokenRequest is the body of POST /v1/principals/{id}/rotate-token.
 type TokenRequest struct {
+	// ExpiresIn is the new token's lifetime, a Go duration such as "720h";
+	// empty means no expiry.
 	ExpiresIn string `json:"expires_in,omitempty"`
-	Token     string `json:"token,omitempty"`
+	// Token is set by the gateway: the one new token of every region.
+	Token string `json:"token,omitempty"`
+	// Overlap, a Go duration such as "24h" (at most 720h), keeps the
+	// principal's current tokens valid that much longer, so that its
+	// services roll to the new token without downtime; empty revokes them
+	// at once.
+	Overlap string `json:"overlap,omitempty"`
 }
 
 // FieldToken is the token of one field of a created record.
@@ -213,12 +227,15 @@ type FieldToken struct {
 	KeyVersion uint32 `json:"key_version,omitempty"`
 }
 
-// TokenizeItem is one value to tokenize.
+// TokenizeItem is one value to tokenize. Subject, optional, binds the
+// token to that subject: it stops detokenizing when the subject is erased.
+// A token made without a subject lives until its key version is retired.
 type TokenizeItem struct {
 	Collection   string `json:"collection"`
 	Field        string `json:"field"`
 	Value        string `json:"value"`
 	Jurisdiction string `json:"jurisdiction"`
+	Subject      string `json:"subject,omitempty"`
 }
 
 // TokenizeRequest is the body of POST /v1/tokenize (up to 1,000 items).
@@ -294,6 +311,13 @@ type Alert struct {
 	Limit     float64            `json:"limit"`
 	Expected  float64            `json:"expected,omitempty"`
 	Counts    map[string]float64 `json:"counts,omitempty"`
+	// Action is what the request that raised the alert did (read,
+	// search, detokenize, ...).
+	Action string `json:"action,omitempty"`
+	// RequestIDs are the requests that are the alert's evidence (at least
+	// the one that raised it); the audit log's entries of these requests
+	// say what they did.
+	RequestIDs []string `json:"request_ids,omitempty"`
 }
 
 // AlertsResponse is the answer to GET /v1/alerts.
@@ -307,6 +331,15 @@ type SeedDecoysRequest struct {
 	Count         int      `json:"count"`
 	Collection    string   `json:"collection,omitempty"`
 	Jurisdictions []string `json:"jurisdictions,omitempty"`
+	// Principal is the service whose creates the decoys look like;
+	// absent means the latest creator in the region's log.
+	Principal string `json:"principal,omitempty"`
+	// Purpose is the purpose their creates state; absent means that
+	// principal's latest create's.
+	Purpose string `json:"purpose,omitempty"`
+	// Spread is how long the planting takes, such as "24h" (1m to 720h);
+	// absent means 24h.
+	Spread string `json:"spread,omitempty"`
 }
 
 // SeedDecoysResponse is its answer; the decoys' ids are not shown.
@@ -334,12 +367,29 @@ type AuditRecord struct {
 	Action     string    `json:"action"`
 	Collection string    `json:"collection,omitempty"`
 	Records    []string  `json:"records,omitempty"`
-	Fields     []string  `json:"fields,omitempty"`
-	Subjects   [][]byte  `json:"subjects,omitempty"`
-	Purpose    string    `json:"purpose,omitempty"`
-	Decision   string    `json:"decision,omitempty"`
-	Rule       string    `json:"rule,omitempty"`
-	Outcome    string    `json:"outcome"`
+	// Fields are the fields written (create, patch) or shown in clear
+	// (read, search, detokenize); in an entry of Version 1, the fields
+	// shown in any form.
+	Fields   []string `json:"fields,omitempty"`
+	Subjects [][]byte `json:"subjects,omitempty"`
+	Purpose  string   `json:"purpose,omitempty"`
+	Decision string   `json:"decision,omitempty"`
+	Rule     string   `json:"rule,omitempty"`
+	Outcome  string   `json:"outcome"`
+	// Masked are the fields shown masked.
+	Masked []string `json:"masked,omitempty"`
+	// Refused are the fields withheld, each with the reason's code.
+	Refused []AuditRefusal `json:"refused,omitempty"`
+	// Version is the entry's encoding when it is not the current one: 1
+	// for entries written before masked and refused fields were recorded.
+	Version int `json:"version,omitempty"`
+}
+
+// AuditRefusal is a field withheld from the caller and the stable code of
+// the reason (permission_denied, clear_access_required, ...).
+type AuditRefusal struct {
+	Field string `json:"field"`
+	Code  string `json:"code"`
 }
 
 // AuditEntry is one entry with its stored bytes and leaf hash, so a client

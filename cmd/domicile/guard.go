@@ -38,6 +38,8 @@ func guardSeed(ctx context.Context, e *env, args []string) error {
 	count := fs.Int("count", 10, "how many decoy customers, 1 to 1000")
 	var js stringList
 	fs.Var(&js, "jurisdiction", "a jurisdiction for the decoys (repeat; default: the region's)")
+	as := fs.String("as", "", "the service whose creates the decoys look like (default: the latest creator in the log)")
+	spread := fs.String("spread", "", "how long the planting takes, such as 24h (default 24h)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -48,11 +50,11 @@ func guardSeed(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	out, err := c.c.SeedDecoys(ctx, *region, client.SeedDecoysRequest{Count: *count, Jurisdictions: js})
+	out, err := c.c.SeedDecoys(ctx, *region, client.SeedDecoysRequest{Count: *count, Jurisdictions: js, Principal: *as, Spread: *spread})
 	if err != nil {
 		return c.failed(ctx, "", err)
 	}
-	fmt.Fprintf(e.stdout, "seeded %d decoy customers in %s; reading any of them raises a critical alert\n", out.Seeded, out.Region)
+	fmt.Fprintf(e.stdout, "scheduled %d decoy customers in %s, planted one at a time over the spread; reading any of them raises a critical alert\n", out.Seeded, out.Region)
 	return nil
 }
 

@@ -3,12 +3,17 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/app"
+	"github.com/domicile/domicile/internal/keyring"
 )
 
 const principalsExamples = `  domicile principals create --id agent-7 --kind person --role support --location US --expires-in 720h
@@ -18,7 +23,14 @@ const principalsExamples = `  domicile principals create --id agent-7 --kind per
   domicile principals enable agent-7
   domicile principals unlock agent-7
   domicile principals rotate-token agent-7 --expires-in 720h
-  domicile principals new-token          # a fresh token for serve's DOMICILE_ADMIN_TOKEN`
+  domicile principals rotate-token crm-sync --overlap 24h   # the old token works 24 more hours
+  domicile principals new-token          # a fresh token for serve's DOMICILE_ADMIN_TOKEN
+
+Break-glass, offline, with the region's unseal secret (when no administrator can act over the
+API, e.g. the only one is locked by the guard); stop a node on --data first:
+  DOMICILE_UNSEAL_CN_NORTH=... domicile principals unlock admin --region cn-north --data /var/lib/domicile/cn-north
+  domicile principals unlock admin --region eu-central --store postgres://db.eu.internal/domicile_eu --unseal-file /run/secrets/eu
+  domicile principals rescue rescue-admin --region cn-north --data /var/lib/domicile/cn-north --location CN`
 
 // stringList collects a repeatable flag.
 type stringList []string
@@ -28,7 +40,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runPrincipals(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintf(e.stdout, "Usage: domicile principals create|list|get|disable|enable|unlock|rotate-token|new-token\n\nPrincipals are the people and services that call the API. Each has roles, a\nlocation (where it operates: reads of strict regions from elsewhere are\ntransfers) and API tokens, shown once and kept only as keyed hashes.\n\nExamples:\n%s\n", principalsExamples)
+		fmt.Fprintf(e.stdout, "Usage: domicile principals create|list|get|disable|enable|unlock|rotate-token|rescue|new-token\n\nPrincipals are the people and services that call the API. Each has roles, a\nlocation (where it operates: reads of strict regions from elsewhere are\ntransfers) and API tokens, shown once and kept only as keyed hashes.\n\nunlock with --data or --store, and rescue, work offline on one region's store:\nthey prove possession of the region's unseal secret by opening its keys, and\nrecord the break-glass in the region's audit log.\n\nExamples:\n%s\n", principalsExamples)
 		if len(args) == 0 {
 			return &exitError{code: 2, silent: true}
 		}
@@ -45,6 +57,8 @@ func runPrincipals(ctx context.Context, e *env, args []string) error {
 		return principalsList(ctx, e, rest)
 	case "get", "disable", "enable", "unlock", "rotate-token":
 		return principalsOne(ctx, e, sub, rest)
+	case "rescue":
+		return principalsRescue(ctx, e, rest)
 	}
 	return usageErrorf("principals: unknown subcommand %q", sub).withHint("run 'domicile principals --help'")
 }
@@ -112,7 +126,7 @@ func principalsList(ctx context.Context, e *env, args []string) error {
 		for _, t := range p.Tokens {
 			s := t.ID + "…"
 			if !t.Expires.IsZero() {
-				s += " (expires " + t.Expires.Format("2006-01-02") + ")"
+				s += " (expires " + t.Expires.UTC().Format("2006-01-02T15:04Z") + ")"
 			}
 			toks = append(toks, s)
 		}
@@ -121,17 +135,119 @@ func principalsList(ctx context.Context, e *env, args []string) error {
 	return tw.Flush()
 }
 
-func principalsOne(ctx context.Context, e *env, sub string, args []string) error {
-	fs := newFlagSet(e, "principals "+sub, "domicile principals "+sub+" ID", principalsExamples)
-	af := addAPIFlags(fs)
-	expires := fs.String("expires-in", "", "with rotate-token: the new token's lifetime, such as 720h")
+// parseWithID parses flags given before or after one positional id.
+func parseWithID(fs *flag.FlagSet, args []string) (string, error) {
 	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if fs.NArg() == 0 {
+		return "", nil
+	}
+	id, rest := fs.Arg(0), fs.Args()[1:]
+	if err := parseFlags(fs, rest); err != nil {
+		return "", err
+	}
+	if fs.NArg() > 0 {
+		return "", usageErrorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0)).withHint("give one principal id")
+	}
+	return id, nil
+}
+
+// offlineFlags are the flags of a break-glass command, which opens one
+// region's store itself.
+type offlineFlags struct {
+	region, data, store, unsealFile, policy *string
+}
+
+func addOfflineFlags(fs *flag.FlagSet) offlineFlags {
+	return offlineFlags{
+		region:     fs.String("region", "", "break-glass: the region whose store to open"),
+		data:       fs.String("data", "", "break-glass: the region's data directory (stop its node first)"),
+		store:      fs.String("store", "", "break-glass: the region's postgres:// database"),
+		unsealFile: fs.String("unseal-file", "", "break-glass: file holding the region's unseal secret (default: environment DOMICILE_UNSEAL_<REGION>)"),
+		policy:     fs.String("policy", "", "break-glass: the policy file the region's nodes run (default: the built-in example)"),
+	}
+}
+
+func (o offlineFlags) offline() bool { return *o.data != "" || *o.store != "" }
+
+// config checks the flags and returns the break-glass configuration.
+func (o offlineFlags) config(e *env, cmd string) (app.BreakGlassConfig, error) {
+	if *o.region == "" || (*o.data == "") == (*o.store == "") {
+		return app.BreakGlassConfig{}, usageErrorf("%s: give --region and exactly one of --data DIR and --store postgres://...", cmd).
+			withHint("run 'domicile principals --help' for examples")
+	}
+	if *o.store != "" && !app.IsPostgresURL(*o.store) {
+		return app.BreakGlassConfig{}, usageErrorf("%s: --store must be a postgres:// or postgresql:// URL", cmd).withHint("for a directory, pass --data DIR")
+	}
+	p, err := loadPolicy(*o.policy)
+	if err != nil {
+		return app.BreakGlassConfig{}, err
+	}
+	secret, err := readSecret(e, *o.unsealFile, app.SecretEnv(*o.region))
+	if err != nil {
+		return app.BreakGlassConfig{}, err
+	}
+	if len(secret) == 0 {
+		return app.BreakGlassConfig{}, withHint(fmt.Errorf("%s: no unseal secret for region %s", cmd, *o.region),
+			"set "+app.SecretEnv(*o.region)+" or pass --unseal-file: break-glass proves possession of the region's unseal secret")
+	}
+	loc := *o.data
+	if loc == "" {
+		loc = *o.store
+	}
+	return app.BreakGlassConfig{Policy: p, Region: *o.region, Location: loc, Secret: secret}, nil
+}
+
+// breakGlassHint says what to do about a failed break-glass.
+func breakGlassHint(err error, region string) error {
+	switch {
+	case errors.Is(err, app.ErrNodeRunning):
+		return withHint(err, "stop the region's node (it holds the directory), run the command again, then start the node")
+	case errors.Is(err, keyring.ErrWrongSecret), errors.Is(err, keyring.ErrSealed):
+		return withHint(err, "give the unseal secret the region's nodes start with ("+app.SecretEnv(region)+" or --unseal-file)")
+	}
+	return err
+}
+
+func principalsOne(ctx context.Context, e *env, sub string, args []string) error {
+	usage := "domicile principals " + sub + " ID"
+	switch sub {
+	case "unlock":
+		usage += " [--region R (--data DIR | --store URL) [--unseal-file FILE]]"
+	case "rotate-token":
+		usage += " [--expires-in 720h] [--overlap 24h]"
+	}
+	fs := newFlagSet(e, "principals "+sub, usage, principalsExamples)
+	af := addAPIFlags(fs)
+	var expires, overlap *string
+	var off offlineFlags
+	switch sub {
+	case "rotate-token":
+		expires = fs.String("expires-in", "", "the new token's lifetime, such as 720h (default: no expiry)")
+		overlap = fs.String("overlap", "", "keep the current tokens valid this much longer, such as 24h (at most 720h), so services roll without downtime")
+	case "unlock":
+		off = addOfflineFlags(fs)
+	}
+	id, err := parseWithID(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if id == "" {
 		return usageErrorf("principals %s: give one principal id", sub).withHint("for example: domicile principals " + sub + " agent-7")
 	}
-	id := fs.Arg(0)
+	if sub == "unlock" && (off.offline() || *off.region != "") {
+		cfg, err := off.config(e, "principals unlock")
+		if err != nil {
+			return err
+		}
+		a, err := app.BreakGlassUnlock(ctx, cfg, id)
+		if err != nil {
+			return breakGlassHint(fmt.Errorf("principals unlock: %w", err), cfg.Region)
+		}
+		fmt.Fprintf(e.stdout, "principal %s is %s in region %s (break-glass, recorded in the region's audit log)\n", a.ID, a.State, cfg.Region)
+		return nil
+	}
 	c, err := af.connect(e, "principals "+sub)
 	if err != nil {
 		return err
@@ -146,11 +262,14 @@ func principalsOne(ctx context.Context, e *env, sub string, args []string) error
 		enc.SetIndent("", "  ")
 		return enc.Encode(p)
 	case "rotate-token":
-		out, err := c.c.RotatePrincipalToken(ctx, id, *expires)
+		out, err := c.c.RotateToken(ctx, id, client.TokenRequest{ExpiresIn: *expires, Overlap: *overlap})
 		if err != nil {
 			return c.failed(ctx, "", err)
 		}
 		printToken(e, out)
+		if *overlap != "" {
+			fmt.Fprintf(e.stderr, "the previous token keeps working for %s; list the tokens with: domicile principals list\n", *overlap)
+		}
 		return nil
 	}
 	p, err := c.c.SetPrincipalState(ctx, id, sub)
@@ -158,5 +277,44 @@ func principalsOne(ctx context.Context, e *env, sub string, args []string) error
 		return c.failed(ctx, "", err)
 	}
 	fmt.Fprintf(e.stdout, "principal %s is %s\n", p.ID, p.State)
+	return nil
+}
+
+// principalsRescue creates a new administrator offline (break-glass).
+func principalsRescue(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "principals rescue", "domicile principals rescue ID --region R (--data DIR | --store URL) [--location CC] [--role admin] [--expires-in 24h]", principalsExamples)
+	off := addOfflineFlags(fs)
+	location := fs.String("location", "", "ISO 3166-1 alpha-2 code of where the rescue administrator operates (required)")
+	expires := fs.String("expires-in", "24h", "the token's lifetime; a rescue token is meant to be short-lived")
+	var roles stringList
+	fs.Var(&roles, "role", "a role of the policy that grants admin (repeat; default: admin)")
+	id, err := parseWithID(fs, args)
+	if err != nil {
+		return err
+	}
+	if id == "" || *location == "" {
+		return usageErrorf("principals rescue: give the new administrator's id and --location").withHint("for example: domicile principals rescue rescue-admin --region cn-north --data DIR --location CN")
+	}
+	var exp time.Time
+	if *expires != "" {
+		d, err := time.ParseDuration(*expires)
+		if err != nil || d <= 0 {
+			return usageErrorf("principals rescue: --expires-in must be a positive duration such as 24h")
+		}
+		exp = time.Now().Add(d).UTC()
+	}
+	if len(roles) == 0 {
+		roles = stringList{"admin"}
+	}
+	cfg, err := off.config(e, "principals rescue")
+	if err != nil {
+		return err
+	}
+	a, tok, err := app.BreakGlassRescue(ctx, cfg, access.Account{ID: id, Kind: "person", Roles: roles, Location: *location}, exp)
+	if err != nil {
+		return breakGlassHint(fmt.Errorf("principals rescue: %w", err), cfg.Region)
+	}
+	fmt.Fprintf(e.stderr, "rescue administrator %s of region %s (break-glass, recorded in the region's audit log); its token, shown only this once:\n", a.ID, cfg.Region)
+	fmt.Fprintln(e.stdout, tok)
 	return nil
 }

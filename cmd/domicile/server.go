@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -48,6 +49,8 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	noSeed := fs.Bool("no-seed", false, "do not create sample customers in a fresh data directory")
 	count := fs.Int("seed-count", 240, "number of sample customers")
 	adminLoc := fs.String("admin-location", "US", "where the dev administrator operates (ISO code); reads of strict regions from elsewhere are transfers")
+	proxies := proxyFlags{}
+	fs.Var(&proxies, "trusted-proxy", trustedProxyUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -64,7 +67,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	log := newLogger(e)
 	progress := newProgress(e, "seeding sample customers")
 	d, err := app.StartDev(ctx, app.DevConfig{DataDir: *data, Listen: *listen, Policy: p, Seed: !*noSeed,
-		SeedCount: *count, Getenv: e.getenv, Logger: log, Progress: progress.update, AdminLocation: *adminLoc})
+		SeedCount: *count, Getenv: e.getenv, Logger: log, Progress: progress.update, AdminLocation: *adminLoc, TrustedProxies: proxies})
 	progress.done()
 	if err != nil {
 		return withHint(err, devHint(err))
@@ -201,7 +204,27 @@ func readSecret(e *env, file, envName string) ([]byte, error) {
 }
 
 const gatewayExamples = `  domicile gateway --policy policy.yaml --region cn-north=http://10.1.0.5:8710,http://10.1.0.6:8710 \
-      --region eu-central=http://10.2.0.5:8710 --region ru-central=http://10.3.0.5:8710 --region us-east=http://10.4.0.5:8710`
+      --region eu-central=http://10.2.0.5:8710 --region ru-central=http://10.3.0.5:8710 --region us-east=http://10.4.0.5:8710
+  domicile gateway --trusted-proxy 10.0.0.0/24 --region ...   # behind a load balancer in 10.0.0.0/24`
+
+const trustedProxyUsage = "a proxy (CIDR or address) whose X-Forwarded-For is believed for the client address that failed authentications are limited by (repeat; default: none, the connection's address)"
+
+// proxyFlags collects repeated --trusted-proxy CIDR flags.
+type proxyFlags []netip.Prefix
+
+func (p *proxyFlags) String() string { return "" }
+func (p *proxyFlags) Set(s string) error {
+	if pr, err := netip.ParsePrefix(s); err == nil {
+		*p = append(*p, pr.Masked())
+		return nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or an IP address", s)
+	}
+	*p = append(*p, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	return nil
+}
 
 // regionFlags collects repeated --region NAME=URL[,URL...] flags.
 type regionFlags map[string][]*url.URL
@@ -228,6 +251,8 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8700", "address to serve on")
 	regions := regionFlags{}
 	fs.Var(regions, "region", "a region and its nodes' URLs, NAME=URL[,URL...] (repeat for every region); requests spread over the nodes and move on when one fails")
+	proxies := proxyFlags{}
+	fs.Var(&proxies, "trusted-proxy", trustedProxyUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -236,7 +261,7 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	err = app.RunGateway(ctx, app.GatewayConfig{Policy: p, Regions: regions, Listen: *listen, Logger: newLogger(e),
-		Listening: listening(e, "gateway")})
+		Listening: listening(e, "gateway"), TrustedProxies: proxies})
 	if app.StageOf(err) == app.StageGateway {
 		return withHint(err, "pass --region NAME=URL once for every region of the policy")
 	}

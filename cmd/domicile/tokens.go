@@ -49,6 +49,7 @@ func tokensTokenize(ctx context.Context, e *env, args []string) error {
 	coll := fs.String("collection", "customers", "the collection")
 	field := fs.String("field", "", "the field whose token kind applies (required)")
 	j := fs.String("jurisdiction", "", "ISO 3166-1 alpha-2 code of the values' subjects (required)")
+	subject := fs.String("subject", "", "the subject the values belong to: the tokens stop detokenizing when it is erased (without it they live until their key version is retired)")
 	values, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -62,7 +63,7 @@ func tokensTokenize(ctx context.Context, e *env, args []string) error {
 	}
 	items := make([]client.TokenizeItem, len(values))
 	for i, v := range values {
-		items[i] = client.TokenizeItem{Collection: *coll, Field: *field, Value: v, Jurisdiction: *j}
+		items[i] = client.TokenizeItem{Collection: *coll, Field: *field, Value: v, Jurisdiction: *j, Subject: *subject}
 	}
 	out, err := c.c.Tokenize(ctx, items)
 	if err != nil {

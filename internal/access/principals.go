@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,6 +147,11 @@ func (d *Directory) Validate(a *Account) error {
 // Create stores a new principal with its first token (which the caller
 // made with NewToken and shows once). expires zero means no expiry.
 func (d *Directory) Create(ctx context.Context, a Account, tok string, expires time.Time) (*Account, error) {
+	return d.CreateWith(ctx, a, tok, expires, nil)
+}
+
+// CreateWith is Create committed by commit (nil: the store's Apply).
+func (d *Directory) CreateWith(ctx context.Context, a Account, tok string, expires time.Time, commit Commit) (*Account, error) {
 	if err := d.Validate(&a); err != nil {
 		return nil, err
 	}
@@ -162,7 +168,10 @@ func (d *Directory) Create(ctx context.Context, a Account, tok string, expires t
 	var batch store.Batch
 	batch.Insert(accountKey(a.ID), b)
 	batch.Insert(tokenKey(t.MAC), []byte(a.ID))
-	if err := d.st.Apply(ctx, &batch); err != nil {
+	if commit == nil {
+		commit = d.st.Apply
+	}
+	if err := commit(ctx, &batch); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, fmt.Errorf("%w: %s", ErrExists, a.ID)
 		}
@@ -204,7 +213,13 @@ func (d *Directory) List(ctx context.Context) ([]Account, error) {
 	return out, nil
 }
 
-func (d *Directory) put(ctx context.Context, a *Account, b *store.Batch) error {
+// Commit applies a batch of principal changes. The directory's own commit
+// is the store's Apply; an audited caller passes one that applies the
+// batch together with its audit entry (audit.Log.Apply), so that the change
+// is never stored without its record.
+type Commit func(ctx context.Context, b *store.Batch) error
+
+func (d *Directory) put(ctx context.Context, a *Account, b *store.Batch, commit Commit) error {
 	v, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -213,7 +228,10 @@ func (d *Directory) put(ctx context.Context, a *Account, b *store.Batch) error {
 	// Forget after the write; an Authenticate that read the old state
 	// while the write went on does not keep it (see authCache.put).
 	defer d.cache.reset()
-	if err := d.st.Apply(ctx, b); err != nil {
+	if commit == nil {
+		commit = d.st.Apply
+	}
+	if err := commit(ctx, b); err != nil {
 		return fmt.Errorf("access: update principal: %w", err)
 	}
 	return nil
@@ -221,31 +239,78 @@ func (d *Directory) put(ctx context.Context, a *Account, b *store.Batch) error {
 
 // SetState enables, disables, locks or unlocks a principal.
 func (d *Directory) SetState(ctx context.Context, id string, s State) (*Account, error) {
+	return d.SetStateWith(ctx, id, s, nil)
+}
+
+// SetStateWith is SetState committed by commit (nil: the store's Apply).
+func (d *Directory) SetStateWith(ctx context.Context, id string, s State, commit Commit) (*Account, error) {
 	a, err := d.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	a.State = s
-	return a, d.put(ctx, a, &store.Batch{})
+	return a, d.put(ctx, a, &store.Batch{}, commit)
 }
+
+// MaxOverlap is the longest overlap window of a token rotation.
+const MaxOverlap = 30 * 24 * time.Hour
+
+// MaxTokens is how many tokens a principal holds at most: a rotation
+// with an overlap that would keep more drops the oldest.
+const MaxTokens = 4
 
 // RotateToken replaces every token of the principal with tok.
 func (d *Directory) RotateToken(ctx context.Context, id, tok string, expires time.Time) (*Account, error) {
+	return d.RotateTokenOverlap(ctx, id, tok, expires, 0)
+}
+
+// RotateTokenOverlap makes tok the principal's newest token. The tokens it
+// held stay valid for overlap more (never longer than they were valid
+// anyway), so that services can roll to the new token without downtime;
+// overlap zero revokes them at once. Expired tokens are dropped, and so
+// are the oldest beyond MaxTokens. overlap is at most MaxOverlap.
+func (d *Directory) RotateTokenOverlap(ctx context.Context, id, tok string, expires time.Time, overlap time.Duration) (*Account, error) {
 	if !WellFormed(tok) {
 		return nil, fmt.Errorf("%w: malformed token", ErrInvalid)
+	}
+	if overlap < 0 || overlap > MaxOverlap {
+		return nil, fmt.Errorf("%w: the overlap must be between 0 and %v", ErrInvalid, MaxOverlap)
 	}
 	a, err := d.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	now := d.now().UTC()
 	var b store.Batch
-	for _, t := range a.Tokens {
-		b.Delete(tokenKey(t.MAC))
+	var kept []Token
+	if overlap > 0 {
+		until := now.Add(overlap)
+		for _, t := range a.Tokens {
+			if !t.Expires.IsZero() && !now.Before(t.Expires) {
+				continue // expired already
+			}
+			if t.Expires.IsZero() || t.Expires.After(until) {
+				t.Expires = until
+			}
+			kept = append(kept, t)
+		}
+		// The newest first, at most MaxTokens with the new one.
+		slices.SortStableFunc(kept, func(x, y Token) int { return y.Created.Compare(x.Created) })
+		kept = kept[:min(len(kept), MaxTokens-1)]
 	}
-	t := Token{ID: TokenID(tok), MAC: d.tokenMAC(tok), Created: d.now().UTC(), Expires: expires}
-	a.Tokens = []Token{t}
+	keep := map[string]bool{}
+	for _, t := range kept {
+		keep[string(t.MAC)] = true
+	}
+	for _, t := range a.Tokens {
+		if !keep[string(t.MAC)] {
+			b.Delete(tokenKey(t.MAC))
+		}
+	}
+	t := Token{ID: TokenID(tok), MAC: d.tokenMAC(tok), Created: now, Expires: expires}
+	a.Tokens = append([]Token{t}, kept...)
 	b.Put(tokenKey(t.MAC), []byte(a.ID))
-	return a, d.put(ctx, a, &b)
+	return a, d.put(ctx, a, &b, nil)
 }
 
 // Ensure creates the principal with tok if it does not exist, or makes tok

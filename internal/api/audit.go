@@ -119,9 +119,12 @@ func (h *handler) auditPubkey(w http.ResponseWriter, r *http.Request) {
 func wireEntry(e *entry.Entry) client.AuditRecord {
 	out := client.AuditRecord{Index: e.Index, Time: e.Time, Region: e.Region, RequestID: e.RequestID, Principal: e.Principal,
 		Location: e.Location, Action: string(e.Action), Collection: e.Collection, Records: e.Records, Fields: e.Fields,
-		Purpose: e.Purpose, Decision: e.Decision, Rule: e.Rule, Outcome: e.Outcome}
+		Purpose: e.Purpose, Decision: e.Decision, Rule: e.Rule, Outcome: e.Outcome, Masked: e.Masked, Version: e.Version}
 	for _, s := range e.Subjects {
 		out.Subjects = append(out.Subjects, []byte(s))
+	}
+	for _, r := range e.Refused {
+		out.Refused = append(out.Refused, client.AuditRefusal{Field: r.Field, Code: r.Code})
 	}
 	return out
 }

@@ -46,7 +46,7 @@ func (h *handler) alerts(w http.ResponseWriter, r *http.Request) {
 	for i, a := range list {
 		out.Alerts[i] = client.Alert{ID: a.ID, Time: a.Time, Region: a.Region, Principal: a.Principal, Rule: a.Rule,
 			Severity: a.Severity, Response: a.Response, Signal: a.Signal, Window: a.Window, Count: a.Count, Limit: a.Limit,
-			Expected: a.Expected, Counts: a.Counts}
+			Expected: a.Expected, Counts: a.Counts, Action: string(a.Action), RequestIDs: a.RequestIDs}
 	}
 	web.WriteJSON(w, http.StatusOK, out)
 }
@@ -59,7 +59,7 @@ func (h *handler) seedDecoys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := h.s.SeedDecoys(r.Context(), caller(r), region.Decoys{Region: r.PathValue("region"), Collection: req.Collection,
-		Jurisdictions: req.Jurisdictions, Count: req.Count})
+		Jurisdictions: req.Jurisdictions, Count: req.Count, Principal: req.Principal, Purpose: req.Purpose, Spread: req.Spread})
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -80,7 +80,8 @@ func (h *handler) rotateToken(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	a, tok, err := h.s.RotatePrincipalToken(r.Context(), caller(r), r.PathValue("id"), req.Token, req.ExpiresIn)
+	a, tok, err := h.s.RotateToken(r.Context(), caller(r), r.PathValue("id"),
+		region.TokenRotation{Token: req.Token, ExpiresIn: req.ExpiresIn, Overlap: req.Overlap})
 	if err != nil {
 		h.fail(w, r, err)
 		return

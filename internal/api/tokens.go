@@ -25,7 +25,7 @@ func (h *handler) tokenize(w http.ResponseWriter, r *http.Request) {
 	}
 	items := make([]region.TokenizeItem, len(req.Items))
 	for i, it := range req.Items {
-		items[i] = region.TokenizeItem{Collection: it.Collection, Field: it.Field, Value: it.Value, Jurisdiction: it.Jurisdiction}
+		items[i] = region.TokenizeItem{Collection: it.Collection, Field: it.Field, Value: it.Value, Jurisdiction: it.Jurisdiction, Subject: it.Subject}
 	}
 	res, err := h.s.Tokenize(r.Context(), caller(r), items)
 	if err != nil {

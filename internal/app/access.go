@@ -133,8 +133,11 @@ func guardFor(ctx context.Context, c RegionConfig, kr *keyring.Keyring, st store
 		OnAlert: func(a guard.Alert) {
 			log.Warn("guard alert", "alert", a.ID, "rule", a.Rule, "severity", a.Severity, "principal", a.Principal, "response", a.Response)
 			// Alerts are audit entries too.
-			if err := alog.AppendNow(context.Background(), entry.Entry{Action: entry.Admin, Principal: a.Principal,
-				Decision: "alert-" + a.Severity, Rule: a.Rule, Outcome: entry.OK}); err != nil {
+			ae := entry.Entry{Action: entry.Admin, Principal: a.Principal, Decision: "alert-" + a.Severity, Rule: a.Rule, Outcome: entry.OK}
+			if len(a.RequestIDs) > 0 {
+				ae.RequestID = a.RequestIDs[0] // the request that raised it
+			}
+			if err := alog.AppendNow(context.Background(), ae); err != nil {
 				log.Error("audit: alert not recorded", "alert", a.ID, "err", err)
 			}
 			if hooks != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -39,6 +40,9 @@ type DevConfig struct {
 	// AdminLocation is where the dev administrator operates (ISO code,
 	// default US): reads of strict regions elsewhere are transfers.
 	AdminLocation string
+	// TrustedProxies are the proxies whose X-Forwarded-For the gateway
+	// believes (see GatewayConfig).
+	TrustedProxies []netip.Prefix
 }
 
 // Dev is a running development deployment: every region of the policy in
@@ -101,7 +105,8 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 		d.closeRegions()
 		return nil, err
 	}
-	gw, err := gateway.New(gateway.Options{Resolver: c.Policy.Resolver(), Backends: backends, Logger: log, Metrics: metrics})
+	gw, err := gateway.New(gateway.Options{Resolver: c.Policy.Resolver(), Backends: backends, Logger: log, Metrics: metrics,
+		Limiter: newLimiter(c.TrustedProxies)})
 	if err != nil {
 		d.closeRegions()
 		return nil, err

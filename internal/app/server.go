@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -125,6 +126,18 @@ type GatewayConfig struct {
 	Logger  *slog.Logger
 	// Listening, if set, is called with the server's URL once it listens.
 	Listening func(url string)
+	// TrustedProxies are the proxies in front of the gateway whose
+	// X-Forwarded-For it believes for the client's address (failure
+	// limiting only); empty believes none.
+	TrustedProxies []netip.Prefix
+}
+
+// newLimiter is the gateway's failure limiter: 10 failures, one more
+// every 6 seconds, per presented token and per client address.
+func newLimiter(trusted []netip.Prefix) *web.FailureLimiter {
+	l := web.NewFailureLimiter(10, 6*time.Second, nil)
+	l.TrustedProxies = trusted
+	return l
 }
 
 // RunGateway serves the gateway in front of the regions' nodes until ctx
@@ -134,7 +147,8 @@ func RunGateway(ctx context.Context, c GatewayConfig) error {
 	for name, urls := range c.Regions {
 		backends[name] = gateway.Backend{URLs: urls}
 	}
-	h, err := gateway.New(gateway.Options{Resolver: c.Policy.Resolver(), Backends: backends, Logger: c.Logger, Metrics: web.NewMetrics()})
+	h, err := gateway.New(gateway.Options{Resolver: c.Policy.Resolver(), Backends: backends, Logger: c.Logger, Metrics: web.NewMetrics(),
+		Limiter: newLimiter(c.TrustedProxies)})
 	if err != nil {
 		return &StartError{Stage: StageGateway, Err: err}
 	}

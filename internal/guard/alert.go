@@ -49,6 +49,19 @@ type Alert struct {
 	// token, for honeytoken alerts.
 	Decoy  string `json:"decoy,omitempty"`
 	Action Action `json:"action,omitempty"`
+	// RequestIDs are the ids of the requests that are evidence of the
+	// alert: the request that made the rule fire, or that touched the
+	// decoy. The audit log's entries of these requests say what they did.
+	RequestIDs []string `json:"request_ids,omitempty"`
+}
+
+// requestIDs is the evidence of an alert raised by request id ("" when the
+// caller gave none).
+func requestIDs(id string) []string {
+	if id == "" {
+		return nil
+	}
+	return []string{id}
 }
 
 // Filter selects alerts in List. Zero fields select everything.

@@ -59,6 +59,8 @@ type Event struct {
 	Principal string
 	Roles     []string
 	Action    Action
+	// RequestID is the request's id; an alert the request raises names it.
+	RequestID string
 	// RecordIDs are the records the request touched or returned. For
 	// reads, searches and exports they count as records read.
 	RecordIDs []string
@@ -257,7 +259,8 @@ func (g *Guard) Observe(ctx context.Context, ev Event) (Verdict, error) {
 		v.Decoy = true
 		v.Lock = v.Lock || g.pol.HoneytokenLock
 		a := Alert{Time: now, Region: g.region, Principal: ev.Principal, Roles: ev.Roles, Rule: policy.HoneytokenRule,
-			Severity: policy.SeverityCritical, Response: policy.ResponseAlert, Decoy: d, Action: ev.Action, Count: 1, Limit: 0}
+			Severity: policy.SeverityCritical, Response: policy.ResponseAlert, Decoy: d, Action: ev.Action, Count: 1, Limit: 0,
+			RequestIDs: requestIDs(ev.RequestID)}
 		if g.pol.HoneytokenLock {
 			a.Response = policy.ResponseLock
 		}
@@ -347,6 +350,9 @@ func (g *Guard) loop(every time.Duration) {
 		}
 		if err := g.Flush(context.Background()); err != nil {
 			g.log.Error("guard flush", "err", err)
+		}
+		if _, err := g.PlantDue(context.Background()); err != nil {
+			g.log.Error("guard: plant decoys", "err", err)
 		}
 	}
 }

@@ -13,21 +13,24 @@ import (
 //	g/u/<principal>                          the last unlock and what it forgave
 //	g/a/<alert id>                           an alert (JSON); ids sort by time
 //	g/x/<principal>/<rule>/<period>          marks an alert raised, so nodes raise it once
-//	g/h/r/<record id>, g/h/t/<token>         decoy records and tokens
+//	g/h/r/<mac>, g/h/t/<mac>                 decoy records and tokens, by the keyed
+//	                                         MAC of their id or token (decoyMAC)
+//	g/h/p/<plan id>                          decoys scheduled, not planted yet (DecoyPlan)
 //	counter g/h#                             bumped whenever decoys are added
 //
 // <gran> is one byte (m, h, d), <bucket>, <seq> and <period> are 8-byte
 // big-endian numbers so that keys sort by time, and <node> is the random id
 // of one Guard instance. Nothing under g/ holds a personal value.
 const (
-	prefixWindow   = "g/w/"
-	prefixBaseline = "g/b/"
-	prefixUnlock   = "g/u/"
-	prefixAlert    = "g/a/"
-	prefixRaised   = "g/x/"
-	prefixDecoyRec = "g/h/r/"
-	prefixDecoyTok = "g/h/t/"
-	counterDecoys  = "g/h#"
+	prefixWindow    = "g/w/"
+	prefixBaseline  = "g/b/"
+	prefixUnlock    = "g/u/"
+	prefixAlert     = "g/a/"
+	prefixRaised    = "g/x/"
+	prefixDecoyRec  = "g/h/r/"
+	prefixDecoyTok  = "g/h/t/"
+	prefixDecoyPlan = "g/h/p/"
+	counterDecoys   = "g/h#"
 )
 
 // ErrPrincipal is returned for an empty principal id or one that could not
@@ -82,8 +85,8 @@ func raisedKey(principal, rule string, period int64) []byte {
 	return be64([]byte(prefixRaised+principal+"/"+rule+"/"), period)
 }
 
-func decoyRecordKey(id string) []byte { return []byte(prefixDecoyRec + id) }
-func decoyTokenKey(tok string) []byte { return []byte(prefixDecoyTok + tok) }
+func decoyRecordKey(mac string) []byte { return []byte(prefixDecoyRec + mac) }
+func decoyTokenKey(mac string) []byte  { return []byte(prefixDecoyTok + mac) }
 
 // hash64 is a keyed 64-bit hash for the sketches: FNV-1a from a secret
 // offset, finished with MurmurHash3's fmix64 so every output bit depends

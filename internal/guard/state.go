@@ -249,6 +249,7 @@ func (ps *pstate) evaluate(g *Guard, ev *Event, now time.Time) []firing {
 			Time: now, Region: g.region, Principal: ps.id, Roles: ev.Roles, Rule: r.Name, Severity: r.Severity,
 			Response: r.Response, Signal: r.Signal, Window: r.Window, Count: math.Round(count*10) / 10, Limit: math.Round(limit*10) / 10,
 			Max: r.Max, Baseline: r.Baseline, Expected: math.Round(expected*10) / 10, Action: ev.Action,
+			RequestIDs: requestIDs(ev.RequestID),
 		}})
 	}
 	return out

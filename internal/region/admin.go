@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/domicile/domicile/internal/access"
@@ -13,8 +14,8 @@ import (
 	"github.com/domicile/domicile/internal/guard"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/paging"
+	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/store"
-	"github.com/domicile/domicile/internal/vault"
 )
 
 // Description is what a region tells of itself: its place in the policy,
@@ -127,11 +128,30 @@ type Decoys struct {
 	Region, Collection string
 	Jurisdictions      []string
 	Count              int
+	// Principal is the service whose creates the decoys look like (it
+	// must be allowed to create in the collection); empty means the
+	// principal of the latest create in the log, or the caller when there
+	// is none. Purpose is what their entries state; empty means that
+	// principal's latest create's purpose.
+	Principal, Purpose string
+	// Spread is how long the planting takes, such as "24h"; empty means
+	// DefaultDecoySpread.
+	Spread string
 }
 
-// SeedDecoys creates honeytoken customers in the region (admin): records
-// like any other, whose read raises a critical alert. It returns how many
-// it made.
+// DefaultDecoySpread is how long seeding decoys takes when the request
+// does not say: long enough that the decoys' creates mix with the
+// service's own.
+const DefaultDecoySpread = 24 * time.Hour
+
+// SeedDecoys schedules honeytoken customers in the region (admin): records
+// like any other, whose read raises a critical alert. They are not created
+// by this request: the guard plants them one at a time at random times
+// over the spread, each recorded like a create of q.Principal (see
+// decoys.go), so that no one who reads the audit log, the records or the
+// region's counts can tell them from real customers. It returns how many
+// it scheduled; the request's audit entry says neither that number nor
+// which records.
 func (s *Service) SeedDecoys(ctx context.Context, c Caller, q Decoys) (int, error) {
 	if err := s.checkRegion(q.Region); err != nil {
 		return 0, err
@@ -164,27 +184,57 @@ func (s *Service) SeedDecoys(ctx context.Context, c Caller, q Decoys) (int, erro
 			q.Jurisdictions = []string{"US"}
 		}
 	}
-	creator := guard.CreatorFunc(func(ctx context.Context, recs []guard.DecoyRecord) ([]string, error) {
-		nr := make([]vault.NewRecord, len(recs))
-		for i, d := range recs {
-			nr[i] = vault.NewRecord{Collection: d.Collection, Subject: d.Subject, Jurisdiction: d.Jurisdiction, Fields: d.Fields}
+	for _, j := range q.Jurisdictions {
+		if !s.decoys.Supported(j) {
+			return 0, errcode.New(errcode.InvalidRequest, "no decoys can be drawn for jurisdiction %q", truncate(j))
 		}
-		out, err := s.v.Create(ctx, nr, vault.CreateOptions{})
-		if err != nil {
-			return nil, err
+	}
+	spread := DefaultDecoySpread
+	if q.Spread != "" {
+		d, err := time.ParseDuration(q.Spread)
+		if err != nil || d < time.Minute || d > 30*24*time.Hour {
+			return 0, errcode.New(errcode.InvalidRequest, "spread must be a duration from 1m to 720h, such as 24h")
 		}
-		ids := make([]string, len(out))
-		for i, c := range out {
-			ids[i] = c.ID
-		}
-		return ids, nil
-	})
-	ids, err := s.guard.Seed(ctx, creator, s.decoys, q.Collection, q.Jurisdictions, q.Count)
+		spread = d
+	}
+	who, why, err := s.latestCreator(ctx, q.Principal)
 	if err != nil {
 		return 0, err
 	}
-	s.log.Info("decoys seeded", "request_id", c.RequestID, "count", len(ids))
-	return len(ids), nil
+	if q.Purpose == "" {
+		q.Purpose = why
+	}
+	mayCreate := func(a *access.Account) string {
+		for _, j := range q.Jurisdictions {
+			if d := s.engine.Decide(a.Principal(), s.request(Caller{Purpose: q.Purpose}, target{policy.PermCreate, q.Collection, j})); !d.Allowed {
+				return j
+			}
+		}
+		return ""
+	}
+	if q.Principal != "" {
+		a, err := s.dir.Get(ctx, q.Principal)
+		if err != nil {
+			return 0, domainError(err)
+		}
+		if j := mayCreate(a); j != "" {
+			return 0, errcode.New(errcode.InvalidRequest, "principal %s may not create records of %s in %s: decoys would not look like its creates",
+				a.ID, q.Collection, j)
+		}
+	} else {
+		// The latest creator when it may still create them, else the
+		// caller.
+		q.Principal = c.Account.ID
+		if a, err := s.dir.Get(ctx, who); who != "" && err == nil && mayCreate(a) == "" {
+			q.Principal = who
+		}
+	}
+	if err := s.guard.Plan(ctx, guard.DecoyPlan{Collection: q.Collection, Jurisdictions: q.Jurisdictions, Count: q.Count,
+		Principal: q.Principal, Purpose: q.Purpose, Spread: spread}); err != nil {
+		return 0, err
+	}
+	s.log.Info("decoys scheduled", "request_id", c.RequestID)
+	return q.Count, nil
 }
 
 func truncate(s string) string {
@@ -235,10 +285,32 @@ func (s *Service) CreatePrincipal(ctx context.Context, c Caller, p NewPrincipal)
 	}
 	tok := chooseToken(p.Token)
 	a, err := s.dir.Create(ctx, p.Account, tok, exp)
+	if errors.Is(err, access.ErrExists) && p.Token != "" {
+		// The same creation again (a gateway finishing a fan-out that
+		// reached only some regions): the same answer, nothing changed.
+		if same, ok := s.sameCreation(ctx, p.Account, tok); ok {
+			return same, tok, nil
+		}
+	}
 	if err != nil {
 		return nil, "", domainError(err)
 	}
 	return a, tok, nil
+}
+
+// sameCreation returns the existing principal a.ID when it is a as created
+// with token tok: the same kind, roles, location and regions, and tok
+// authenticates it.
+func (s *Service) sameCreation(ctx context.Context, a access.Account, tok string) (*access.Account, bool) {
+	if s.dir.Validate(&a) != nil { // the stored form: location upper-cased
+		return nil, false
+	}
+	cur, err := s.dir.Authenticate(ctx, tok)
+	if err != nil || cur.ID != a.ID || cur.Kind != a.Kind || cur.Location != a.Location ||
+		!slices.Equal(cur.Roles, a.Roles) || !slices.Equal(cur.Regions, a.Regions) {
+		return nil, false
+	}
+	return cur, true
 }
 
 // Principals lists the region's principals (admin).
@@ -287,17 +359,44 @@ func (s *Service) Unlock(ctx context.Context, c Caller, id string) (*access.Acco
 }
 
 // RotatePrincipalToken replaces principal id's tokens with a new one,
-// returned this once (admin).
+// returned this once (admin). It is RotateToken without an overlap.
 func (s *Service) RotatePrincipalToken(ctx context.Context, c Caller, id, token, expiresIn string) (*access.Account, string, error) {
+	return s.RotateToken(ctx, c, id, TokenRotation{Token: token, ExpiresIn: expiresIn})
+}
+
+// TokenRotation is a request to give a principal a new token.
+type TokenRotation struct {
+	// Token, when set, is the token the gateway chose for every region.
+	Token string
+	// ExpiresIn is the new token's lifetime, such as "720h"; empty means
+	// none.
+	ExpiresIn string
+	// Overlap, such as "24h", keeps the principal's current tokens valid
+	// that much longer, so that its services roll to the new token
+	// without downtime; empty revokes them at once.
+	Overlap string
+}
+
+// RotateToken gives principal id a new token, returned this once (admin).
+// Its current tokens stop working at once, or when the overlap window
+// ends.
+func (s *Service) RotateToken(ctx context.Context, c Caller, id string, r TokenRotation) (*access.Account, string, error) {
 	if err := s.admin(ctx, c); err != nil {
 		return nil, "", err
 	}
-	exp, err := expiry(expiresIn, time.Now())
+	exp, err := expiry(r.ExpiresIn, time.Now())
 	if err != nil {
 		return nil, "", err
 	}
-	tok := chooseToken(token)
-	a, err := s.dir.RotateToken(ctx, id, tok, exp)
+	var overlap time.Duration
+	if r.Overlap != "" {
+		overlap, err = time.ParseDuration(r.Overlap)
+		if err != nil || overlap <= 0 || overlap > access.MaxOverlap {
+			return nil, "", errcode.New(errcode.InvalidRequest, "overlap must be a positive duration of at most 720h, such as 24h")
+		}
+	}
+	tok := chooseToken(r.Token)
+	a, err := s.dir.RotateTokenOverlap(ctx, id, tok, exp, overlap)
 	if err != nil {
 		return nil, "", domainError(err)
 	}

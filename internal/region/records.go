@@ -254,8 +254,8 @@ func (s *Service) Search(ctx context.Context, c Caller, q Search) (*Page, error)
 		SearchProbe: s.probe(q)}); err != nil {
 		return nil, err
 	}
-	se := readEntry(entry.Search, q.Collection, "", out.Records)
-	se.Fields = append([]string{q.Field}, se.Fields...) // the field searched by first
+	// The field searched by is in the rule: Fields are what was shown.
+	se := readEntry(entry.Search, q.Collection, "by:"+q.Field, out.Records)
 	if err := s.record(ctx, c, se); err != nil {
 		return nil, err
 	}

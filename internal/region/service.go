@@ -61,8 +61,12 @@ func New(o Options) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{v: o.Vault, tokens: o.Tokens, guard: o.Guard, dir: o.Directory, engine: o.Access, masker: o.Masker,
+	s := &Service{v: o.Vault, tokens: o.Tokens, guard: o.Guard, dir: o.Directory, engine: o.Access, masker: o.Masker,
 		decoys: o.Decoys, log: log, name: o.Vault.Region().Name}
+	if s.guard != nil && s.decoys != nil {
+		s.guard.SetPlanter(planter{s}, s.decoys) // decoys.go
+	}
+	return s
 }
 
 // Name returns the region's name.
@@ -190,7 +194,7 @@ func (s *Service) request(c Caller, t target) access.Request {
 func (s *Service) refuse(ctx context.Context, c Caller, t target, d access.Decision) error {
 	if s.guard != nil {
 		// Denials are a signal too.
-		s.guard.Observe(ctx, guard.Event{Principal: c.Account.ID, Roles: c.Account.Roles, Action: guardAction(t.action), Denied: true})
+		s.guard.Observe(ctx, guard.Event{Principal: c.Account.ID, Roles: c.Account.Roles, RequestID: c.RequestID, Action: guardAction(t.action), Denied: true})
 	}
 	if err := s.record(ctx, c, denyEntry(t.action, t.collection, d.Code)); err != nil {
 		s.log.Error("audit: denial not recorded", "request_id", c.RequestID, "err", err)

@@ -1,8 +1,10 @@
 package region
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/errcode"
@@ -11,9 +13,11 @@ import (
 	"github.com/domicile/domicile/internal/tokens"
 )
 
-// TokenizeItem is one value to tokenize.
+// TokenizeItem is one value to tokenize. Subject, when set, binds the
+// token to that subject: it stops detokenizing when the subject is erased.
 type TokenizeItem struct {
 	Collection, Field, Value, Jurisdiction string
+	Subject                                string
 }
 
 // TokenizeResult is the outcome of one item: a token, or Err.
@@ -43,7 +47,7 @@ func (s *Service) Tokenize(ctx context.Context, c Caller, items []TokenizeItem) 
 			out[i].Err = errcode.New(errcode.Code(dd.Code), "%s", firstReason(dd))
 			continue
 		}
-		todo = append(todo, tokens.Item{Collection: it.Collection, Field: it.Field, Value: it.Value, Jurisdiction: it.Jurisdiction})
+		todo = append(todo, tokens.Item{Collection: it.Collection, Field: it.Field, Value: it.Value, Jurisdiction: it.Jurisdiction, Subject: it.Subject})
 		pos = append(pos, i)
 	}
 	res, err := s.tokens.Tokenize(ctx, todo)
@@ -130,11 +134,13 @@ func (s *Service) Detokenize(ctx context.Context, c Caller, items []DetokenizeIt
 	d := s.decideEach(c, targets)
 	shown, refused := 0, 0
 	var presented, recs []string
-	fields := map[string]bool{}
+	// The entry says per field what happened, each record and field once.
+	seenRec, clear, refusals := map[string]bool{}, map[string]bool{}, map[entry.Refusal]bool{}
 	for j, rs := range res {
 		i := pos[j]
 		presented = append(presented, todo[j].Token)
-		if rs.RecordID != "" {
+		if rs.RecordID != "" && !seenRec[rs.RecordID] {
+			seenRec[rs.RecordID] = true
 			recs = append(recs, rs.RecordID)
 		}
 		if rs.Err != nil {
@@ -143,12 +149,13 @@ func (s *Service) Detokenize(ctx context.Context, c Caller, items []DetokenizeIt
 		}
 		dd := d.of(targets[j])
 		r := DetokenizeResult{Collection: rs.Collection, Field: rs.Field, Rule: dd.Rule}
-		fields[rs.Field] = true
 		if r.Err = dd.ClearField(rs.Field, s.name, c.Account.Location); r.Err != nil {
 			refused++
+			refusals[entry.Refusal{Field: rs.Field, Code: string(r.Err.Code)}] = true
 		} else {
 			r.Value = rs.Value
 			shown++
+			clear[rs.Field] = true
 		}
 		out[i] = r
 	}
@@ -157,9 +164,18 @@ func (s *Service) Detokenize(ctx context.Context, c Caller, items []DetokenizeIt
 	if err := s.observe(ctx, c, guard.Event{Action: guard.ActionDetokenize, Tokens: presented, RecordIDs: recs, ClearFields: shown}); err != nil {
 		return nil, err
 	}
-	de := entry.Entry{Action: entry.Detokenize, Records: recs, Decision: "allow", Outcome: entry.OK, Fields: sortedKeys(fields)}
-	if refused > 0 && shown == 0 {
+	de := entry.Entry{Action: entry.Detokenize, Records: recs, Decision: "allow", Outcome: entry.OK, Fields: sortedKeys(clear)}
+	for r := range refusals {
+		de.Refused = append(de.Refused, r)
+	}
+	slices.SortFunc(de.Refused, func(a, b entry.Refusal) int {
+		return cmp.Or(cmp.Compare(a.Field, b.Field), cmp.Compare(a.Code, b.Code))
+	})
+	switch {
+	case refused > 0 && shown == 0:
 		de.Decision, de.Outcome = "deny", entry.Denied
+	case refused > 0:
+		de.Decision = "partial"
 	}
 	if err := s.record(ctx, c, de); err != nil {
 		return nil, err

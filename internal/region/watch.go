@@ -28,7 +28,7 @@ func (s *Service) observe(ctx context.Context, c Caller, ev guard.Event) error {
 	if s.guard == nil {
 		return nil
 	}
-	ev.Principal, ev.Roles = c.Account.ID, c.Account.Roles
+	ev.Principal, ev.Roles, ev.RequestID = c.Account.ID, c.Account.Roles, c.RequestID
 	v, err := s.guard.Observe(ctx, ev)
 	if err != nil {
 		return errcode.Wrap(errcode.RegionUnavailable, err, "the breach detector could not record the request; nothing was returned")
@@ -97,24 +97,38 @@ func adminEntry(route string) entry.Entry {
 	return entry.Entry{Action: entry.Admin, Decision: "allow", Rule: route}
 }
 
-// readEntry is the audit entry of records returned to a caller: their ids,
-// the fields shown (in any form), their subjects as keyed MACs, and the
-// rule that governed the read.
+// readEntry is the audit entry of records returned to a caller: their ids
+// (each once), their subjects as keyed MACs, the rule that governed the
+// read, and per field what the caller got: Fields the fields shown in
+// clear, Masked those shown masked.
 func readEntry(action entry.Action, collection, rule string, recs []Record) entry.Entry {
 	e := entry.Entry{Action: action, Collection: collection, Decision: "allow", Rule: rule}
-	fields := map[string]bool{}
+	clear, masked, seen := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for i := range recs {
-		e.Records = append(e.Records, recs[i].ID)
-		e.Subjects = append(e.Subjects, entry.SubjectMAC(recs[i].subjectRef))
+		if !seen[recs[i].ID] {
+			seen[recs[i].ID] = true
+			e.Records = append(e.Records, recs[i].ID)
+		}
+		if ref := string(recs[i].subjectRef); !seen["\x00"+ref] {
+			seen["\x00"+ref] = true
+			e.Subjects = append(e.Subjects, entry.SubjectMAC(recs[i].subjectRef))
+		}
 		for f := range recs[i].Fields {
-			fields[f] = true
+			if recs[i].Access.Fields[f] == string(policy.AccessClear) {
+				clear[f] = true
+			} else {
+				masked[f] = true
+			}
 		}
 	}
-	e.Fields = sortedKeys(fields)
+	e.Fields, e.Masked = sortedKeys(clear), sortedKeys(masked)
 	return e
 }
 
 func sortedKeys(m map[string]bool) []string {
+	if len(m) == 0 {
+		return nil
+	}
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -62,9 +62,11 @@ type DResult struct {
 // or CodeInternal. The returned error is non-nil only for the whole batch:
 // CodeTooMany, or ctx's error when it is already done.
 //
-// A wrong fpe key version, collection or field is not detected: FF1 then
-// returns another well-formed value. Callers must pass what Tokenize
-// returned.
+// An fpe token is honoured only while a live entry for it exists (see the
+// package documentation, "Erasure"), so a wrong key version, collection or
+// field gives CodeNotFound; in the key versions that keep the rules of
+// earlier versions it is not detected: FF1 then returns another
+// well-formed value. Callers must pass what Tokenize returned.
 func (s *Service) Detokenize(ctx context.Context, items []DItem) ([]DResult, error) {
 	if len(items) > MaxBatch {
 		return nil, errorf(CodeTooMany, "at most %d items per request, got %d", MaxBatch, len(items))
@@ -82,7 +84,7 @@ func (s *Service) Detokenize(ctx context.Context, items []DItem) ([]DResult, err
 
 func (s *Service) detokenizeOne(ctx context.Context, memo *versionMemo, it *DItem) DResult {
 	if !tokfmt.IsToken(it.Token) {
-		return s.detokenizeFPE(memo, it)
+		return s.detokenizeFPE(ctx, memo, it)
 	}
 	t, err := tokfmt.Parse(it.Token)
 	if err != nil {
@@ -227,7 +229,7 @@ func (s *Service) open(ctx context.Context, memo *versionMemo, tok string, e *to
 	return r
 }
 
-func (s *Service) detokenizeFPE(memo *versionMemo, it *DItem) DResult {
+func (s *Service) detokenizeFPE(ctx context.Context, memo *versionMemo, it *DItem) DResult {
 	if it.Collection == "" || it.Field == "" {
 		return DResult{Err: errorf(CodeNeedField, "not a random or deterministic token; an fpe token needs its collection and field")}
 	}
@@ -253,9 +255,12 @@ func (s *Service) detokenizeFPE(memo *versionMemo, it *DItem) DResult {
 	if e != nil {
 		return DResult{Err: e}
 	}
-	val, err := fi.fpe.Decrypt(c, nil, it.Token)
+	val, err := s.fpeDecrypt(c, fi, v, it.Token)
 	if err != nil {
 		return DResult{Err: wrapf(CodeMalformedToken, err, "the token does not fit token format %s of field %s", fi.p.TokenFormat, fi.name)}
+	}
+	if e := s.checkLive(ctx, vk, fi, it.Token); e != nil {
+		return DResult{Err: e}
 	}
 	return DResult{Value: val, Kind: KindFPE, Collection: fi.coll, Field: fi.name, KeyVersion: v}
 }

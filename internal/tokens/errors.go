@@ -24,6 +24,8 @@ const (
 	CodeNeedField           = errcode.TokenNeedsField     // an fpe token without collection and field
 	CodeFieldMismatch       = errcode.FieldMismatch       // the token belongs to another collection or field
 	CodeUnknownVersion      = errcode.UnknownKeyVersion   // no such token key version
+	CodeInvalidSubject      = errcode.InvalidSubject      // a tokenize item's subject is too long
+	CodeConflict            = errcode.Conflict            // concurrent first submissions kept winning (HTTP 409); retry
 
 	// Where the data lives (HTTP 421 Misdirected Request suggested).
 	CodeWrongRegion = errcode.WrongRegion // the token or jurisdiction belongs to another region

@@ -20,6 +20,7 @@ const (
 	labelSeal  = "tokens seal v1"
 	labelFPE   = "tokens fpe v1"
 	labelProbe = "tokens probe v1"
+	labelLive  = "tokens fpe live v1"
 )
 
 // verKeys are the keys of one token KEK version, derived once.
@@ -27,6 +28,8 @@ type verKeys struct {
 	version uint32
 	macKey  []byte
 	macs    sync.Pool // of *macState
+	liveKey []byte
+	lives   sync.Pool // of *macState, under liveKey
 	seal    cipher.AEAD
 	fpe     sync.Map // *fieldInfo -> *ff1.Cipher
 	fpeMu   sync.Mutex
@@ -83,14 +86,19 @@ func (s *Service) derive(v uint32) (*verKeys, *Error) {
 	if err != nil {
 		return nil, keyError(v, err)
 	}
+	liveKey, err := s.keys.DeriveKey(keyring.Token, v, labelLive, s.suite.MAC().Size())
+	if err != nil {
+		return nil, keyError(v, err)
+	}
 	a, err := s.suite.AEAD().New(sealKey)
 	clear(sealKey)
 	if err != nil {
 		return nil, wrapf(CodeInternal, err, "token key version %d", v)
 	}
-	vk = &verKeys{version: v, macKey: macKey, seal: a}
+	vk = &verKeys{version: v, macKey: macKey, seal: a, liveKey: liveKey}
 	mac := s.suite.MAC()
 	vk.macs.New = func() any { return &macState{h: mac.New(vk.macKey)} }
+	vk.lives.New = func() any { return &macState{h: mac.New(vk.liveKey)} }
 	s.vers.mu.Lock()
 	defer s.vers.mu.Unlock()
 	if s.vers.m == nil {
@@ -147,6 +155,22 @@ func (vk *verKeys) mac(dst []byte, coll, field, norm string) {
 	m.sum = m.h.Sum(m.sum[:0])
 	copy(dst, m.sum)
 	vk.macs.Put(m)
+}
+
+// liveMAC computes the key of an fpe token's live entries: a MAC of
+// (collection, field, token) under vk's live key, truncated to
+// tokfmt.IDSize bytes, into dst. Without the token key nobody can tell
+// which token an entry belongs to, nor enumerate values.
+func (vk *verKeys) liveMAC(dst []byte, coll, field, tok string) {
+	m := vk.lives.Get().(*macState)
+	m.h.Reset()
+	m.in = appendLP(m.in[:0], coll)
+	m.in = appendLP(m.in, field)
+	m.in = appendLP(m.in, tok)
+	m.h.Write(m.in)
+	m.sum = m.h.Sum(m.sum[:0])
+	copy(dst, m.sum)
+	vk.lives.Put(m)
 }
 
 func appendLP(b []byte, s string) []byte {
@@ -235,8 +259,11 @@ func (s *seenSet) add(k []byte) {
 
 // Store keys.
 const (
-	prefixRandom = "x/r/"
-	prefixDet    = "x/d/"
+	prefixRandom  = "x/r/"
+	prefixDet     = "x/d/"
+	prefixLive    = "x/f/" // live entries of fpe tokens
+	prefixSubject = "x/s/" // per subject: the live entries to delete on erasure
+	keyFPEMode    = "x/m/fpe"
 )
 
 func randomKey(id []byte) []byte {
@@ -246,9 +273,35 @@ func randomKey(id []byte) []byte {
 
 // detPrefix is the prefix of every entry of one deterministic token.
 func detPrefix(v uint32, mac []byte) []byte {
+	return append(detAnchor(v, mac), '/')
+}
+
+// detAnchor is the key of a deterministic token's anchor: a generation
+// number (4 bytes BE, no value) that every write of an entry of the token
+// expects or creates, so that concurrent first submissions serialise and
+// the value as first submitted is the one every entry keeps.
+func detAnchor(v uint32, mac []byte) []byte {
 	k := make([]byte, 0, len(prefixDet)+4+len(mac)+1+64)
 	k = append(k, prefixDet...)
 	k = binary.BigEndian.AppendUint32(k, v)
+	return append(k, mac...)
+}
+
+// livePrefix is the prefix of the live entries of one fpe token: the
+// region's (a stand-alone token without a subject) at the prefix itself,
+// each subject's at prefix || subject ref.
+func livePrefix(v uint32, mac []byte) []byte {
+	k := make([]byte, 0, len(prefixLive)+4+len(mac)+1+64)
+	k = append(k, prefixLive...)
+	k = binary.BigEndian.AppendUint32(k, v)
 	k = append(k, mac...)
+	return append(k, '/')
+}
+
+// subjectIndexPrefix is the prefix of a subject's index of live entries.
+func subjectIndexPrefix(ref []byte) []byte {
+	k := make([]byte, 0, len(prefixSubject)+len(ref)+1+96)
+	k = append(k, prefixSubject...)
+	k = append(k, ref...)
 	return append(k, '/')
 }

@@ -27,6 +27,17 @@ type RecordFields struct {
 	// field's normaliser (the vault's blind-index values), so they are not
 	// normalised twice.
 	Normalized map[string]string
+	// Batch is what the calls for the records of one store batch share, so
+	// that records of the batch holding the same deterministic value agree
+	// on it; nil for a batch of one record.
+	Batch *BatchState
+}
+
+// BatchState is what TokenizeRecordFields remembers across the records of
+// one store batch. The zero value is ready; use a new one for every batch,
+// including a batch rebuilt after store.ErrConflict.
+type BatchState struct {
+	det detBatch
 }
 
 // FieldToken is the token of one field of a record.
@@ -44,8 +55,13 @@ type FieldToken struct {
 //
 // Random and deterministic entries are sealed with the subject's DEK
 // (r.SubjectKey) and name the subject ref, so erasing the subject
-// (keyring.DestroySubjectKey) makes them undetokenizable: see the package
-// documentation, "Erasure". fpe tokens store nothing.
+// (keyring.DestroySubjectKey) makes them undetokenizable; fpe tokens get a
+// live entry listed in the subject's index, which the erasure deletes (see
+// EraseSubject and the package documentation, "Erasure"). A deterministic
+// entry keeps the value as first submitted (see Tokenize): reading which
+// costs a store scan per deterministic field, and its batch fails with
+// store.ErrConflict when a concurrent first submission won, to be rebuilt
+// with a new BatchState.
 //
 // The error is nil or an *Error for the first failing field in name order,
 // with Field set: CodeUnknownCollection, CodeUnknownField,
@@ -85,10 +101,13 @@ func (s *Service) TokenizeRecordFields(ctx context.Context, b *store.Batch, r Re
 	if e != nil {
 		return nil, e
 	}
+	if r.Batch == nil {
+		r.Batch = &BatchState{}
+	}
 	out := make([]FieldToken, 0, len(names))
 	for _, name := range names {
 		fi := fs[name]
-		ft, e := s.recordField(ctx, b, &r, fi, j, vk)
+		ft, e := s.recordField(ctx, &memo, b, &r, fi, j, vk)
 		if e != nil {
 			e.Field = name
 			return nil, e
@@ -98,7 +117,7 @@ func (s *Service) TokenizeRecordFields(ctx context.Context, b *store.Batch, r Re
 	return out, nil
 }
 
-func (s *Service) recordField(_ context.Context, b *store.Batch, r *RecordFields, fi *fieldInfo, j string, vk *verKeys) (FieldToken, *Error) {
+func (s *Service) recordField(ctx context.Context, memo *versionMemo, b *store.Batch, r *RecordFields, fi *fieldInfo, j string, vk *verKeys) (FieldToken, *Error) {
 	value := r.Fields[fi.name]
 	norm, ok := r.Normalized[fi.name]
 	if !ok {
@@ -116,22 +135,22 @@ func (s *Service) recordField(_ context.Context, b *store.Batch, r *RecordFields
 		if e != nil {
 			return FieldToken{}, e
 		}
-		tok, err := fi.fpe.Encrypt(c, nil, norm)
+		tok, err := s.fpeEncrypt(c, fi, vk.version, norm)
 		if err != nil {
 			return FieldToken{}, wrapf(CodeInvalidValue, err, "field %s does not fit token format %s", fi.name, fi.p.TokenFormat)
 		}
 		ft.Token = tok
+		putLive(b, liveKeyOf(vk, fi, tok), r.SubjectRef, r.SubjectKey)
 	case KindDeterministic:
 		var mac [tokfmt.IDSize]byte
 		vk.mac(mac[:], fi.coll, fi.name, norm)
 		ft.Token = tokfmt.Token{Kind: tokfmt.Deterministic, Region: s.region, Version: vk.version, ID: mac}.String()
-		raw, e := s.sealSubject(r.SubjectKey, ft.Token, entry, value)
-		if e != nil {
+		// One entry per subject and value: records of the same subject
+		// holding the same value share it, and it keeps the value as
+		// first submitted.
+		if _, e := s.writeDet(ctx, memo, b, &r.Batch.det, vk, mac[:], ft.Token, entry, r.SubjectKey, value); e != nil {
 			return FieldToken{}, e
 		}
-		// One entry per subject and value: records of the same subject
-		// holding the same value share it (last write wins).
-		b.Put(append(detPrefix(vk.version, mac[:]), r.SubjectRef...), raw)
 	case KindRandom:
 		var id [tokfmt.IDSize]byte
 		if _, err := io.ReadFull(s.rand, id[:]); err != nil {

@@ -1,7 +1,10 @@
 package tokens
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"io"
 
 	"github.com/domicile/domicile/internal/envelope"
@@ -20,7 +23,16 @@ type Item struct {
 	// without a country code) and random-token entries keep it for the
 	// access decision at detokenize.
 	Jurisdiction string
+	// Subject optionally names the subject the value belongs to (1 to
+	// MaxSubjectLen bytes): the token is then bound to the subject and
+	// stops detokenizing when the subject is erased, like the tokens of
+	// its records. Without a subject the token lives until its key version
+	// is retired.
+	Subject string
 }
+
+// MaxSubjectLen is the longest subject id, as the vault's.
+const MaxSubjectLen = 256
 
 // Result is the outcome of one Item.
 type Result struct {
@@ -29,26 +41,35 @@ type Result struct {
 	Kind string
 	// KeyVersion is the token key version used. Keep it with fpe tokens:
 	// their detokenize needs it once the key has been rotated. It is 0
-	// for record-bound random tokens, which are sealed with the subject's
+	// for subject-bound random tokens, which are sealed with the subject's
 	// key instead.
 	KeyVersion uint32
 	// Err is nil or an *Error; its code says what was wrong with the item.
 	Err error
 }
 
+// tokenizeAttempts bounds how often Tokenize rebuilds a batch that lost a
+// race (a concurrent first submission of a deterministic value, or an
+// erasure or key creation of a named subject).
+const tokenizeAttempts = 8
+
 // Tokenize returns a token for every item, in order, each with its own
 // error. The same (collection, field, normalised value) gives the same
 // deterministic token, and the same fpe token, for a given key version;
-// random tokens are new each time. The store writes of the batch (random
-// entries, first-seen deterministic entries) are one atomic Apply.
+// random tokens are new each time. A deterministic token detokenizes to
+// the value as first submitted, whichever path submitted it (a record or
+// this call) and whatever is submitted later. The store writes of the
+// batch (random entries, deterministic entries, live entries of fpe
+// tokens, a named subject's new key) are one atomic Apply.
 //
 // Item errors are *Error values with codes CodeUnknownCollection,
 // CodeUnknownField, CodeNotTokenized, CodeFieldTooLarge, CodeInvalidValue,
-// CodeUnknownJurisdiction, CodeWrongRegion, CodeRetired (the current
-// version cannot be retired, so only if the keyring changed underneath),
-// or CodeInternal when the store or keyring failed (then the item may be
-// retried). The returned error is non-nil only for the whole batch: an
-// *Error with CodeTooMany when there are more than MaxBatch items, or
+// CodeUnknownJurisdiction, CodeWrongRegion, CodeInvalidSubject,
+// CodeRetired (the current version cannot be retired, so only if the
+// keyring changed underneath), CodeConflict (the batch kept losing
+// races) or CodeInternal when the store or keyring failed (then the item
+// may be retried). The returned error is non-nil only for the whole batch:
+// an *Error with CodeTooMany when there are more than MaxBatch items, or
 // ctx's error when it is already done; the results are then nil.
 func (s *Service) Tokenize(ctx context.Context, items []Item) ([]Result, error) {
 	if len(items) > MaxBatch {
@@ -57,54 +78,102 @@ func (s *Service) Tokenize(ctx context.Context, items []Item) ([]Result, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	for attempt := 1; ; attempt++ {
+		out, conflict := s.tokenize(ctx, items)
+		if !conflict {
+			return out, nil
+		}
+		if attempt == tokenizeAttempts {
+			for i := range out {
+				if out[i].Err == nil {
+					out[i] = Result{Err: errorf(CodeConflict, "the token entries kept changing; retry")}
+				}
+			}
+			return out, nil
+		}
+	}
+}
+
+// tokenize is one attempt of Tokenize; conflict says its batch lost a race
+// and nothing was written.
+func (s *Service) tokenize(ctx context.Context, items []Item) ([]Result, bool) {
 	out := make([]Result, len(items))
 	t := tokenizer{s: s, memo: versionMemo{s: s}, cur: s.keys.CurrentVersion(keyring.Token)}
 	for i := range items {
-		out[i] = t.one(&items[i], i)
+		out[i] = t.one(ctx, &items[i], i)
 	}
 	t.lookUp(ctx, out)
 	if t.b.Len() > 0 {
 		if err := s.st.Apply(ctx, &t.b); err != nil {
+			for _, sk := range t.subjects {
+				s.keys.Forget(sk)
+			}
+			if errors.Is(err, store.ErrConflict) {
+				return out, true
+			}
 			for _, i := range t.writers {
 				out[i] = Result{Err: wrapf(CodeInternal, err, "storing the token")}
 			}
-			return out, nil
+			return out, false
+		}
+		for _, sk := range t.subjects {
+			s.keys.Commit(sk)
 		}
 		for _, k := range t.seen {
 			s.seen.add(k)
 		}
 	}
-	return out, nil
+	return out, false
 }
 
 // tokenizer is the state of one Tokenize batch.
 type tokenizer struct {
-	s       *Service
-	memo    versionMemo
-	cur     uint32
-	b       store.Batch
-	writers []int    // items whose outcome depends on the Apply
-	seen    [][]byte // deterministic keys written by this batch
-	lookups []detLookup
-	pending map[string]int // deterministic key -> index in lookups
-	buf     [tokfmt.IDSize]byte
+	s        *Service
+	memo     versionMemo
+	cur      uint32
+	b        store.Batch
+	det      detBatch
+	writers  []int    // items whose outcome depends on the Apply
+	seen     [][]byte // region entries written or found by this batch
+	lookups  []detLookup
+	pending  map[string]int // deterministic key -> index in lookups
+	subjects map[string]*keyring.SubjectKey
+	buf      [tokfmt.IDSize]byte
 }
 
-// detLookup is a deterministic entry not known to exist: lookUp reads it,
-// with every other entry of the batch in one store.GetMany, and writes it if
-// it is missing.
+// subjectKey returns the key of a named subject, created in the batch if
+// the subject has none.
+func (t *tokenizer) subjectKey(ctx context.Context, subject string) (*keyring.SubjectKey, *Error) {
+	if sk, ok := t.subjects[subject]; ok {
+		return sk, nil
+	}
+	sk, err := t.s.keys.SubjectKey(ctx, subject, &t.b)
+	if err != nil {
+		return nil, wrapf(CodeInternal, err, "subject key")
+	}
+	if t.subjects == nil {
+		t.subjects = map[string]*keyring.SubjectKey{}
+	}
+	t.subjects[subject] = sk
+	return sk, nil
+}
+
+// detLookup is a stand-alone deterministic entry (no subject) not known to
+// exist: lookUp reads it, with every other entry of the batch in one
+// store.GetMany, and writes it if it is missing.
 type detLookup struct {
 	key   []byte
+	mac   [tokfmt.IDSize]byte
 	items []int // the items with this token, in request order
 	vk    *verKeys
 	fi    *fieldInfo
 	j     string // jurisdiction
-	value string // as the first item submitted it: the entry keeps it
+	value string // as the first item submitted it
 	token string
 }
 
-// lookUp reads the batch's deterministic entries not known to exist and
-// adds the missing ones to the batch.
+// lookUp reads the batch's region entries of deterministic tokens not
+// known to exist and adds the missing ones to the batch.
 func (t *tokenizer) lookUp(ctx context.Context, out []Result) {
 	if len(t.lookups) == 0 {
 		return
@@ -124,23 +193,23 @@ func (t *tokenizer) lookUp(ctx context.Context, out []Result) {
 		case vals[n] != nil:
 			t.s.seen.add(l.key)
 		default:
-			entry, e := t.s.sealRegion(l.vk, l.token, &tokfmt.Entry{Sealer: tokfmt.SealerRegion, Collection: l.fi.coll, Field: l.fi.name, Jurisdiction: l.j}, l.value)
-			if e != nil {
+			e := &tokfmt.Entry{Sealer: tokfmt.SealerRegion, Collection: l.fi.coll, Field: l.fi.name, Jurisdiction: l.j}
+			wrote, ee := t.s.writeDet(ctx, &t.memo, &t.b, &t.det, l.vk, l.mac[:], l.token, e, nil, l.value)
+			if ee != nil {
 				for _, i := range l.items {
-					out[i] = Result{Err: e}
+					out[i] = Result{Err: ee}
 				}
 				continue
 			}
-			// Put, not Insert: a concurrent first tokenize of the same
-			// value writes an equivalent entry, and either may win.
-			t.b.Put(l.key, entry)
 			t.seen = append(t.seen, l.key)
-			t.writers = append(t.writers, l.items...)
+			if wrote {
+				t.writers = append(t.writers, l.items...)
+			}
 		}
 	}
 }
 
-func (t *tokenizer) one(it *Item, i int) Result {
+func (t *tokenizer) one(ctx context.Context, it *Item, i int) Result {
 	s := t.s
 	fi, e := s.tokenField(it.Collection, it.Field)
 	if e != nil {
@@ -150,6 +219,9 @@ func (t *tokenizer) one(it *Item, i int) Result {
 	if e != nil {
 		return Result{Err: e}
 	}
+	if len(it.Subject) > MaxSubjectLen {
+		return Result{Err: errorf(CodeInvalidSubject, "subject id must be 1 to %d bytes", MaxSubjectLen)}
+	}
 	norm, e := s.normalize(fi, it.Value, j)
 	if e != nil {
 		return Result{Err: e}
@@ -158,6 +230,10 @@ func (t *tokenizer) one(it *Item, i int) Result {
 	if e != nil {
 		return Result{Err: e}
 	}
+	var ref []byte
+	if it.Subject != "" {
+		ref = s.keys.SubjectRef(it.Subject)
+	}
 	r := Result{Kind: fi.kind, KeyVersion: t.cur}
 	switch fi.kind {
 	case KindFPE:
@@ -165,15 +241,42 @@ func (t *tokenizer) one(it *Item, i int) Result {
 		if e != nil {
 			return Result{Err: e}
 		}
-		tok, err := fi.fpe.Encrypt(c, nil, norm)
+		tok, err := s.fpeEncrypt(c, fi, t.cur, norm)
 		if err != nil {
 			return Result{Err: wrapf(CodeInvalidValue, err, "field %s does not fit token format %s", fi.name, fi.p.TokenFormat)}
 		}
 		r.Token = tok
+		prefix := liveKeyOf(vk, fi, tok)
+		if ref == nil {
+			if !s.seen.has(prefix) {
+				putLive(&t.b, prefix, nil, nil)
+				t.seen = append(t.seen, prefix)
+				t.writers = append(t.writers, i)
+			}
+			break
+		}
+		sk, e := t.subjectKey(ctx, it.Subject)
+		if e != nil {
+			return Result{Err: e}
+		}
+		putLive(&t.b, prefix, ref, sk)
+		t.writers = append(t.writers, i)
 	case KindDeterministic:
 		vk.mac(t.buf[:], fi.coll, fi.name, norm)
 		tok := tokfmt.Token{Kind: tokfmt.Deterministic, Region: s.region, Version: t.cur, ID: t.buf}
 		r.Token = tok.String()
+		if ref != nil {
+			sk, e := t.subjectKey(ctx, it.Subject)
+			if e != nil {
+				return Result{Err: e}
+			}
+			entry := &tokfmt.Entry{Sealer: tokfmt.SealerSubject, Collection: fi.coll, Field: fi.name, Jurisdiction: j, SubjectRef: ref}
+			if _, e := s.writeDet(ctx, &t.memo, &t.b, &t.det, vk, t.buf[:], r.Token, entry, sk, it.Value); e != nil {
+				return Result{Err: e}
+			}
+			t.writers = append(t.writers, i)
+			break
+		}
 		key := detPrefix(t.cur, t.buf[:])
 		if s.seen.has(key) {
 			break
@@ -186,16 +289,29 @@ func (t *tokenizer) one(it *Item, i int) Result {
 			t.pending = map[string]int{}
 		}
 		t.pending[string(key)] = len(t.lookups)
-		t.lookups = append(t.lookups, detLookup{key: key, items: []int{i}, vk: vk, fi: fi, j: j, value: it.Value, token: r.Token})
+		t.lookups = append(t.lookups, detLookup{key: key, mac: t.buf, items: []int{i}, vk: vk, fi: fi, j: j, value: it.Value, token: r.Token})
 	case KindRandom:
 		var id [tokfmt.IDSize]byte
 		if _, err := io.ReadFull(s.rand, id[:]); err != nil {
 			return Result{Err: wrapf(CodeInternal, err, "token id")}
 		}
 		r.Token = tokfmt.Token{Kind: tokfmt.Random, Region: s.region, ID: id}.String()
-		entry, e := s.sealRegion(vk, r.Token, &tokfmt.Entry{Sealer: tokfmt.SealerRegion, Collection: fi.coll, Field: fi.name, Jurisdiction: j}, it.Value)
-		if e != nil {
-			return Result{Err: e}
+		var entry []byte
+		if ref != nil {
+			sk, e := t.subjectKey(ctx, it.Subject)
+			if e != nil {
+				return Result{Err: e}
+			}
+			r.KeyVersion = 0
+			entry, e = s.sealSubject(sk, r.Token, &tokfmt.Entry{Sealer: tokfmt.SealerSubject, Collection: fi.coll, Field: fi.name, Jurisdiction: j, SubjectRef: ref}, it.Value)
+			if e != nil {
+				return Result{Err: e}
+			}
+		} else {
+			entry, e = s.sealRegion(vk, r.Token, &tokfmt.Entry{Sealer: tokfmt.SealerRegion, Collection: fi.coll, Field: fi.name, Jurisdiction: j}, it.Value)
+			if e != nil {
+				return Result{Err: e}
+			}
 		}
 		t.b.Insert(randomKey(id[:]), entry)
 		t.writers = append(t.writers, i)
@@ -203,6 +319,121 @@ func (t *tokenizer) one(it *Item, i int) Result {
 		return Result{Err: errorf(CodeInternal, "field %s has unknown token kind %q", fi.name, fi.kind)}
 	}
 	return r
+}
+
+// detBatch is what one store batch wrote for deterministic tokens, so that
+// several records or items of the batch holding the same value agree.
+type detBatch struct {
+	plans map[string]*detPlan // anchor key -> plan
+}
+
+// detPlan is one deterministic token of a batch: the value its entries
+// keep, and the entry keys the batch wrote.
+type detPlan struct {
+	value string
+	wrote map[string]bool
+}
+
+// writeDet adds to b the entry e of deterministic token tok (key version
+// vk, MAC mac): sealed with sk and filed under the subject ref when sk is
+// not nil, else the region's entry. The entry keeps the value as first
+// submitted: the value of an existing entry that still opens when there is
+// one, submitted otherwise. The token's anchor serialises first
+// submissions: the batch creates it (Insert) or expects its generation,
+// and bumps the generation when every earlier entry is gone, so a
+// concurrent first submission makes one of the batches fail with
+// store.ErrConflict, to be retried. wrote is false when the region entry
+// already held the first value and nothing was added.
+func (s *Service) writeDet(ctx context.Context, memo *versionMemo, b *store.Batch, db *detBatch, vk *verKeys, mac []byte, tok string, e *tokfmt.Entry, sk *keyring.SubjectKey, submitted string) (wrote bool, _ *Error) {
+	anchor := detAnchor(vk.version, mac)
+	prefix := append(bytes.Clone(anchor), '/')
+	own := prefix
+	if sk != nil {
+		own = append(bytes.Clone(prefix), e.SubjectRef...)
+	}
+	plan := db.plans[string(anchor)]
+	if plan == nil {
+		first, have, gen, anchored, ownFirst, ee := s.firstDet(ctx, memo, tok, anchor, prefix, sk == nil)
+		if ee != nil {
+			return false, ee
+		}
+		if ownFirst {
+			return false, nil
+		}
+		plan = &detPlan{value: submitted, wrote: map[string]bool{}}
+		if have {
+			plan.value = first
+		}
+		switch {
+		case !anchored:
+			b.Insert(anchor, binary.BigEndian.AppendUint32(nil, 1))
+		case have:
+			b.Expect(anchor, binary.BigEndian.AppendUint32(nil, gen))
+		default:
+			b.Expect(anchor, binary.BigEndian.AppendUint32(nil, gen))
+			b.Put(anchor, binary.BigEndian.AppendUint32(nil, gen+1))
+		}
+		if db.plans == nil {
+			db.plans = map[string]*detPlan{}
+		}
+		db.plans[string(anchor)] = plan
+	}
+	if sk == nil && plan.wrote[string(own)] {
+		return false, nil
+	}
+	var raw []byte
+	var ee *Error
+	if sk != nil {
+		raw, ee = s.sealSubject(sk, tok, e, plan.value)
+	} else {
+		raw, ee = s.sealRegion(vk, tok, e, plan.value)
+	}
+	if ee != nil {
+		return false, ee
+	}
+	b.Put(own, raw)
+	plan.wrote[string(own)] = true
+	return true, nil
+}
+
+// firstDet reads a deterministic token's anchor and entries: the value of
+// the first entry that still opens (the region's, then the subjects' in
+// key order), the anchor's generation, and with region whether the
+// region's entry exists and holds that first value.
+func (s *Service) firstDet(ctx context.Context, memo *versionMemo, tok string, anchor, prefix []byte, region bool) (first string, have bool, gen uint32, anchored, regionFirst bool, _ *Error) {
+	end := store.PrefixEnd(prefix)
+	start := anchor
+	for {
+		kvs, err := s.st.Scan(ctx, start, end, detPage)
+		if err != nil {
+			return "", false, 0, false, false, wrapf(CodeInternal, err, "reading the token entries")
+		}
+		for _, kv := range kvs {
+			if bytes.Equal(kv.Key, anchor) {
+				if len(kv.Value) != 4 {
+					return "", false, 0, false, false, errorf(CodeIntegrity, "a token anchor is corrupt")
+				}
+				gen, anchored = binary.BigEndian.Uint32(kv.Value), true
+				continue
+			}
+			if have || !bytes.HasPrefix(kv.Key, prefix) {
+				continue
+			}
+			r := s.openDet(ctx, memo, tok, prefix, kv)
+			if r.Err != nil {
+				if CodeOf(r.Err) == CodeInternal {
+					return "", false, 0, false, false, r.Err.(*Error)
+				}
+				continue // erased, retired or corrupt: not a holder
+			}
+			first, have = r.Value, true
+			regionFirst = region && len(kv.Key) == len(prefix)
+		}
+		if have || len(kvs) < detPage {
+			return first, have, gen, anchored, regionFirst, nil
+		}
+		start = append(bytes.Clone(kvs[len(kvs)-1].Key), 0)
+	}
 }
 
 // binding is the envelope binding of an entry of token tok: the region,

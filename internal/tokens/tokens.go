@@ -18,7 +18,9 @@
 //	                                            region's block cipher (SM4 in
 //	                                            cn, AES-256 in intl) under a
 //	                                            key derived from token KEK
-//	                                            <ver> for (collection, field)
+//	                                            <ver> for (collection, field);
+//	                                            honoured only while a live
+//	                                            entry for it exists
 //
 // Random and deterministic tokens name their region (package tokfmt), so a
 // gateway routes a detokenize by the token alone. An fpe token names
@@ -29,51 +31,107 @@
 //
 // Deterministic and fpe tokens are computed from the normalised value (the
 // field's normaliser), so "Ana@Example.com " and "ana@example.com" share a
-// token. Deterministic entries keep the value as first submitted; fpe
-// detokenizes to the normalised value (for a phone, its E.164 form).
+// token. A deterministic token detokenizes to the value as first submitted,
+// by whichever path (a record's create or Tokenize) submitted it first, and
+// later submissions in another spelling never change it; fpe detokenizes to
+// the normalised value (for a phone, its E.164 form).
+//
+// # Phone numbers
+//
+// fpe tokens of e164 fields are valid numbers of the value's country, by
+// the same check the phone normaliser applies (libphonenumber metadata):
+// the "+", the country calling code and all but the last 7 digits of the
+// national number stay in clear (a national number of 6 or 7 digits is
+// encrypted whole); those digits are encrypted with FF1, the clear part in
+// the tweak, and encryption is repeated (cycle walking: FF1 is a
+// permutation, so decryption walks back to the value) until the result is
+// a valid number. Values the normaliser accepts always have a token.
 //
 // # Storage
 //
 // In the region's store, beside the vault's keys:
 //
 //	x/r/<id, 16 bytes>                       entry of a random token
+//	x/d/<ver, 4B BE><mac, 16 bytes>          anchor of a deterministic token:
+//	                                         a generation (4B BE), no value
 //	x/d/<ver, 4B BE><mac, 16 bytes>/         entry of a deterministic token,
 //	                                         sealed with the region token key
 //	x/d/<ver, 4B BE><mac, 16 bytes>/<ref>    one entry per subject whose
-//	                                         records hold the value, sealed
+//	                                         records (or subject-bound
+//	                                         tokenizes) hold the value, sealed
 //	                                         with that subject's DEK
+//	x/f/<ver, 4B BE><live, 16 bytes>/        live entry of an fpe token made
+//	                                         without a subject (empty)
+//	x/f/<ver, 4B BE><live, 16 bytes>/<ref>   live entry of a subject's fpe
+//	                                         token: its DEK generation (4B BE)
+//	x/s/<ref>/<live entry key>               the subject's live entries, for
+//	                                         erasure (empty)
+//	x/m/fpe                                  the region's fpe mode (4B BE)
 //
-// Entries are tokfmt.Entry values: collection, field, jurisdiction (and for
-// subject-sealed ones the subject ref and record id) in clear, and an
-// envelope of the value whose binding names the region, collection, field
-// and a digest of the token and of that metadata, so entries cannot be moved
-// between tokens or edited. Region-sealed envelopes use a key derived from
-// the token KEK (label "tokens seal v1") and name its version.
+// where live is a MAC of (collection, field, token) under a key derived from
+// token KEK <ver> (label "tokens fpe live v1"): live entries hold no value,
+// and without the token key nobody can tell which token or value an entry
+// stands for, nor enumerate them.
+//
+// Entries of random and deterministic tokens are tokfmt.Entry values:
+// collection, field, jurisdiction (and for subject-sealed ones the subject
+// ref and record id) in clear, and an envelope of the value whose binding
+// names the region, collection, field and a digest of the token and of that
+// metadata, so entries cannot be moved between tokens or edited.
+// Region-sealed envelopes use a key derived from the token KEK (label
+// "tokens seal v1") and name its version.
+//
+// Every write of a deterministic entry reads the token's anchor and
+// entries, seals the value of the first entry that still opens (or, when
+// none does, the submitted value) and, in the same batch, creates the
+// anchor (Insert) or expects its generation (bumping it when no entry
+// opened any more), so that concurrent first submissions on any node
+// serialise: the loser's batch fails with store.ErrConflict and is rebuilt.
 //
 // # Erasure
 //
 // Record-bound tokens (TokenizeRecordFields, called by the vault's create)
-// follow the subject:
+// and stand-alone tokens that name a subject (Item.Subject) follow the
+// subject:
 //
 //   - random: the entry is sealed with the subject's DEK; after
 //     keyring.DestroySubjectKey the token fails with CodeSubjectErased.
 //   - deterministic: one entry per subject (x/d/.../<ref>), each sealed with
 //     that subject's DEK. Detokenize opens the first entry that still opens,
 //     so the token keeps working while any other subject (or a stand-alone
-//     Tokenize) still holds the same value, and fails with CodeSubjectErased
-//     once every holder was erased. The token itself stays computable by
-//     anyone who can tokenize the value again: it is a keyed digest, not a
-//     secret.
-//   - fpe: nothing is stored; the token is the value encrypted under a
-//     region-wide key, so erasing a subject cannot revoke it. Only rotating
-//     the token key and retiring the old version (which retires every fpe
-//     token of that version) does. Choose fpe only for fields where that is
-//     acceptable, or have the API check that a live record still holds the
-//     detokenized value (a blind-index lookup) before showing it.
+//     Tokenize without a subject) still holds the same value, and fails with
+//     CodeSubjectErased once every holder was erased. The token itself stays
+//     computable by anyone who can tokenize the value again: it is a keyed
+//     digest, not a secret.
+//   - fpe: the token is the value encrypted under a region-wide key, so
+//     decryption alone cannot know the subject is gone. A token is honoured
+//     only while a live entry for it exists: the region's, or a subject's
+//     whose DEK generation still exists. The vault's erasure calls
+//     EraseSubject, which deletes the subject's live entries (found through
+//     x/s/<ref>/) in the batch that destroys its key, so the token fails on
+//     every node at once (CodeNotFound; CodeSubjectErased while an entry
+//     of the destroyed key generation is still there, as after an erasure
+//     that raced with a create). Like a deterministic token, an fpe token
+//     keeps working while another subject holds the same value.
 //
-// Stand-alone tokens (Tokenize) are not bound to a subject: their entries
-// are sealed with the region token key and outlive any erasure until their
-// key version is retired.
+// Stand-alone tokens made without a subject are bound to nobody: their
+// entries (region-sealed, or the region's live entry) outlive any erasure
+// and live until their token key version is retired.
+//
+// # Earlier versions
+//
+// Regions created by versions before live entries kept no entry for fpe
+// tokens and encrypted whole national numbers (tokens that are not always
+// valid numbers). The first service to open such a region (one whose store
+// already holds token entries, subject keys or audit entries) records in
+// x/m/fpe the token key version current then: fpe tokens of that version
+// and earlier ones keep the earlier rules (no live entry needed: an
+// erasure revokes only the tokens whose live entries it deletes, never one
+// with no entry; the earlier phone shape), so that tokens handed out before
+// the upgrade still detokenize. Rotate the token key after the upgrade
+// (keyring.Rotate(ctx, keyring.Token)) to give every new fpe token the
+// current rules, and retire the old version once its tokens are no longer
+// needed. A new region records 0: every version follows the current rules.
 //
 // # Key rotation
 //
@@ -88,6 +146,7 @@
 package tokens
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -132,9 +191,11 @@ type Options struct {
 	// means the field's policy normaliser (internal/normalize), as the
 	// vault uses for blind indexes.
 	Normalize NormalizeFunc
-	// SeenCacheSize is the number of deterministic entries the service
-	// remembers as stored, to skip a store read when the same value is
-	// tokenized again; 0 means 1<<16, negative disables the cache.
+	// SeenCacheSize is the number of region entries (deterministic
+	// entries, live entries of fpe tokens made without a subject) the
+	// service remembers as stored, to skip a store read or write when the
+	// same value is tokenized again; 0 means 1<<16, negative disables the
+	// cache.
 	SeenCacheSize int
 }
 
@@ -150,6 +211,9 @@ type Service struct {
 	fields map[string]map[string]*fieldInfo // collection -> field
 	vers   versionCache
 	seen   *seenSet
+	// legacyFPE is the highest token key version whose fpe tokens follow
+	// the rules of earlier versions (loadFPEMode); 0 for none.
+	legacyFPE uint32
 }
 
 // fieldInfo is one tokenized field, resolved once.
@@ -158,6 +222,7 @@ type fieldInfo struct {
 	p          *policy.Field
 	kind       string
 	fpe        format.Format // fpe only
+	phone      bool          // fpe with token format e164
 	norm       normalize.Func
 }
 
@@ -221,10 +286,15 @@ func New(o Options) (*Service, error) {
 				if fi.fpe, err = format.ByName(name); err != nil {
 					return nil, fmt.Errorf("tokens: collection %s field %s: %w", pc.Name, pf.Name, err)
 				}
+				fi.phone = name == format.NameE164
 			}
 			fs[pf.Name] = fi
 		}
 		s.fields[pc.Name] = fs
+	}
+	var err error
+	if s.legacyFPE, err = loadFPEMode(context.Background(), s.st, s.keys.CurrentVersion(keyring.Token)); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -26,8 +26,8 @@ type Created struct {
 	// Replayed is true when an idempotency key matched an earlier
 	// request and this is that request's outcome.
 	Replayed bool
-	// Tokens are the tokens of the record's fields that have a token kind
-	// (none on a replay: they were given with the first answer).
+	// Tokens are the tokens of the record's fields that have a token kind;
+	// a replay returns those of the first answer.
 	Tokens []Token
 }
 
@@ -165,6 +165,7 @@ func (v *Vault) create(ctx context.Context, recs []prepared, o CreateOptions, fp
 	}
 	now := v.now().UnixNano()
 	keys := map[string]*keyring.SubjectKey{}
+	var tb tokens.BatchState // the records' tokens share one batch
 	out := make([]Created, len(recs))
 	for i := range recs {
 		p := &recs[i]
@@ -194,7 +195,7 @@ func (v *Vault) create(ctx context.Context, recs []prepared, o CreateOptions, fp
 		out[i] = Created{ID: id, Region: v.region.Name}
 		if v.tokens != nil {
 			fts, err := v.tokens.TokenizeRecordFields(ctx, &b, tokens.RecordFields{Collection: p.coll.p.Name, RecordID: id,
-				Jurisdiction: p.rec.Jurisdiction, SubjectRef: stored.SubjectRef, SubjectKey: sk, Fields: p.rec.Fields, Normalized: p.indexed})
+				Jurisdiction: p.rec.Jurisdiction, SubjectRef: stored.SubjectRef, SubjectKey: sk, Fields: p.rec.Fields, Normalized: p.indexed, Batch: &tb})
 			if err != nil {
 				return nil, tokenError(err, i)
 			}
@@ -204,7 +205,11 @@ func (v *Vault) create(ctx context.Context, recs []prepared, o CreateOptions, fp
 		}
 	}
 	if ik != nil {
-		b.Insert(ik, encodeIdem(fp, out))
+		rec, err := v.encodeIdem(fp, ik, out)
+		if err != nil {
+			return nil, err
+		}
+		b.Insert(ik, rec)
 	}
 	entries := make([]entry.Entry, len(recs))
 	for i := range recs {
@@ -472,7 +477,8 @@ func (v *Vault) deleteOps(b *store.Batch, id string, st *recordfmt.Record) {
 
 // EraseSubject destroys the subject's data key (crypto-shredding: every
 // copy of its ciphertexts, backups included, becomes unreadable) and deletes
-// its records. It returns the number of records deleted. Erasing an
+// its records and the live entries of its fpe tokens (tokens.EraseSubject),
+// in one batch, so that no token of the subject detokenizes after. It returns the number of records deleted. Erasing an
 // unknown subject deletes nothing and is not an error.
 func (v *Vault) EraseSubject(ctx context.Context, subject string, who Actor) (int, error) {
 	if err := checkSubject(subject); err != nil {
@@ -500,6 +506,13 @@ func (v *Vault) EraseSubject(ctx context.Context, subject string, who Actor) (in
 		v.deleteOps(&b, id, st)
 		erased = append(erased, id)
 		n++
+	}
+	if v.tokens != nil {
+		// The live entries of the subject's fpe tokens go in the same
+		// batch as its key: no token of the subject detokenizes after.
+		if err := v.tokens.EraseSubject(ctx, &b, ref); err != nil {
+			return 0, fmt.Errorf("vault: erase: %w", err)
+		}
 	}
 	done, err := v.keys.DestroySubjectKey(ctx, subject, &b)
 	if err != nil {

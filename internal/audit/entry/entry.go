@@ -7,7 +7,7 @@
 // every other string is an identifier restricted to printable ASCII without
 // spaces, so free text cannot slip in.
 //
-// # Encoding (version 1)
+// # Encoding (version 2; version 1 is still read)
 //
 // The encoding is canonical: Marshal is a bijection between valid entries
 // and their bytes, and Parse accepts exactly the bytes Marshal produces
@@ -15,7 +15,7 @@
 // minimal uvarint length followed by that many bytes; a "list" is a minimal
 // uvarint count followed by that many items.
 //
-//	byte     version (0x01)
+//	byte     version (0x02; 0x01 for entries written before version 2)
 //	uint64   index in the log
 //	int64    time, Unix nanoseconds (UTC)
 //	str      region
@@ -31,8 +31,22 @@
 //	str      decision
 //	str      rule
 //	str      outcome ("ok", "denied", "aborted" or "error:<code>")
+//	list str masked field names                        (version 2 only)
+//	list     refused fields, each: str field, str code (version 2 only)
 //
 // The leaf of the Merkle tree is the hash of exactly these bytes.
+//
+// # What the field lists mean
+//
+// In a version 2 entry every field a request touched is named once per
+// treatment: Fields are the fields written (create, patch) or shown in
+// clear (read, search, detokenize), Masked the fields shown masked, and
+// Refused the fields withheld, each with the reason's code. A field of
+// one record is in exactly one of the three; in an entry about several
+// records a field may be in two when the records were treated differently.
+// A version 1 entry (Version 1) has only Fields, the fields shown in any
+// form, and is kept exactly as it was written so that its leaf hash, and
+// with it the log, still verifies.
 package entry
 
 import (
@@ -42,8 +56,12 @@ import (
 	"time"
 )
 
-// Version is the only encoding version this package writes and reads.
-const Version = 1
+// Version is the encoding version this package writes; it also reads
+// LegacyVersion.
+const Version = 2
+
+// LegacyVersion is the first encoding, without Masked and Refused.
+const LegacyVersion = 1
 
 // Limits enforced by Marshal and Parse.
 const (
@@ -120,6 +138,22 @@ type Entry struct {
 	Decision   string       `json:"decision,omitempty"`
 	Rule       string       `json:"rule,omitempty"`
 	Outcome    string       `json:"outcome"`
+	// Masked are the fields shown masked (version 2).
+	Masked []string `json:"masked,omitempty"`
+	// Refused are the fields withheld, with the reason (version 2).
+	Refused []Refusal `json:"refused,omitempty"`
+	// Version is the entry's encoding: 0 for the current one (Version),
+	// LegacyVersion for an entry read from a version 1 encoding, which
+	// has no Masked or Refused and whose Fields are the fields shown in
+	// any form.
+	Version int `json:"version,omitempty"`
+}
+
+// Refusal is a field withheld from the caller and the stable code of the
+// reason (for example "permission_denied" or "clear_access_required").
+type Refusal struct {
+	Field string `json:"field"`
+	Code  string `json:"code"`
 }
 
 // Error is the error of Marshal and Parse.
@@ -143,6 +177,15 @@ func (e *Entry) Validate() error {
 	if !e.Action.Valid() {
 		return errorf("unknown action")
 	}
+	switch e.Version {
+	case 0:
+	case LegacyVersion:
+		if len(e.Masked) != 0 || len(e.Refused) != 0 {
+			return errorf("a version 1 entry has no masked or refused fields")
+		}
+	default:
+		return errorf("unknown version %d", e.Version)
+	}
 	for _, f := range []struct{ name, v string }{
 		{"region", e.Region}, {"request id", e.RequestID}, {"principal", e.Principal},
 		{"location", e.Location}, {"collection", e.Collection}, {"purpose", e.Purpose},
@@ -155,8 +198,21 @@ func (e *Entry) Validate() error {
 	if err := checkOutcome(e.Outcome); err != nil {
 		return err
 	}
-	if len(e.Records) > MaxList || len(e.Fields) > MaxList || len(e.Subjects) > MaxList {
+	if len(e.Records) > MaxList || len(e.Fields) > MaxList || len(e.Subjects) > MaxList || len(e.Masked) > MaxList || len(e.Refused) > MaxList {
 		return errorf("more than %d record ids, fields or subjects", MaxList)
+	}
+	for _, s := range e.Masked {
+		if err := checkIdent("masked field", s); err != nil {
+			return err
+		}
+	}
+	for _, r := range e.Refused {
+		if err := checkIdent("refused field", r.Field); err != nil {
+			return err
+		}
+		if err := checkIdent("refusal code", r.Code); err != nil {
+			return err
+		}
 	}
 	for _, s := range e.Records {
 		if err := checkIdent("record id", s); err != nil {
@@ -220,7 +276,11 @@ func Marshal(e *Entry) ([]byte, error) {
 
 // AppendMarshal appends the encoding of e, which must Validate, to dst.
 func AppendMarshal(dst []byte, e *Entry) []byte {
-	dst = append(dst, Version)
+	if e.Version == LegacyVersion {
+		dst = append(dst, LegacyVersion)
+	} else {
+		dst = append(dst, Version)
+	}
 	dst = binary.BigEndian.AppendUint64(dst, e.Index)
 	dst = binary.BigEndian.AppendUint64(dst, uint64(e.Time.UnixNano()))
 	for _, s := range []string{e.Region, e.RequestID, e.Principal, e.Location, string(e.Action), e.Collection} {
@@ -242,6 +302,17 @@ func AppendMarshal(dst []byte, e *Entry) []byte {
 	for _, s := range []string{e.Purpose, e.Decision, e.Rule, e.Outcome} {
 		dst = appendStr(dst, s)
 	}
+	if e.Version == LegacyVersion {
+		return dst
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(e.Masked)))
+	for _, s := range e.Masked {
+		dst = appendStr(dst, s)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(e.Refused)))
+	for _, r := range e.Refused {
+		dst = appendStr(appendStr(dst, r.Field), r.Code)
+	}
 	return dst
 }
 
@@ -258,6 +329,12 @@ func (e *Entry) size() int {
 	}
 	for _, m := range e.Subjects {
 		n += 1 + len(m)
+	}
+	for _, s := range e.Masked {
+		n += 2 + len(s)
+	}
+	for _, r := range e.Refused {
+		n += 4 + len(r.Field) + len(r.Code)
 	}
 	return n
 }
@@ -345,7 +422,7 @@ func Parse(b []byte) (*Entry, error) {
 	if len(b) == 0 {
 		return nil, errorf("empty")
 	}
-	if b[0] != Version {
+	if b[0] != Version && b[0] != LegacyVersion {
 		return nil, errorf("unknown version %d", b[0])
 	}
 	d := &decoder{b: b[1:]}
@@ -378,6 +455,21 @@ func Parse(b []byte) (*Entry, error) {
 	e.Decision = d.str("decision")
 	e.Rule = d.str("rule")
 	e.Outcome = d.str("outcome")
+	if b[0] == LegacyVersion {
+		e.Version = LegacyVersion
+	} else {
+		e.Masked = d.list("masked field")
+		if n := d.uvarint(MaxList, "refused count"); n > 0 && d.err == nil {
+			e.Refused = make([]Refusal, 0, min(n, 64))
+			for range n {
+				r := Refusal{Field: d.str("refused field"), Code: d.str("refusal code")}
+				if d.err != nil {
+					break
+				}
+				e.Refused = append(e.Refused, r)
+			}
+		}
+	}
 	if d.err != nil {
 		return nil, d.err
 	}

@@ -2,6 +2,7 @@ package entry
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -24,6 +25,10 @@ func TestRoundTrip(t *testing.T) {
 		"ok/full":    sample(),
 		"ok/minimal": {Time: time.Unix(0, 1).UTC(), Action: Admin, Outcome: ErrorOutcome("store_full")},
 		"ok/denied":  {Index: 1 << 63, Time: time.Unix(-5, 0).UTC(), Action: Detokenize, Outcome: Denied},
+		"ok/mixed": {Time: time.Unix(7, 0).UTC(), Action: Detokenize, Records: []string{"r1"}, Fields: []string{"phone"},
+			Masked: []string{"name"}, Refused: []Refusal{{"email", "clear_access_required"}, {"national_id", "permission_denied"}},
+			Decision: "partial", Outcome: OK},
+		"ok/legacy": func() *Entry { e := sample(); e.Version = LegacyVersion; return e }(),
 	} {
 		t.Run(name, func(t *testing.T) {
 			b, err := Marshal(e)
@@ -58,6 +63,10 @@ func TestInvalid(t *testing.T) {
 		"fail/empty-code":     func(e *Entry) { e.Outcome = "error:" },
 		"fail/short-mac":      func(e *Entry) { e.Subjects = []SubjectMAC{[]byte("alice@example")} },
 		"fail/record-newline": func(e *Entry) { e.Records = []string{"a\nb"} },
+		"fail/masked-space":   func(e *Entry) { e.Masked = []string{"a b"} },
+		"fail/refusal-code":   func(e *Entry) { e.Refused = []Refusal{{"email", "not\tok"}} },
+		"fail/legacy-masked":  func(e *Entry) { e.Version, e.Masked = LegacyVersion, []string{"email"} },
+		"fail/version":        func(e *Entry) { e.Version = 2 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := sample()
@@ -81,7 +90,8 @@ func TestParseStrict(t *testing.T) {
 	nonMinimal = append(nonMinimal, good[18:]...)
 	for name, b := range map[string][]byte{
 		"fail/empty":       nil,
-		"fail/version":     append([]byte{2}, good[1:]...),
+		"fail/version":     append([]byte{3}, good[1:]...),
+		"fail/v1-with-v2":  append([]byte{1}, good[1:]...), // version 1 has no trailing lists
 		"fail/trailing":    append(append([]byte{}, good...), 0),
 		"fail/truncated":   good[:len(good)-1],
 		"fail/non-minimal": nonMinimal,
@@ -100,8 +110,43 @@ func TestParseStrict(t *testing.T) {
 	}
 }
 
+// legacyGolden is sample() as version 1 wrote it, before version 2 existed:
+// entries already in logs must keep parsing to the same bytes, or their
+// leaf hashes, and the logs, would no longer verify.
+const legacyGolden = "01000000000000002a1828ac068633807b08636e2d6e6f727468057265712d310b7376632d62696c6c696e6702434e04726561640963" +
+	"7573746f6d657273020c636e2d6e6f7274685f6162630c636e2d6e6f7274685f6465660205656d61696c0570686f6e65012007070707070707070707" +
+	"0707070707070707070707070707070707070707070707737570706f727405636c65617209696e2d726567696f6e026f6b"
+
+func TestLegacyVersion1(t *testing.T) {
+	b, err := hex.DecodeString(legacyGolden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Parse(b)
+	if err != nil {
+		t.Fatalf("a version 1 entry no longer parses: %v", err)
+	}
+	want := sample()
+	want.Version = LegacyVersion
+	if diff := cmp.Diff(want, e); diff != "" {
+		t.Fatalf("version 1 entry (-want +got):\n%s", diff)
+	}
+	out, err := Marshal(e)
+	if err != nil || !bytes.Equal(out, b) {
+		t.Fatalf("version 1 entry re-encodes to %x, %v", out, err)
+	}
+	cur, _ := Marshal(sample())
+	if cur[0] != Version || bytes.Equal(cur, b) {
+		t.Fatalf("new entries must be written as version %d", Version)
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	b, _ := Marshal(sample())
+	f.Add(b)
+	b, _ = hex.DecodeString(legacyGolden)
+	f.Add(b)
+	b, _ = Marshal(&Entry{Time: time.Unix(0, 1), Action: Read, Masked: []string{"name"}, Refused: []Refusal{{"email", "x"}}, Outcome: OK})
 	f.Add(b)
 	b, _ = Marshal(&Entry{Time: time.Unix(0, 1), Action: Void, Outcome: Aborted})
 	f.Add(b)

@@ -1,0 +1,239 @@
+package tokens
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/normalize"
+	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/token/ff1"
+	"github.com/domicile/domicile/internal/token/format"
+	"github.com/domicile/domicile/internal/tokens/tokfmt"
+)
+
+// This file holds what makes fpe tokens revocable: live entries, the
+// subject index that erasure follows, the region's fpe mode and the phone
+// scheme whose tokens are valid numbers. See the package documentation,
+// "Erasure" and "Earlier versions".
+
+// loadFPEMode returns the highest token key version whose fpe tokens follow
+// the rules of earlier versions (0: none), writing the region's mode the
+// first time a service opens the store.
+//
+// A region whose store holds no token entry, no subject key and no audit
+// entry yet is new: every version follows the current rules. Otherwise
+// fpe tokens may have been issued by an earlier version, with no live entry
+// and in the old phone shape: the versions up to the current one keep
+// those rules, so that such tokens still detokenize, and rotating the
+// token key gives the current rules to every later token.
+func loadFPEMode(ctx context.Context, st store.Store, cur uint32) (uint32, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		raw, err := st.Get(ctx, []byte(keyFPEMode))
+		if err == nil {
+			if len(raw) != 4 {
+				return 0, fmt.Errorf("tokens: the region's fpe mode is corrupt")
+			}
+			return binary.BigEndian.Uint32(raw), nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return 0, fmt.Errorf("tokens: reading the fpe mode: %w", err)
+		}
+		legacy := uint32(0)
+		// Prefixes of other packages, read only to tell a new region from
+		// one that served requests before this mode existed: audit
+		// entries (every tokenize and create is one) and subject keys.
+		for _, p := range []string{prefixRandom, prefixDet, "k/dek/", "a/e/"} {
+			kvs, err := st.Scan(ctx, []byte(p), store.PrefixEnd([]byte(p)), 1)
+			if err != nil {
+				return 0, fmt.Errorf("tokens: reading the store: %w", err)
+			}
+			if len(kvs) > 0 {
+				legacy = cur
+				break
+			}
+		}
+		var b store.Batch
+		b.Insert([]byte(keyFPEMode), binary.BigEndian.AppendUint32(nil, legacy))
+		err = st.Apply(ctx, &b)
+		if err == nil {
+			return legacy, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return 0, fmt.Errorf("tokens: writing the fpe mode: %w", err)
+		}
+	}
+	return 0, fmt.Errorf("tokens: the fpe mode kept changing")
+}
+
+// strictFPE reports whether fpe tokens of key version v need a live entry
+// (and, for e164 fields, use the valid-number scheme).
+func (s *Service) strictFPE(v uint32) bool { return v > s.legacyFPE }
+
+// Phone scheme of strict versions, for e164 fields: the "+", the country
+// calling code and all but the last phoneDigits digits of the national
+// number stay in clear; the last phoneDigits digits (all of them for a
+// national number of 6 or 7 digits) are FF1-encrypted with the clear part
+// in the tweak, and encryption is repeated (cycle walking) until the
+// result is a valid number for its country by the same check the phone
+// normaliser applies. FF1 is a permutation of the encrypted digits, so
+// decryption walks back the same way and stops at the value.
+const (
+	phoneDigits  = 7
+	phoneMaxWalk = 4096
+	phoneTweak   = "tokens e164 v2 "
+)
+
+// validPhone reports whether s is a valid E.164 number in normal form.
+func validPhone(s string) bool {
+	n, err := normalize.NormalizePhone(s, "")
+	return err == nil && n == s
+}
+
+func phoneCrypt(c *ff1.Cipher, s string, decrypt bool) (string, error) {
+	cc, err := format.SplitE164(s)
+	if err != nil {
+		return "", err
+	}
+	nsn := len(s) - 1 - cc
+	n := min(nsn, phoneDigits)
+	if n < 6 {
+		return "", fmt.Errorf("the national number has %d digits, fpe needs at least 6: %w", nsn, ff1.ErrLength)
+	}
+	if !decrypt && !validPhone(s) {
+		return "", fmt.Errorf("%w: not a valid number for its country", format.ErrInvalid)
+	}
+	keep := s[:len(s)-n]
+	tweak := []byte(phoneTweak + keep)
+	x := make([]uint16, n)
+	for i := range x {
+		x[i] = uint16(s[len(keep)+i] - '0')
+	}
+	buf := []byte(s)
+	for range phoneMaxWalk {
+		if decrypt {
+			x, err = c.DecryptTweak(x, tweak)
+		} else {
+			x, err = c.EncryptTweak(x, tweak)
+		}
+		if err != nil {
+			return "", err
+		}
+		for i, d := range x {
+			buf[len(keep)+i] = byte('0' + d)
+		}
+		if validPhone(string(buf)) {
+			return string(buf), nil
+		}
+	}
+	return "", fmt.Errorf("%w: no valid number within %d steps", format.ErrInvalid, phoneMaxWalk)
+}
+
+// fpeEncrypt returns the fpe token of a normalised value under key version
+// v.
+func (s *Service) fpeEncrypt(c *ff1.Cipher, fi *fieldInfo, v uint32, norm string) (string, error) {
+	if fi.phone && s.strictFPE(v) {
+		return phoneCrypt(c, norm, false)
+	}
+	return fi.fpe.Encrypt(c, nil, norm)
+}
+
+// fpeDecrypt returns the normalised value of an fpe token of key version v.
+func (s *Service) fpeDecrypt(c *ff1.Cipher, fi *fieldInfo, v uint32, tok string) (string, error) {
+	if fi.phone && s.strictFPE(v) {
+		return phoneCrypt(c, tok, true)
+	}
+	return fi.fpe.Decrypt(c, nil, tok)
+}
+
+// liveKeyOf returns the prefix of the live entries of fpe token tok.
+func liveKeyOf(vk *verKeys, fi *fieldInfo, tok string) []byte {
+	var mac [tokfmt.IDSize]byte
+	vk.liveMAC(mac[:], fi.coll, fi.name, tok)
+	return livePrefix(vk.version, mac[:])
+}
+
+// putLive adds to b the live entry of an fpe token (prefix from
+// liveKeyOf): the region's when sk is nil, else the subject's, which holds
+// the generation of the subject's key and is listed in the subject's index
+// so that EraseSubject removes it.
+func putLive(b *store.Batch, prefix, ref []byte, sk *keyring.SubjectKey) {
+	if sk == nil {
+		b.Put(prefix, []byte{})
+		return
+	}
+	key := append(bytes.Clone(prefix), ref...)
+	b.Put(key, binary.BigEndian.AppendUint32(nil, sk.Version))
+	b.Put(append(subjectIndexPrefix(ref), key...), []byte{})
+}
+
+// checkLive reports whether fpe token tok (of key version vk) is live: it
+// has the region's entry, or a subject's whose key still exists. A token
+// with no entry at all is live only in a version that follows the rules of
+// earlier versions; otherwise the error is CodeSubjectErased when every
+// entry belonged to erased subjects, else CodeNotFound.
+func (s *Service) checkLive(ctx context.Context, vk *verKeys, fi *fieldInfo, tok string) *Error {
+	prefix := liveKeyOf(vk, fi, tok)
+	end := store.PrefixEnd(prefix)
+	start := prefix
+	refLen := s.suite.MAC().Size()
+	seen, erased := false, false
+	for {
+		kvs, err := s.st.Scan(ctx, start, end, detPage)
+		if err != nil {
+			return wrapf(CodeInternal, err, "reading the token's live entries")
+		}
+		for _, kv := range kvs {
+			seen = true
+			suffix := kv.Key[len(prefix):]
+			if len(suffix) == 0 {
+				return nil
+			}
+			if len(suffix) != refLen || len(kv.Value) != 4 {
+				return errorf(CodeIntegrity, "a live token entry is malformed")
+			}
+			_, kerr := s.keys.SubjectKeyByRef(ctx, suffix, binary.BigEndian.Uint32(kv.Value))
+			switch {
+			case kerr == nil:
+				return nil
+			case errors.Is(kerr, keyring.ErrNoSubjectKey):
+				erased = true
+			default:
+				return wrapf(CodeInternal, kerr, "subject key")
+			}
+		}
+		if len(kvs) < detPage {
+			break
+		}
+		start = append(bytes.Clone(kvs[len(kvs)-1].Key), 0)
+	}
+	switch {
+	case erased:
+		return errorf(CodeSubjectErased, "the token's subject was erased")
+	case !seen && !s.strictFPE(vk.version):
+		return nil // issued by an earlier version, which kept no entry
+	}
+	return errorf(CodeNotFound, "no such token in region %s", s.region)
+}
+
+// EraseSubject adds to b the deletion of every live entry of the subject
+// with keyed reference ref (keyring.SubjectRef), and of its index, so that
+// none of its fpe tokens detokenizes once b is applied, on any node. The
+// vault's erasure calls it with the batch that destroys the subject's key;
+// random and deterministic entries of the subject need nothing more: they
+// are sealed with that key.
+func (s *Service) EraseSubject(ctx context.Context, b *store.Batch, ref []byte) error {
+	prefix := subjectIndexPrefix(ref)
+	kvs, err := s.st.Scan(ctx, prefix, store.PrefixEnd(prefix), 0)
+	if err != nil {
+		return wrapf(CodeInternal, err, "reading the subject's token entries")
+	}
+	for _, kv := range kvs {
+		b.Delete(kv.Key[len(prefix):])
+		b.Delete(kv.Key)
+	}
+	return nil
+}
