@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/access/bearer"
@@ -17,13 +19,31 @@ import (
 // region (web.FanOut).
 
 // everyRegion sends the request to every region and answers with the first
-// region's answer, or the first failure.
+// region's answer. A change that some regions made and others did not is
+// answered with what to do next: every principal change is idempotent in a
+// region, so repeating the same request finishes it.
 func (g *Gateway) everyRegion(w http.ResponseWriter, r *http.Request) {
-	g.fanOutBody(w, r, nil)
+	g.fanOutBody(w, r, nil, "")
 }
 
-func (g *Gateway) fanOutBody(w http.ResponseWriter, r *http.Request, body []byte) {
+// fanOutBody sends body to every region. token is the bearer token the
+// request gives the principal ("" for changes that give none): when the
+// change reached only some regions, the caller still learns it, to repeat
+// the request with it.
+func (g *Gateway) fanOutBody(w http.ResponseWriter, r *http.Request, body []byte, token string) {
 	answers := g.fanOut(r, g.order, r.Method, r.URL.EscapedPath(), nil, func(string) []byte { return body })
+	var done, failed []string
+	for _, a := range answers {
+		if a.err == nil && a.status < 300 {
+			done = append(done, a.region)
+		} else {
+			failed = append(failed, a.region)
+		}
+	}
+	if len(done) > 0 && len(failed) > 0 {
+		g.partial(w, r, answers, done, failed, token)
+		return
+	}
 	if g.firstFailure(w, r, answers) {
 		return
 	}
@@ -31,6 +51,36 @@ func (g *Gateway) fanOutBody(w http.ResponseWriter, r *http.Request, body []byte
 	status := answers[0].status
 	w.WriteHeader(status)
 	w.Write(answers[0].body)
+}
+
+// partial answers a principal change that some regions made: with the
+// first failure's status and code, the regions done and not, and, for a
+// change that gives a token, the token, so that the caller can repeat the
+// request with it and no region keeps a token nobody received.
+func (g *Gateway) partial(w http.ResponseWriter, r *http.Request, answers []answer, done, failed []string, token string) {
+	var p client.Problem
+	for _, a := range answers {
+		if a.err != nil {
+			p = web.ProblemOf(a.err)
+			break
+		}
+		if a.status >= 300 {
+			if json.Unmarshal(a.body, &p) != nil || p.Code == "" {
+				p = web.ProblemOf(unavailable(a.region, "answered with a malformed body", nil))
+			}
+			break
+		}
+	}
+	again := "repeat the same request"
+	if token != "" {
+		again += " with \"token\" set to the token of this answer"
+		p.Token = token
+	}
+	p.Detail = fmt.Sprintf("done in %s, not in %s (%s); every region applies a repeat once, so %s to finish",
+		strings.Join(done, ", "), strings.Join(failed, ", "), p.Detail, again)
+	p.Hint = "nothing is lost: " + again + " once every region answers"
+	p.RequestID = web.RequestID(r)
+	web.WriteProblem(w, p)
 }
 
 func (g *Gateway) firstRegion(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +97,7 @@ func (g *Gateway) createPrincipal(w http.ResponseWriter, r *http.Request) {
 		req.Token = bearer.New()
 	}
 	body, _ := json.Marshal(req)
-	g.fanOutBody(w, r, body)
+	g.fanOutBody(w, r, body, req.Token)
 }
 
 func (g *Gateway) rotateToken(w http.ResponseWriter, r *http.Request) {
@@ -60,7 +110,7 @@ func (g *Gateway) rotateToken(w http.ResponseWriter, r *http.Request) {
 		req.Token = bearer.New()
 	}
 	body, _ := json.Marshal(req)
-	g.fanOutBody(w, r, body)
+	g.fanOutBody(w, r, body, req.Token)
 }
 
 func (g *Gateway) listPrincipals(w http.ResponseWriter, r *http.Request) {
