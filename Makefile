@@ -12,8 +12,11 @@ export GOFLAGS
 
 all: build
 
+# The commit `domicile version` names (empty outside a git checkout).
+COMMIT    := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -modified)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/domicile
+	$(GO) build -ldflags "-X main.commit=$(COMMIT)" -o $(BIN) ./cmd/domicile
 
 ## run: every region of examples/policy.yaml in one process, the gateway at $(LISTEN), sample data in ./$(DATA)
 run: build

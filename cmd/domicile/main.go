@@ -34,6 +34,7 @@ func commands() []command {
 		{"keys", "show and rotate a region's keys", runKeys},
 		{"policy", "check a policy file", runPolicy},
 		{"crypto", "the operator's crypto toolbox: hash, mac, seal, open, sign, verify, wycheproof", runCrypto},
+		{"version", "print the version, the commit it was built from and the Go version", runVersion},
 	}
 }
 
@@ -69,6 +70,9 @@ func run(ctx context.Context, e *env, args []string) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args[0] = "version"
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {

@@ -151,8 +151,14 @@ Prints one line per created record: its id and its region.`)
 	if err != nil {
 		return conn.failed(ctx, "", err)
 	}
+	// One line per record: its id and region, then field=token for each
+	// field the policy tokenizes (the tokens global systems keep).
 	for _, r := range out.Records {
-		fmt.Fprintf(e.stdout, "%s %s\n", r.ID, r.Region)
+		line := r.ID + " " + r.Region
+		for _, t := range r.Tokens {
+			line += " " + t.Field + "=" + t.Token
+		}
+		fmt.Fprintln(e.stdout, line)
 	}
 	if out.Replayed {
 		fmt.Fprintln(e.stderr, "note: the idempotency key matched an earlier request; these are the records it created")
