@@ -76,15 +76,17 @@ func (s *Service) Detokenize(ctx context.Context, items []DItem) ([]DResult, err
 	}
 	out := make([]DResult, len(items))
 	memo := versionMemo{s: s}
+	var pend []pendingLive
 	for i := range items {
-		out[i] = s.detokenizeOne(ctx, &memo, &items[i])
+		out[i] = s.detokenizeOne(ctx, &memo, &items[i], &pend, i)
 	}
+	s.checkLiveMany(ctx, out, pend)
 	return out, nil
 }
 
-func (s *Service) detokenizeOne(ctx context.Context, memo *versionMemo, it *DItem) DResult {
+func (s *Service) detokenizeOne(ctx context.Context, memo *versionMemo, it *DItem, pend *[]pendingLive, i int) DResult {
 	if !tokfmt.IsToken(it.Token) {
-		return s.detokenizeFPE(ctx, memo, it)
+		return s.detokenizeFPE(memo, it, pend, i)
 	}
 	t, err := tokfmt.Parse(it.Token)
 	if err != nil {
@@ -229,7 +231,11 @@ func (s *Service) open(ctx context.Context, memo *versionMemo, tok string, e *to
 	return r
 }
 
-func (s *Service) detokenizeFPE(ctx context.Context, memo *versionMemo, it *DItem) DResult {
+// detokenizeFPE decrypts an fpe token. The live entry is checked after
+// the whole batch is decrypted (checkLiveMany), so that the region entries
+// of every token are read at once: a successful result is appended to pend
+// and holds its value only once the check passes.
+func (s *Service) detokenizeFPE(memo *versionMemo, it *DItem, pend *[]pendingLive, i int) DResult {
 	if it.Collection == "" || it.Field == "" {
 		return DResult{Err: errorf(CodeNeedField, "not a random or deterministic token; an fpe token needs its collection and field")}
 	}
@@ -259,8 +265,6 @@ func (s *Service) detokenizeFPE(ctx context.Context, memo *versionMemo, it *DIte
 	if err != nil {
 		return DResult{Err: wrapf(CodeMalformedToken, err, "the token does not fit token format %s of field %s", fi.p.TokenFormat, fi.name)}
 	}
-	if e := s.checkLive(ctx, vk, fi, it.Token); e != nil {
-		return DResult{Err: e}
-	}
+	*pend = append(*pend, pendingLive{i: i, vk: vk, fi: fi, prefix: liveKeyOf(vk, fi, it.Token)})
 	return DResult{Value: val, Kind: KindFPE, Collection: fi.coll, Field: fi.name, KeyVersion: v}
 }

@@ -93,7 +93,11 @@ func validPhone(s string) bool {
 	return err == nil && n == s
 }
 
-func phoneCrypt(c *ff1.Cipher, s string, decrypt bool) (string, error) {
+// phoneCrypt encrypts (or decrypts) the last digits of phone number s,
+// cycle-walking until the result is a valid number in normal form. With
+// normal, s is already the phone normaliser's output (valid and in normal
+// form) and is not checked again.
+func phoneCrypt(c *ff1.Cipher, s string, decrypt, normal bool) (string, error) {
 	cc, err := format.SplitE164(s)
 	if err != nil {
 		return "", err
@@ -103,7 +107,7 @@ func phoneCrypt(c *ff1.Cipher, s string, decrypt bool) (string, error) {
 	if n < 6 {
 		return "", fmt.Errorf("the national number has %d digits, fpe needs at least 6: %w", nsn, ff1.ErrLength)
 	}
-	if !decrypt && !validPhone(s) {
+	if !decrypt && !normal && !validPhone(s) {
 		return "", fmt.Errorf("%w: not a valid number for its country", format.ErrInvalid)
 	}
 	keep := s[:len(s)-n]
@@ -136,7 +140,8 @@ func phoneCrypt(c *ff1.Cipher, s string, decrypt bool) (string, error) {
 // v.
 func (s *Service) fpeEncrypt(c *ff1.Cipher, fi *fieldInfo, v uint32, norm string) (string, error) {
 	if fi.phone && s.strictFPE(v) {
-		return phoneCrypt(c, norm, false)
+		// The phone normaliser's output is valid and in normal form.
+		return phoneCrypt(c, norm, false, fi.p.Normalizer == normalize.Phone)
 	}
 	return fi.fpe.Encrypt(c, nil, norm)
 }
@@ -144,7 +149,7 @@ func (s *Service) fpeEncrypt(c *ff1.Cipher, fi *fieldInfo, v uint32, norm string
 // fpeDecrypt returns the normalised value of an fpe token of key version v.
 func (s *Service) fpeDecrypt(c *ff1.Cipher, fi *fieldInfo, v uint32, tok string) (string, error) {
 	if fi.phone && s.strictFPE(v) {
-		return phoneCrypt(c, tok, true)
+		return phoneCrypt(c, tok, true, false)
 	}
 	return fi.fpe.Decrypt(c, nil, tok)
 }
@@ -170,13 +175,52 @@ func putLive(b *store.Batch, prefix, ref []byte, sk *keyring.SubjectKey) {
 	b.Put(append(subjectIndexPrefix(ref), key...), []byte{})
 }
 
-// checkLive reports whether fpe token tok (of key version vk) is live: it
+// pendingLive is an fpe result of a Detokenize batch whose live entry is
+// still to be checked: item i, its key version and field, and the prefix
+// of its live entries (liveKeyOf).
+type pendingLive struct {
+	i      int
+	vk     *verKeys
+	fi     *fieldInfo
+	prefix []byte
+}
+
+// checkLiveMany runs checkLive for every pending result, replacing those
+// that fail by their error. The region's entry sits at the prefix itself,
+// so one multi-key read settles every token that has one; the others
+// (subjects' entries, tokens of earlier versions, revoked tokens) take
+// checkLive's scan, which gives the same answer for a token with a region
+// entry: that entry sorts first and makes it live.
+func (s *Service) checkLiveMany(ctx context.Context, out []DResult, pend []pendingLive) {
+	if len(pend) == 0 {
+		return
+	}
+	keys := make([][]byte, len(pend))
+	for j := range pend {
+		keys[j] = pend[j].prefix
+	}
+	vals, err := store.GetMany(ctx, s.st, keys)
+	if err != nil {
+		vals = nil // each token takes the scan, which reports the error
+	}
+	for j := range pend {
+		if vals != nil && vals[j] != nil {
+			continue
+		}
+		p := &pend[j]
+		if e := s.checkLive(ctx, p.vk, p.prefix); e != nil {
+			out[p.i] = DResult{Err: e}
+		}
+	}
+}
+
+// checkLive reports whether an fpe token (of key version vk) is live: it
 // has the region's entry, or a subject's whose key still exists. A token
 // with no entry at all is live only in a version that follows the rules of
 // earlier versions; otherwise the error is CodeSubjectErased when every
 // entry belonged to erased subjects, else CodeNotFound.
-func (s *Service) checkLive(ctx context.Context, vk *verKeys, fi *fieldInfo, tok string) *Error {
-	prefix := liveKeyOf(vk, fi, tok)
+// prefix is the prefix of the token's live entries (liveKeyOf).
+func (s *Service) checkLive(ctx context.Context, vk *verKeys, prefix []byte) *Error {
 	end := store.PrefixEnd(prefix)
 	start := prefix
 	refLen := s.suite.MAC().Size()
