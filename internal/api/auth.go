@@ -9,6 +9,7 @@ import (
 	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/errcode"
 	"github.com/domicile/domicile/internal/region"
+	"github.com/domicile/domicile/internal/web"
 )
 
 type ctxKey int
@@ -44,12 +45,20 @@ func RequireAuth(h http.Handler, s *region.Service, log *slog.Logger) http.Handl
 		}
 		a, err := s.Authenticate(r.Context(), tok)
 		if err != nil {
-			if errcode.CodeOf(err) == errcode.Unauthenticated {
+			switch errcode.CodeOf(err) {
+			case errcode.Unauthenticated:
 				w.Header().Set("WWW-Authenticate", `Bearer realm="domicile", error="invalid_token"`)
+			case errcode.PrincipalLocked:
+				if a != nil {
+					w.Header().Set(web.GuardUsageHeader, web.FormatGuardUsage(web.GuardUsage{Principal: a.ID, Locked: true}))
+				}
 			}
 			writeProblem(w, r, log, err)
 			return
 		}
+		// What the principal did here so far, for the gateway to relay to
+		// the other regions' guards.
+		w.Header().Set(web.GuardUsageHeader, web.FormatGuardUsage(web.GuardUsage{Principal: a.ID, Counts: s.Usage(a.ID)}))
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), accountKey, a)))
 	})
 }

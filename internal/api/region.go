@@ -109,8 +109,12 @@ func NewRegion(o RegionOptions) (http.Handler, error) {
 // caller is who makes request r, and why.
 func caller(r *http.Request) region.Caller {
 	a, _ := AccountOf(r.Context())
-	return region.Caller{Account: a, RequestID: requestID(r), Purpose: r.Header.Get(web.PurposeHeader),
+	c := region.Caller{Account: a, RequestID: requestID(r), Purpose: r.Header.Get(web.PurposeHeader),
 		Route: strings.ReplaceAll(r.Pattern, " ", ":")}
+	if v := r.Header.Get(web.GuardElsewhereHeader); v != "" {
+		c.Elsewhere.Counts, c.Elsewhere.LockedIn = web.ParseGuardElsewhere(v)
+	}
+	return c
 }
 
 // limitParam reads ?limit= by the one paging rule.

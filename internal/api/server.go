@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/domicile/domicile/internal/errcode"
 	"github.com/domicile/domicile/internal/web"
 )
 
@@ -20,6 +21,12 @@ func requestID(r *http.Request) string { return web.RequestID(r) }
 // cause of server errors (never a submitted value: errcode errors carry
 // none).
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errcode.CodeOf(err) == errcode.PrincipalLocked {
+		if a, ok := AccountOf(r.Context()); ok {
+			// The gateway holds the lock in every region.
+			w.Header().Set(web.GuardUsageHeader, web.FormatGuardUsage(web.GuardUsage{Principal: a.ID, Locked: true}))
+		}
+	}
 	web.WriteError(w, r, h.log, err)
 }
 

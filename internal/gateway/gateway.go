@@ -62,6 +62,7 @@ type Gateway struct {
 	order    []string // region names in policy order
 	log      *slog.Logger
 	maxBody  int64
+	drain    *drainWatch
 }
 
 // New returns the gateway's handler. It serves every route of web.Routes.
@@ -69,7 +70,7 @@ func New(o Options) (http.Handler, error) {
 	if o.Resolver == nil {
 		return nil, errors.New("gateway: no resolver")
 	}
-	g := &Gateway{res: o.Resolver, backends: map[string]*backend{}, log: o.Logger, maxBody: o.MaxBody}
+	g := &Gateway{res: o.Resolver, backends: map[string]*backend{}, log: o.Logger, maxBody: o.MaxBody, drain: newDrainWatch(nil)}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -120,6 +121,7 @@ func (g *Gateway) handlers(m *web.Metrics) func(web.Route) http.Handler {
 		"createPrincipal":      g.createPrincipal,
 		"listPrincipals":       g.listPrincipals,
 		"rotatePrincipalToken": g.rotateToken,
+		"unlockPrincipal":      g.unlockPrincipal,
 		"getOpenAPI":           web.ServeOpenAPI,
 		"getHealth": func(w http.ResponseWriter, r *http.Request) {
 			web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -191,9 +193,13 @@ func (g *Gateway) call(ctx context.Context, region, method, path, rawQuery strin
 				req.Header.Set(h, v)
 			}
 		}
+		if v := g.drain.elsewhere(region, hdr); v != "" {
+			req.Header.Set(web.GuardElsewhereHeader, v)
+		}
 		resp, err := b.transport.RoundTrip(req)
 		if err == nil {
 			n.markUp()
+			g.drain.observe(region, hdr, resp)
 			return resp, nil
 		}
 		lastErr = err

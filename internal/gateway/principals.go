@@ -83,6 +83,32 @@ func (g *Gateway) partial(w http.ResponseWriter, r *http.Request, answers []answ
 	web.WriteProblem(w, p)
 }
 
+// unlockPrincipal unlocks a principal in every region and, when every
+// region did, forgets what the regions reported of its activity, so that
+// the budgets it is forgiven are not counted again through the gateway.
+// A refused unlock forgets nothing: a locked principal cannot clear its
+// own record by asking.
+func (g *Gateway) unlockPrincipal(w http.ResponseWriter, r *http.Request) {
+	sw := &statusRecorder{ResponseWriter: w}
+	g.everyRegion(sw, r)
+	if sw.status == http.StatusOK {
+		g.drain.forget(r.PathValue("id"))
+	}
+}
+
+// statusRecorder records the status a handler answered with.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
 func (g *Gateway) firstRegion(w http.ResponseWriter, r *http.Request) {
 	g.forward(w, r, g.order[0], nil)
 }

@@ -76,6 +76,9 @@ type Event struct {
 	// when the request failed otherwise.
 	Denied bool
 	Err    bool
+	// Elsewhere is what the principal did in the other regions, as the
+	// gateway relays it; the rules count it with this region's own.
+	Elsewhere Elsewhere
 }
 
 // Verdict is what the caller must do with the request.
@@ -267,6 +270,20 @@ func (g *Guard) Observe(ctx context.Context, ev Event) (Verdict, error) {
 		// One alert per principal, decoy and minute: a loop over a decoy
 		// does not flood the log.
 		ok, err := g.raise(ctx, &a, policy.HoneytokenRule+"/"+d, now.Unix()/60)
+		if err != nil {
+			errs = append(errs, err)
+		} else if ok {
+			v.Alerts = append(v.Alerts, a)
+		}
+	}
+	if ev.Elsewhere.LockedIn != "" && ev.Elsewhere.LockedIn != g.region {
+		// Another region's guard locked the principal: a lock holds in
+		// every region.
+		v.Lock = true
+		a := Alert{Time: now, Region: g.region, Principal: ev.Principal, Roles: ev.Roles, Rule: LockedElsewhereRule,
+			Severity: policy.SeverityHigh, Response: policy.ResponseLock, Signal: "locked-in:" + ev.Elsewhere.LockedIn,
+			Action: ev.Action, Count: 1, RequestIDs: requestIDs(ev.RequestID)}
+		ok, err := g.raise(ctx, &a, LockedElsewhereRule, now.Unix()/60)
 		if err != nil {
 			errs = append(errs, err)
 		} else if ok {

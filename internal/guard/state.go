@@ -231,6 +231,7 @@ func (ps *pstate) evaluate(g *Guard, ev *Event, now time.Time) []firing {
 		if u := ps.unlock; u != nil && now.Before(u.At.Add(r.size)) {
 			count = math.Max(0, count-u.Forgiven[r.Name])
 		}
+		count += ev.Elsewhere.Counts[r.Signal+"/"+r.Window]
 		var expected, limit float64
 		fire := false
 		if r.Max > 0 && count > float64(r.Max) {

@@ -80,22 +80,36 @@ type Caller struct {
 	RequestID string
 	Purpose   string
 	Route     string
+	// Elsewhere is what the principal did in the other regions, as the
+	// gateway relays it: the guard counts it with this region's own, so
+	// that a drain spread over regions meets one budget.
+	Elsewhere guard.Elsewhere
 }
 
 // Authenticate returns the account that holds token. Unknown, malformed,
 // expired and disabled tokens are all errcode.Unauthenticated; a locked
-// principal is errcode.PrincipalLocked.
+// principal is errcode.PrincipalLocked, returned with its account.
 func (s *Service) Authenticate(ctx context.Context, token string) (*access.Account, error) {
 	a, err := s.dir.Authenticate(ctx, token)
 	switch {
 	case errors.Is(err, access.ErrLocked):
-		return nil, errcode.New(errcode.PrincipalLocked, "principal %s is locked; an administrator unlocks it with 'domicile principals unlock'", a.ID)
+		return a, errcode.New(errcode.PrincipalLocked, "principal %s is locked; an administrator unlocks it with 'domicile principals unlock'", a.ID)
 	case errors.Is(err, access.ErrUnauthenticated):
 		return nil, errcode.New(errcode.Unauthenticated, "invalid or expired token")
 	case err != nil:
 		return nil, domainError(err)
 	}
 	return a, nil
+}
+
+// Usage returns the principal's activity in this region as the guard counts
+// it, by "signal/window", for the gateway to relay to the other regions;
+// nil when the guard is off or has not seen the principal.
+func (s *Service) Usage(principal string) map[string]float64 {
+	if s.guard == nil {
+		return nil
+	}
+	return s.guard.Usage(principal)
 }
 
 // Ready reports whether the region can serve: an audit log that cannot
@@ -194,7 +208,8 @@ func (s *Service) request(c Caller, t target) access.Request {
 func (s *Service) refuse(ctx context.Context, c Caller, t target, d access.Decision) error {
 	if s.guard != nil {
 		// Denials are a signal too.
-		s.guard.Observe(ctx, guard.Event{Principal: c.Account.ID, Roles: c.Account.Roles, RequestID: c.RequestID, Action: guardAction(t.action), Denied: true})
+		s.guard.Observe(ctx, guard.Event{Principal: c.Account.ID, Roles: c.Account.Roles, RequestID: c.RequestID, Action: guardAction(t.action),
+			Denied: true, Elsewhere: c.Elsewhere})
 	}
 	if err := s.record(ctx, c, denyEntry(t.action, t.collection, d.Code)); err != nil {
 		s.log.Error("audit: denial not recorded", "request_id", c.RequestID, "err", err)

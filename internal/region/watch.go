@@ -28,7 +28,7 @@ func (s *Service) observe(ctx context.Context, c Caller, ev guard.Event) error {
 	if s.guard == nil {
 		return nil
 	}
-	ev.Principal, ev.Roles, ev.RequestID = c.Account.ID, c.Account.Roles, c.RequestID
+	ev.Principal, ev.Roles, ev.RequestID, ev.Elsewhere = c.Account.ID, c.Account.Roles, c.RequestID, c.Elsewhere
 	v, err := s.guard.Observe(ctx, ev)
 	if err != nil {
 		return errcode.Wrap(errcode.RegionUnavailable, err, "the breach detector could not record the request; nothing was returned")
