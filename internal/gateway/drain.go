@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/sha256"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ type drainWatch struct {
 type activity struct {
 	regions  map[string]map[string]float64 // region -> counts by "signal/window"
 	lockedIn string
+	token    [16]byte // hash of the latest bearer token seen
 	seen     time.Time
 }
 
@@ -104,18 +106,26 @@ func (d *drainWatch) observe(region string, hdr http.Header, resp *http.Response
 	if len(d.by) >= maxWatched {
 		d.prune(now)
 	}
-	if hasToken {
-		d.byToken[k] = rep.Principal
-	}
 	a := d.by[rep.Principal]
 	if a == nil {
 		a = &activity{regions: map[string]map[string]float64{}}
 		d.by[rep.Principal] = a
 	}
+	if hasToken && a.token != k {
+		// A principal's tokens are known by the latest one seen: a rotated
+		// one leaves no entry behind.
+		delete(d.byToken, a.token)
+		d.byToken[k], a.token = rep.Principal, k
+	}
 	a.seen = now
 	a.regions[region] = rep.Counts
-	if rep.Locked && a.lockedIn == "" {
+	switch {
+	case rep.Locked && a.lockedIn == "":
 		a.lockedIn = region
+	case !rep.Locked && a.lockedIn == region:
+		// The region that locked it serves it again (unlocked there, or by
+		// break-glass): the lock no longer holds elsewhere.
+		a.lockedIn = ""
 	}
 }
 
@@ -126,18 +136,24 @@ func (d *drainWatch) forget(principal string) {
 	delete(d.by, principal)
 }
 
-// prune drops the principals not seen for a day, or, if none, the half
-// seen least recently; and the tokens of principals dropped.
+// prune drops the principals not seen for a day and, when that frees too
+// little, a tenth of the rest, least recently seen first (by a cut-off
+// time); and the tokens of the principals dropped.
 func (d *drainWatch) prune(now time.Time) {
 	for p, a := range d.by {
 		if now.Sub(a.seen) > watchTTL {
 			delete(d.by, p)
 		}
 	}
-	if len(d.by) >= maxWatched {
-		cut := now.Add(-watchTTL / 2)
+	if len(d.by) >= maxWatched*9/10 {
+		seen := make([]time.Time, 0, len(d.by))
+		for _, a := range d.by {
+			seen = append(seen, a.seen)
+		}
+		slices.SortFunc(seen, func(x, y time.Time) int { return x.Compare(y) })
+		cut := seen[len(seen)/10]
 		for p, a := range d.by {
-			if a.seen.Before(cut) || len(d.by) >= maxWatched {
+			if !a.seen.After(cut) {
 				delete(d.by, p)
 			}
 		}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 
+	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/audit"
 	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/guard"
@@ -34,6 +36,10 @@ func (p planter) PlantDecoy(ctx context.Context, principal, purpose string, rec 
 	}
 	c := Caller{Account: a, RequestID: newRequestID(), Purpose: purpose}
 	d := s.engine.Decide(a.Principal(), s.request(c, target{policy.PermCreate, rec.Collection, rec.Jurisdiction}))
+	if !d.Allowed || a.State != access.Active {
+		// A create the cover could not make would give the decoy away.
+		return "", fmt.Errorf("region: decoy cover %s may no longer create in %s: %s", a.ID, rec.Collection, d.Code)
+	}
 	out, err := s.v.Create(ctx, []vault.NewRecord{{Collection: rec.Collection, Subject: rec.Subject, Jurisdiction: rec.Jurisdiction, Fields: rec.Fields}},
 		vault.CreateOptions{Actor: vault.Actor{RequestID: c.RequestID, Principal: a.ID, Location: a.Location, Purpose: purpose, Rule: d.Rule}})
 	if err != nil {

@@ -2,6 +2,7 @@ package region
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/domicile/domicile/internal/access"
@@ -154,18 +155,23 @@ func (s *Service) Get(ctx context.Context, c Caller, id string) (*Record, error)
 // Patch sets and removes fields of record id and returns it as the caller
 // may see it. The guard sees the patch before it commits.
 func (s *Service) Patch(ctx context.Context, c Caller, id string, set map[string]string, remove []string) (*Record, error) {
+	if len(set) == 0 && len(remove) == 0 {
+		return nil, errcode.New(errcode.InvalidRequest, "nothing to change: give fields to set or to remove")
+	}
 	cur, err := s.v.Load(ctx, id) // no need to decrypt to decide
 	if err != nil {
 		return nil, err
 	}
 	// The answer shows what a read would show: the read decision of the
-	// record is made in the same step.
+	// record is made in the same step, and the guard counts the values it
+	// will show in clear, as for a read.
 	read := target{policy.PermRead, cur.Collection, cur.Jurisdiction}
 	d, err := s.decide(ctx, c, target{policy.PermUpdate, cur.Collection, cur.Jurisdiction}, read)
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := s.v.Patch(ctx, id, set, remove, s.writer(c, d.Rule, guard.Event{Action: guard.ActionWrite, RecordIDs: []string{id}}))
+	ev := guard.Event{Action: guard.ActionWrite, RecordIDs: []string{id}, ClearFields: clearAfterPatch(d.of(read), cur.Fields, set, remove)}
+	sealed, err := s.v.Patch(ctx, id, set, remove, s.writer(c, d.Rule, ev))
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +180,27 @@ func (s *Service) Patch(ctx context.Context, c Caller, id string, set map[string
 		return nil, err
 	}
 	return &out, nil
+}
+
+// clearAfterPatch is how many fields the record will show in clear under d
+// once set and remove are applied to a record holding fields.
+func clearAfterPatch(d access.Decision, fields []string, set map[string]string, remove []string) int {
+	if !d.Allowed {
+		return 0
+	}
+	n := 0
+	has := func(f string) bool {
+		if _, ok := set[f]; ok {
+			return true
+		}
+		return slices.Contains(fields, f) && !slices.Contains(remove, f)
+	}
+	for f, t := range d.Fields {
+		if t.Kind == policy.AccessClear && has(f) {
+			n++
+		}
+	}
+	return n
 }
 
 // Delete deletes record id. The guard sees the delete before it commits.

@@ -361,3 +361,25 @@ func TestEveryRequestKindDecidesOnceAndIsAudited(t *testing.T) {
 		})
 	}
 }
+
+// A patch answers with the record as a read would show it, so the guard
+// counts the values it shows in clear as it counts a read's; an empty patch
+// is refused.
+func TestPatchCountsWhatItShows(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	admin := func() region.Caller { return e.caller("admin-cn", "CN", "support", "admin") }
+	id := e.create(admin(), "cust-p", 1)[0]
+	before := e.s.Usage("admin-cn")["clear_fields/hour"]
+	rec, err := e.s.Patch(ctx, admin(), id, map[string]string{"name": "王芳"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := region.ClearCount(*rec)
+	if got := e.s.Usage("admin-cn")["clear_fields/hour"] - before; shown == 0 || got != float64(shown) {
+		t.Errorf("a patch showing %d values in clear counted %v", shown, got)
+	}
+	if _, err := e.s.Patch(ctx, admin(), id, nil, nil); errcode.CodeOf(err) != errcode.InvalidRequest {
+		t.Errorf("empty patch: %v, want invalid_request", err)
+	}
+}
