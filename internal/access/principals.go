@@ -281,13 +281,25 @@ func (d *Directory) RotateTokenOverlap(ctx context.Context, id, tok string, expi
 		return nil, err
 	}
 	now := d.now().UTC()
+	// A repeat of a rotation this region applied already (the gateway
+	// tells callers to repeat one that reached only some regions) is a
+	// no-op: the token must not be held twice, taking a MaxTokens slot and
+	// perhaps pushing out a legitimate older token, nor revoke tokens that
+	// a later rotation kept. A held token that expired is replaced as if
+	// new.
+	mac := d.tokenMAC(tok)
+	for _, t := range a.Tokens {
+		if hmac.Equal(t.MAC, mac) && (t.Expires.IsZero() || now.Before(t.Expires)) {
+			return a, nil
+		}
+	}
 	var b store.Batch
 	var kept []Token
 	if overlap > 0 {
 		until := now.Add(overlap)
 		for _, t := range a.Tokens {
-			if !t.Expires.IsZero() && !now.Before(t.Expires) {
-				continue // expired already
+			if !t.Expires.IsZero() && !now.Before(t.Expires) || hmac.Equal(t.MAC, mac) {
+				continue // expired already (and replaced, if it is tok)
 			}
 			if t.Expires.IsZero() || t.Expires.After(until) {
 				t.Expires = until
@@ -307,7 +319,7 @@ func (d *Directory) RotateTokenOverlap(ctx context.Context, id, tok string, expi
 			b.Delete(tokenKey(t.MAC))
 		}
 	}
-	t := Token{ID: TokenID(tok), MAC: d.tokenMAC(tok), Created: now, Expires: expires}
+	t := Token{ID: TokenID(tok), MAC: mac, Created: now, Expires: expires}
 	a.Tokens = append([]Token{t}, kept...)
 	b.Put(tokenKey(t.MAC), []byte(a.ID))
 	return a, d.put(ctx, a, &b, nil)

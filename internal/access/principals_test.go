@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"hash"
+	"slices"
 	"testing"
 	"time"
 
@@ -140,5 +141,63 @@ func TestAuthCacheRace(t *testing.T) {
 	c.put(mac, &Account{ID: "agent", State: Active}, now, epoch)
 	if _, ok, _ := c.get(mac, now); !ok {
 		t.Fatal("an account read with no reset in between was not remembered")
+	}
+}
+
+// TestRotateTokenRepeat: repeating a rotation that a region applied
+// already (the gateway tells callers to repeat one that reached only some
+// regions) changes nothing, with or without an overlap: the token is not
+// held twice, and no older token is pushed out or revoked.
+func TestRotateTokenRepeat(t *testing.T) {
+	ctx := context.Background()
+	acct := Account{ID: "svc", Kind: "service", Roles: []string{"support"}, Location: "US"}
+	macs := func(a *Account) []string {
+		var out []string
+		for _, t := range a.Tokens {
+			out = append(out, string(t.MAC))
+		}
+		return out
+	}
+	for _, overlap := range []time.Duration{time.Hour, 0} {
+		d, _, c := twoNodes(t)
+		toks := []string{NewToken()}
+		if _, err := d.Create(ctx, acct, toks[0], time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		// MaxTokens-1 rotations with an overlap: MaxTokens tokens held.
+		var last *Account
+		for range MaxTokens - 1 {
+			c.t = c.t.Add(time.Minute)
+			tok := NewToken()
+			toks = append(toks, tok)
+			a, err := d.RotateTokenOverlap(ctx, "svc", tok, time.Time{}, time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = a
+		}
+		if len(last.Tokens) != MaxTokens {
+			t.Fatalf("tokens held: %d", len(last.Tokens))
+		}
+		// The last rotation again.
+		c.t = c.t.Add(time.Minute)
+		again, err := d.RotateTokenOverlap(ctx, "svc", toks[len(toks)-1], time.Time{}, overlap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := d.Get(ctx, "svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []*Account{again, stored} {
+			if got, want := macs(a), macs(last); !slices.Equal(got, want) {
+				t.Fatalf("overlap %v: repeat changed the tokens from %d to %d", overlap, len(want), len(got))
+			}
+		}
+		for i, tok := range toks {
+			if _, err := d.Authenticate(ctx, tok); err != nil {
+				t.Fatalf("overlap %v: token %d after the repeat: %v", overlap, i, err)
+			}
+		}
 	}
 }

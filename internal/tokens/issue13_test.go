@@ -296,3 +296,31 @@ func openRaw(t *testing.T, dir string) store.Store {
 	mustOK(t, err)
 	return st
 }
+
+// TestSubjectEntryKeepsOwnSpelling: a subject's entry of a deterministic
+// token holds what that subject submitted, never an earlier subject's
+// spelling, so that erasing the earlier subject leaves nothing of its
+// value in the later one's entry ("first submission wins" is the region
+// entry's rule). Also within one batch, and stand-alone with a subject.
+func TestSubjectEntryKeepsOwnSpelling(t *testing.T) {
+	f := newFixture(t, "cn-north", "")
+	a := createRecord(t, f, "cust-a", "rec_cn-north_aaaaaaaaaaaaaaaaaaaaaaaaaa", map[string]string{"email": "Mixed.Case@Example.com"})
+	b := createRecord(t, f, "cust-b", "rec_cn-north_bbbbbbbbbbbbbbbbbbbbbbbbbb", map[string]string{"email": "MIXED.case@example.COM"})
+	if a["email"].Token != b["email"].Token {
+		t.Fatal("another token")
+	}
+	// A stand-alone submission naming a third subject, and a second one
+	// of B in yet another spelling: B's entry keeps B's first spelling.
+	r := tokenize(t, f.svc, tokens.Item{Collection: "customers", Field: "email", Value: "mixed.CASE@example.com", Jurisdiction: "CN", Subject: "cust-c"})[0]
+	mustOK(t, r.Err)
+	createRecord(t, f, "cust-b", "rec_cn-north_cccccccccccccccccccccccccc", map[string]string{"email": "mixed.case@EXAMPLE.com"})
+	eraseAll(t, f, "cust-a")
+	eraseAll(t, f, "cust-c")
+	if d := detokenize(t, f.svc, tokens.DItem{Token: b["email"].Token})[0]; d.Err != nil || d.Value != "MIXED.case@example.COM" {
+		t.Fatalf("after erasing the first submitter: %+v, want B's own spelling", d)
+	}
+	eraseAll(t, f, "cust-b")
+	if d := detokenize(t, f.svc, tokens.DItem{Token: b["email"].Token})[0]; d.Err == nil {
+		t.Fatalf("after erasing every subject: %+v", d)
+	}
+}

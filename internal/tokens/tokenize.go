@@ -327,18 +327,24 @@ type detBatch struct {
 	plans map[string]*detPlan // anchor key -> plan
 }
 
-// detPlan is one deterministic token of a batch: the value its entries
-// keep, and the entry keys the batch wrote.
+// detPlan is one deterministic token of a batch: the value its region
+// entry keeps, the values its subjects' entries keep (by entry key), and
+// the entry keys the batch wrote.
 type detPlan struct {
 	value string
+	own   map[string]string
 	wrote map[string]bool
 }
 
 // writeDet adds to b the entry e of deterministic token tok (key version
 // vk, MAC mac): sealed with sk and filed under the subject ref when sk is
-// not nil, else the region's entry. The entry keeps the value as first
-// submitted: the value of an existing entry that still opens when there is
-// one, submitted otherwise. The token's anchor serialises first
+// not nil, else the region's entry. The region's entry keeps the value as
+// first submitted: the value of an existing entry that still opens when
+// there is one, submitted otherwise. A subject's entry keeps what that
+// subject first submitted (its own existing entry's value, else submitted),
+// never another subject's spelling: what is sealed under B's key must not
+// hold anything of A, or A's data would outlive A's erasure inside B's
+// entry. The token's anchor serialises first
 // submissions: the batch creates it (Insert) or expects its generation,
 // and bumps the generation when every earlier entry is gone, so a
 // concurrent first submission makes one of the batches fail with
@@ -384,7 +390,17 @@ func (s *Service) writeDet(ctx context.Context, memo *versionMemo, b *store.Batc
 	var raw []byte
 	var ee *Error
 	if sk != nil {
-		raw, ee = s.sealSubject(sk, tok, e, plan.value)
+		value, ok := plan.own[string(own)]
+		if !ok {
+			if value, ee = s.ownDet(ctx, memo, tok, prefix, own, submitted); ee != nil {
+				return false, ee
+			}
+			if plan.own == nil {
+				plan.own = map[string]string{}
+			}
+			plan.own[string(own)] = value
+		}
+		raw, ee = s.sealSubject(sk, tok, e, value)
 	} else {
 		raw, ee = s.sealRegion(vk, tok, e, plan.value)
 	}
@@ -394,6 +410,27 @@ func (s *Service) writeDet(ctx context.Context, memo *versionMemo, b *store.Batc
 	b.Put(own, raw)
 	plan.wrote[string(own)] = true
 	return true, nil
+}
+
+// ownDet returns the value a subject's entry of a deterministic token
+// keeps: that of its existing entry (key own) when it still opens, else
+// submitted.
+func (s *Service) ownDet(ctx context.Context, memo *versionMemo, tok string, prefix, own []byte, submitted string) (string, *Error) {
+	raw, err := s.st.Get(ctx, own)
+	if errors.Is(err, store.ErrNotFound) {
+		return submitted, nil
+	}
+	if err != nil {
+		return "", wrapf(CodeInternal, err, "reading the token entry")
+	}
+	r := s.openDet(ctx, memo, tok, prefix, store.KV{Key: own, Value: raw})
+	if r.Err != nil {
+		if CodeOf(r.Err) == CodeInternal {
+			return "", r.Err.(*Error)
+		}
+		return submitted, nil // erased, retired or corrupt: replaced
+	}
+	return r.Value, nil
 }
 
 // firstDet reads a deterministic token's anchor and entries: the value of

@@ -337,10 +337,13 @@ func TestRecordTokensErasure(t *testing.T) {
 	)
 	wantCode(t, d[0].Err, tokens.CodeSubjectErased)
 	// cust-b still holds the e-mail address: the shared token keeps
-	// working, and opens cust-b's entry, which keeps the value as first
-	// submitted (cust-a's spelling; before issue 13 it kept cust-b's, so
-	// the answer depended on who submitted last).
-	if d[1].Err != nil || d[1].Value != "Wang.Wei@Example.cn" || d[1].RecordID != "rec_cn-north_bbbbbbbbbbbbbbbbbbbbbbbbbb" {
+	// working, and opens cust-b's entry, which keeps what cust-b first
+	// submitted (its own spelling). It once kept cust-a's spelling ("first
+	// submission wins" across subjects), but then cust-a's value outlived
+	// cust-a's erasure inside cust-b's entry; first submission wins is the
+	// region entry's rule, and a subject's entry never holds another
+	// subject's data.
+	if d[1].Err != nil || d[1].Value != "wang.wei@example.cn" || d[1].RecordID != "rec_cn-north_bbbbbbbbbbbbbbbbbbbbbbbbbb" {
 		t.Fatalf("shared deterministic token after erasing one holder: %+v", d[1])
 	}
 	wantCode(t, d[2].Err, tokens.CodeSubjectErased)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/domicile/domicile/internal/envelope"
+	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/tokens"
 	"github.com/domicile/domicile/internal/vault"
@@ -69,9 +71,18 @@ func TestIdempotentReplayKeepsTokens(t *testing.T) {
 			t.Errorf("the idempotency entry holds the %s token in clear", tk.Kind)
 		}
 	}
-	// The batch's records agree on the e-mail's first spelling.
+	// The batch's records share the e-mail's token, but each subject's
+	// entry keeps its own spelling (it once kept the batch's first one,
+	// cust-a's, which then outlived cust-a's erasure in cust-b's entry):
+	// after erasing cust-a the token answers cust-b's.
+	if out[0].Tokens[0].Token != out[1].Tokens[0].Token {
+		t.Fatal("one e-mail, two tokens")
+	}
+	if _, err := f.v.EraseSubject(ctx, "cust-a", vault.Actor{}); err != nil {
+		t.Fatal(err)
+	}
 	d, err := f.v.Tokens().Detokenize(ctx, []tokens.DItem{{Token: out[1].Tokens[0].Token}})
-	if err != nil || d[0].Err != nil || d[0].Value != "Wang.Wei@Example.cn" {
+	if err != nil || d[0].Err != nil || d[0].Value != "WANG.WEI@example.CN" {
 		t.Fatalf("detokenize: %v %+v", err, d)
 	}
 
@@ -138,4 +149,76 @@ func TestEraseSubjectRevokesFPETokens(t *testing.T) {
 		t.Fatalf("erase: %d %v", n, err)
 	}
 	check(true)
+}
+
+// TestIdempotencyEntryErasure: the tokens an idempotency entry keeps are
+// sealed under the subject's data key, so erasing the subject makes them
+// unreadable there too (crypto-shredding): a replay before the erasure
+// returns them, one after returns the ids only, and the region's keys
+// (those a disk copy and the unseal secret give) open nothing of them.
+func TestIdempotencyEntryErasure(t *testing.T) {
+	f := newTokenVault(t, "cn-north")
+	ctx := context.Background()
+	recs := []vault.NewRecord{cnCustomer("cust-x"), cnCustomer("cust-y")}
+	o := vault.CreateOptions{IdempotencyKey: "k-erase", Scope: "admin"}
+	out, err := f.v.Create(ctx, recs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := f.v.Create(ctx, recs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range out {
+		if len(out[i].Tokens) == 0 || fmt.Sprint(before[i].Tokens) != fmt.Sprint(out[i].Tokens) {
+			t.Fatalf("replay before the erasure, record %d: %+v, want %+v", i, before[i], out[i])
+		}
+	}
+	if _, err := f.v.EraseSubject(ctx, "cust-x", vault.Actor{}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := f.v.Create(ctx, recs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != 2 || after[0].ID != out[0].ID || !after[0].Replayed || after[0].Tokens != nil {
+		t.Fatalf("replay after erasing cust-x: %+v, want its id without tokens", after[0])
+	}
+	if after[1].ID != out[1].ID || fmt.Sprint(after[1].Tokens) != fmt.Sprint(out[1].Tokens) {
+		t.Fatalf("replay of cust-y's record: %+v, want %+v", after[1], out[1])
+	}
+	// What the store keeps: no token in clear, and no envelope in the
+	// entry opens with the key derived from the region's index KEK.
+	raw, err := f.st.Get(ctx, idemStoreKey("admin", "k-erase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := f.kr.DeriveKey(keyring.Index, 1, "idempotency outcome", f.kr.Suite().AEAD().KeySize())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.kr.Suite().AEAD().New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ik := idemStoreKey("admin", "k-erase")
+	for off := range raw {
+		h, ct, err := envelope.Parse(raw[off:])
+		if err != nil {
+			continue
+		}
+		pt, err := envelope.Open(a, h, ct, envelope.Binding{Region: "cn-north", Collection: "_idempotency", Record: string(ik), Field: "outcome"})
+		if err == nil {
+			for _, tk := range out[0].Tokens {
+				if contains(pt, tk.Token) {
+					t.Fatalf("the region's key opens cust-x's %s token in the idempotency entry", tk.Kind)
+				}
+			}
+		}
+	}
+	for _, tk := range out[0].Tokens {
+		if contains(raw, tk.Token) {
+			t.Errorf("the idempotency entry holds the %s token in clear", tk.Kind)
+		}
+	}
 }

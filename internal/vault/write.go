@@ -167,6 +167,7 @@ func (v *Vault) create(ctx context.Context, recs []prepared, o CreateOptions, fp
 	keys := map[string]*keyring.SubjectKey{}
 	var tb tokens.BatchState // the records' tokens share one batch
 	out := make([]Created, len(recs))
+	idem := make([]idemRecord, len(recs))
 	for i := range recs {
 		p := &recs[i]
 		sk, ok := keys[p.rec.Subject]
@@ -193,6 +194,7 @@ func (v *Vault) create(ctx context.Context, recs []prepared, o CreateOptions, fp
 		}
 		b.Add(countKey(p.coll.p.Name), 1)
 		out[i] = Created{ID: id, Region: v.region.Name}
+		idem[i] = idemRecord{ref: stored.SubjectRef, sk: sk}
 		if v.tokens != nil {
 			fts, err := v.tokens.TokenizeRecordFields(ctx, &b, tokens.RecordFields{Collection: p.coll.p.Name, RecordID: id,
 				Jurisdiction: p.rec.Jurisdiction, SubjectRef: stored.SubjectRef, SubjectKey: sk, Fields: p.rec.Fields, Normalized: p.indexed, Batch: &tb})
@@ -205,7 +207,7 @@ func (v *Vault) create(ctx context.Context, recs []prepared, o CreateOptions, fp
 		}
 	}
 	if ik != nil {
-		rec, err := v.encodeIdem(fp, ik, out)
+		rec, err := v.encodeIdem(fp, ik, out, idem)
 		if err != nil {
 			return nil, err
 		}
@@ -476,7 +478,9 @@ func (v *Vault) deleteOps(b *store.Batch, id string, st *recordfmt.Record) {
 }
 
 // EraseSubject destroys the subject's data key (crypto-shredding: every
-// copy of its ciphertexts, backups included, becomes unreadable) and deletes
+// copy of its ciphertexts, backups included, becomes unreadable: the
+// tokens of its records kept in idempotency entries too, sealed under that
+// key, so those entries replay its records' ids without tokens) and deletes
 // its records and the live entries of its fpe tokens (tokens.EraseSubject),
 // in one batch, so that no token of the subject detokenizes after. It returns the number of records deleted. Erasing an
 // unknown subject deletes nothing and is not an error.
