@@ -22,7 +22,7 @@ build:
 run: build
 	./$(BIN) dev --data $(DATA) --listen $(LISTEN) --policy examples/policy.yaml
 
-## test: vet, staticcheck and every test with the race detector
+## test: vet, staticcheck, every test with the race detector, and bounded fuzzing
 test: deps
 	scripts/test.sh
 
