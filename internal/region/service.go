@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 
 	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/errcode"
@@ -255,22 +256,11 @@ func domainError(err error) error {
 	case errors.Is(err, access.ErrNoPrincipal):
 		return errcode.Wrap(errcode.NoSuchPrincipal, err, "no principal with that id")
 	case errors.Is(err, access.ErrInvalid):
-		var e *errcode.Error
-		if errors.As(err, &e) {
-			return err
-		}
-		return errcode.Wrap(errcode.InvalidPrincipal, err, "%s", trimPrefix(err.Error(), "access: invalid principal: "))
+		return errcode.Wrap(errcode.InvalidPrincipal, err, "%s", strings.TrimPrefix(err.Error(), "access: invalid principal: "))
 	case errors.Is(err, keyring.ErrSealed), errors.Is(err, keyring.ErrWrongSecret):
 		return errcode.Wrap(errcode.RegionSealed, err, "the region is sealed")
 	}
 	return err
-}
-
-func trimPrefix(s, prefix string) string {
-	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
-		return s[len(prefix):]
-	}
-	return s
 }
 
 // guardAction maps a permission to the guard's action.
