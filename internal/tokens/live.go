@@ -87,12 +87,6 @@ const (
 	phoneTweak   = "tokens e164 v2 "
 )
 
-// validPhone reports whether s is a valid E.164 number in normal form.
-func validPhone(s string) bool {
-	n, err := normalize.NormalizePhone(s, "")
-	return err == nil && n == s
-}
-
 // phoneCrypt encrypts (or decrypts) the last digits of phone number s,
 // cycle-walking until the result is a valid number in normal form. With
 // normal, s is already the phone normaliser's output (valid and in normal
@@ -107,7 +101,8 @@ func phoneCrypt(c *ff1.Cipher, s string, decrypt, normal bool) (string, error) {
 	if n < 6 {
 		return "", fmt.Errorf("the national number has %d digits, fpe needs at least 6: %w", nsn, ff1.ErrLength)
 	}
-	if !decrypt && !normal && !validPhone(s) {
+	check := newPhoneCheck(s, cc)
+	if !decrypt && !normal && !check.valid(s) {
 		return "", fmt.Errorf("%w: not a valid number for its country", format.ErrInvalid)
 	}
 	keep := s[:len(s)-n]
@@ -129,7 +124,7 @@ func phoneCrypt(c *ff1.Cipher, s string, decrypt, normal bool) (string, error) {
 		for i, d := range x {
 			buf[len(keep)+i] = byte('0' + d)
 		}
-		if validPhone(string(buf)) {
+		if check.valid(string(buf)) {
 			return string(buf), nil
 		}
 	}
