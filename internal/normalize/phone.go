@@ -37,7 +37,7 @@ func NormalizePhone(value, jurisdiction string) (string, error) {
 		}
 		return "", invalid(kind, "not a phone number")
 	}
-	if !phonenumbers.IsValidNumber(num) {
+	if !validNumber(num) {
 		return "", invalid(kind, "not a valid number for its country")
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), nil

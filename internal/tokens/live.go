@@ -101,8 +101,8 @@ func phoneCrypt(c *ff1.Cipher, s string, decrypt, normal bool) (string, error) {
 	if n < 6 {
 		return "", fmt.Errorf("the national number has %d digits, fpe needs at least 6: %w", nsn, ff1.ErrLength)
 	}
-	check := newPhoneCheck(s, cc)
-	if !decrypt && !normal && !check.valid(s) {
+	check := normalize.NewE164Check(s, cc)
+	if !decrypt && !normal && !check.Valid(s) {
 		return "", fmt.Errorf("%w: not a valid number for its country", format.ErrInvalid)
 	}
 	keep := s[:len(s)-n]
@@ -124,7 +124,7 @@ func phoneCrypt(c *ff1.Cipher, s string, decrypt, normal bool) (string, error) {
 		for i, d := range x {
 			buf[len(keep)+i] = byte('0' + d)
 		}
-		if check.valid(string(buf)) {
+		if check.Valid(string(buf)) {
 			return string(buf), nil
 		}
 	}

@@ -178,11 +178,7 @@ func (t *tokenizer) lookUp(ctx context.Context, out []Result) {
 	if len(t.lookups) == 0 {
 		return
 	}
-	keys := make([][]byte, len(t.lookups))
-	for n := range t.lookups {
-		keys[n] = t.lookups[n].key
-	}
-	vals, err := store.GetMany(ctx, t.s.st, keys)
+	vals, err := t.readEntries(ctx)
 	for n := range t.lookups {
 		l := &t.lookups[n]
 		switch {
@@ -207,6 +203,56 @@ func (t *tokenizer) lookUp(ctx context.Context, out []Result) {
 			}
 		}
 	}
+}
+
+// readEntries reads the region entry of every lookup (nil: absent). For
+// key versions that anchor every entry it reads the anchors first, in one
+// store.GetMany, and the entries only of tokens whose anchor exists: a
+// token without an anchor has no entry at all, and writeDet, told so
+// through t.det.unanchored, writes its first without scanning for one.
+func (t *tokenizer) readEntries(ctx context.Context) ([][]byte, error) {
+	keys := make([][]byte, len(t.lookups))
+	for n := range t.lookups {
+		l := &t.lookups[n]
+		keys[n] = l.key
+		if t.s.strictFPE(l.vk.version) {
+			keys[n] = detAnchor(l.vk.version, l.mac[:])
+		}
+	}
+	vals, err := store.GetMany(ctx, t.s.st, keys)
+	if err != nil {
+		return nil, err
+	}
+	var again []int // lookups whose anchor exists
+	for n := range t.lookups {
+		l := &t.lookups[n]
+		switch {
+		case !t.s.strictFPE(l.vk.version):
+		case vals[n] == nil:
+			if t.det.unanchored == nil {
+				t.det.unanchored = map[string]bool{}
+			}
+			t.det.unanchored[string(keys[n])] = true
+		default:
+			again = append(again, n)
+			vals[n] = nil
+		}
+	}
+	if len(again) == 0 {
+		return vals, nil
+	}
+	keys = keys[:0]
+	for _, n := range again {
+		keys = append(keys, t.lookups[n].key)
+	}
+	entries, err := store.GetMany(ctx, t.s.st, keys)
+	if err != nil {
+		return nil, err
+	}
+	for j, n := range again {
+		vals[n] = entries[j]
+	}
+	return vals, nil
 }
 
 func (t *tokenizer) one(ctx context.Context, it *Item, i int) Result {
@@ -325,6 +371,9 @@ func (t *tokenizer) one(ctx context.Context, it *Item, i int) Result {
 // several records or items of the batch holding the same value agree.
 type detBatch struct {
 	plans map[string]*detPlan // anchor key -> plan
+	// unanchored holds anchor keys read and found absent by this batch
+	// (lookUp reads them with the region entries).
+	unanchored map[string]bool
 }
 
 // detPlan is one deterministic token of a batch: the value its region
@@ -359,9 +408,19 @@ func (s *Service) writeDet(ctx context.Context, memo *versionMemo, b *store.Batc
 	}
 	plan := db.plans[string(anchor)]
 	if plan == nil {
-		first, have, gen, anchored, ownFirst, ee := s.firstDet(ctx, memo, tok, anchor, prefix, sk == nil)
+		var (
+			first                    string
+			have, anchored, ownFirst bool
+			gen                      uint32
+		)
+		fresh, ee := s.unanchored(ctx, db, vk.version, anchor)
 		if ee != nil {
 			return false, ee
+		}
+		if !fresh {
+			if first, have, gen, anchored, ownFirst, ee = s.firstDet(ctx, memo, tok, anchor, prefix, sk == nil); ee != nil {
+				return false, ee
+			}
 		}
 		if ownFirst {
 			return false, nil
@@ -410,6 +469,29 @@ func (s *Service) writeDet(ctx context.Context, memo *versionMemo, b *store.Batc
 	b.Put(own, raw)
 	plan.wrote[string(own)] = true
 	return true, nil
+}
+
+// unanchored reports whether deterministic token anchor (of key version v)
+// is known to be absent, so that the token has no entry at all and
+// writeDet need not scan for one: true only for versions whose every entry
+// was written with its anchor (those after the region's legacy mark, see
+// loadFPEMode), when lookUp found the anchor absent or a point read does.
+// A concurrent first submission still conflicts on the anchor's Insert.
+func (s *Service) unanchored(ctx context.Context, db *detBatch, v uint32, anchor []byte) (bool, *Error) {
+	if !s.strictFPE(v) {
+		return false, nil
+	}
+	if db.unanchored[string(anchor)] {
+		return true, nil
+	}
+	_, err := s.st.Get(ctx, anchor)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return true, nil
+	case err != nil:
+		return false, wrapf(CodeInternal, err, "reading the token anchor")
+	}
+	return false, nil
 }
 
 // ownDet returns the value a subject's entry of a deterministic token

@@ -3,7 +3,6 @@ package pebble
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
@@ -145,7 +144,13 @@ type keyState struct {
 // present or an Expect finds its key not holding the expected value,
 // taking into account the earlier operations of the same batch. The caller
 // holds the stripes of every Insert and Expect key exclusively.
-func (s *Store) checkConditions(ops []store.Op) error {
+func (s *Store) checkConditions(ops []store.Op) (err error) {
+	r := condReader{s: s}
+	defer func() {
+		if cerr := r.close(); err == nil && cerr != nil {
+			err = fmt.Errorf("pebble: apply: %w", cerr)
+		}
+	}()
 	// written holds, for keys an earlier op of this batch wrote, what
 	// the key holds after that op. Single-op batches skip it.
 	var written map[string]keyState
@@ -164,7 +169,7 @@ func (s *Store) checkConditions(ops []store.Op) error {
 			st, seen := written[string(op.Key)]
 			if !seen {
 				var err error
-				if st.exists, err = s.has(prefixed(prefixData, op.Key)); err != nil {
+				if st, err = r.state(op.Key, false); err != nil {
 					return fmt.Errorf("pebble: apply: op %d: %w", i, err)
 				}
 			}
@@ -176,7 +181,7 @@ func (s *Store) checkConditions(ops []store.Op) error {
 			st, seen := written[string(op.Key)]
 			if !seen {
 				var err error
-				if st, err = s.state(prefixed(prefixData, op.Key)); err != nil {
+				if st, err = r.state(op.Key, true); err != nil {
 					return fmt.Errorf("pebble: apply: op %d: %w", i, err)
 				}
 			}
@@ -192,27 +197,48 @@ func (s *Store) checkConditions(ops []store.Op) error {
 	return nil
 }
 
-// state returns what the Pebble key k holds; the value is a copy.
-func (s *Store) state(k []byte) (keyState, error) {
-	v, closer, err := s.db.Get(k)
-	if errors.Is(err, pebbledb.ErrNotFound) {
+// condReader reads the keys of a batch's conditions through one iterator,
+// opened on first use: a seek costs about half of a Get, which builds an
+// iterator of its own, and a batch of tokens holds one condition per new
+// token. The caller holds the keys' stripes, so no write to them races the
+// iterator's view.
+type condReader struct {
+	s  *Store
+	it *pebbledb.Iterator
+	pk []byte
+}
+
+// state returns what data key k holds; the value (a copy) only with
+// value.
+func (r *condReader) state(k []byte, value bool) (keyState, error) {
+	if r.it == nil {
+		it, err := r.s.db.NewIter(&pebbledb.IterOptions{LowerBound: []byte{prefixData}, UpperBound: []byte{prefixData + 1}})
+		if err != nil {
+			return keyState{}, err
+		}
+		r.it = it
+	}
+	r.pk = append(append(r.pk[:0], prefixData), k...)
+	if !r.it.SeekPrefixGE(r.pk) {
+		return keyState{}, r.it.Error()
+	}
+	if !bytes.Equal(r.it.Key(), r.pk) {
 		return keyState{}, nil
 	}
+	if !value {
+		return keyState{exists: true}, nil
+	}
+	v, err := r.it.ValueAndErr()
 	if err != nil {
 		return keyState{}, err
 	}
-	st := keyState{exists: true, value: append([]byte{}, v...)}
-	return st, closer.Close()
+	return keyState{exists: true, value: append([]byte{}, v...)}, nil
 }
 
-// has reports whether the Pebble key k exists.
-func (s *Store) has(k []byte) (bool, error) {
-	_, closer, err := s.db.Get(k)
-	if errors.Is(err, pebbledb.ErrNotFound) {
-		return false, nil
+// close closes the iterator, if one was opened.
+func (r *condReader) close() error {
+	if r.it == nil {
+		return nil
 	}
-	if err != nil {
-		return false, err
-	}
-	return true, closer.Close()
+	return r.it.Close()
 }
