@@ -140,17 +140,13 @@ func parseWithID(fs *flag.FlagSet, args []string) (string, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return "", err
 	}
-	if fs.NArg() == 0 {
+	switch fs.NArg() {
+	case 0:
 		return "", nil
+	case 1:
+		return fs.Arg(0), nil
 	}
-	id, rest := fs.Arg(0), fs.Args()[1:]
-	if err := parseFlags(fs, rest); err != nil {
-		return "", err
-	}
-	if fs.NArg() > 0 {
-		return "", usageErrorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0)).withHint("give one principal id")
-	}
-	return id, nil
+	return "", usageErrorf("%s: unexpected argument %q", fs.Name(), fs.Arg(1)).withHint("give one principal id")
 }
 
 // offlineFlags are the flags of a break-glass command, which opens one

@@ -114,6 +114,15 @@ func (a *apiError) Error() string {
 
 func (a *apiError) Unwrap() error { return a.err }
 
+// cliHints replace the API's hints that speak of HTTP (headers, bodies)
+// with what a user of the CLI does instead.
+var cliHints = map[string]string{
+	"unauthenticated": "set DOMICILE_TOKEN to a principal's token (make run / domicile dev writes the admin's to data/admin.token); a rotated, expired or revoked token fails too",
+	"unknown_purpose": "pass --purpose with one of the purposes under 'purposes:' in the policy (examples/policy.yaml for make run)",
+	"malformed_json":  "the CLI and the server disagree on the API: use a domicile binary of the server's version ('domicile version')",
+	"rate_limited":    "too many failed authentications from this address: fix DOMICILE_TOKEN, then retry in a minute",
+}
+
 // failed turns an error of the client into what the CLI shows: the API's
 // detail, code and hint; a hint to start the server when nothing answers.
 // prefix (such as "cn-north: ") goes before the message.
@@ -126,6 +135,9 @@ func (c *apiConn) failed(ctx context.Context, prefix string, err error) error {
 		return nil
 	case errors.As(err, &ce):
 		hint := ce.Problem.Hint
+		if h, ok := cliHints[ce.Problem.Code]; ok {
+			hint = h
+		}
 		if hint == "" && ce.Problem.Status >= 500 && ce.Problem.RequestID != "" {
 			hint = "the server logged the cause under request id " + ce.Problem.RequestID
 		}
@@ -144,22 +156,10 @@ func (c *apiConn) failed(ctx context.Context, prefix string, err error) error {
 // positional arguments (`records get ID --format table`), and returns the
 // positional ones.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			// Everything after "--" is positional.
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
 	}
+	return fs.Args(), nil
 }
 
 // wantArgs checks the number of positional arguments.

@@ -345,7 +345,7 @@ func TestRecordsCLI(t *testing.T) {
 		{name: "server error", args: []string{"records", "get", "rec_boom"}, code: 1,
 			stderr: []string{"(internal_error)", "hint: the server logged the cause under request id req-7"}},
 		{name: "wrong token", args: []string{"records", "get", "rec_1"}, env: map[string]string{"DOMICILE_TOKEN": "wrong"}, code: 1,
-			stderr: []string{"error: missing or invalid bearer token (unauthenticated)", "hint: send 'Authorization: Bearer <token>'"}},
+			stderr: []string{"error: missing or invalid bearer token (unauthenticated)", "hint: set DOMICILE_TOKEN to a principal's token"}},
 		{name: "not indexed", args: []string{"records", "find", "--collection", "customers", "--field", "address", "--value", "x"}, code: 1,
 			stderr: []string{"(field_not_indexed)", "hint: search only fields the policy marks index: true"}},
 		{name: "unknown region", args: []string{"keys", "status", "--region", "nowhere"}, code: 1, stderr: []string{"error: no region nowhere (unknown_region)"}},

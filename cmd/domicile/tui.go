@@ -111,8 +111,33 @@ func newFlagSet(e *env, name, usage, examples string) *flag.FlagSet {
 }
 
 // parseFlags parses args, turning -h into errHelp and mistakes into usage
-// errors.
+// errors. Flags may come before, between and after the positional
+// arguments (`records get ID --format table`); everything after "--" is
+// positional. The positional arguments are left in fs.Args(), as
+// flag.FlagSet.Parse leaves them.
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := parseOnce(fs, args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	// "--" stops parsing at once, so this only sets fs.Args().
+	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+// parseOnce is flag.FlagSet.Parse, with usage printed once, on -h only.
+func parseOnce(fs *flag.FlagSet, args []string) error {
 	// The flag package calls Usage itself on -h and on every mistake; mute
 	// it so that usage is printed once, on -h only.
 	usage := fs.Usage

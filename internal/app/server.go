@@ -182,11 +182,14 @@ func listen(addr string, h http.Handler, log *slog.Logger) (*server, error) {
 		return nil, &StartError{Stage: StageListen, Err: fmt.Errorf("listen on %s: %w", addr, err)}
 	}
 	s := &server{
-		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: web.MaxHeaderBytes,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
 		addr: ln.Addr(),
 		done: make(chan error, 1),
 	}
-	go func() { s.done <- s.srv.Serve(ln) }()
+	// net/http's own answers (header block too large, malformed
+	// request) become problem+json like every other.
+	go func() { s.done <- s.srv.Serve(web.Listener(ln)) }()
 	return s, nil
 }
 

@@ -22,6 +22,7 @@ const (
 	InvalidRequest   Code = "invalid_request"
 	MalformedJSON    Code = "malformed_json"
 	BodyTooLarge     Code = "body_too_large"
+	HeaderTooLarge   Code = "header_too_large"
 	NoSuchEndpoint   Code = "no_such_endpoint"
 	MethodNotAllowed Code = "method_not_allowed"
 	RateLimited      Code = "rate_limited"

@@ -55,6 +55,7 @@ var statusOf = map[errcode.Code]int{
 	errcode.NoSuchPrincipal:     http.StatusNotFound,
 	errcode.InvalidPrincipal:    http.StatusBadRequest,
 	errcode.TooManyItems:        http.StatusBadRequest,
+	errcode.HeaderTooLarge:      http.StatusRequestHeaderFieldsTooLarge,
 }
 
 // hints tell callers what to do next, per code.
@@ -67,6 +68,7 @@ var hints = map[errcode.Code]string{
 	errcode.RegionSealed:        "start the node with the region's unseal secret (DOMICILE_UNSEAL_<REGION> or --unseal-file)",
 	errcode.CrossRegionBatch:    "send one batch per region; a batch is atomic and lives in one region",
 	errcode.BodyTooLarge:        "split the request into smaller batches",
+	errcode.HeaderTooLarge:      "send fewer or shorter headers: the API reads only Authorization, Content-Type, Domicile-Purpose, Idempotency-Key and X-Request-Id",
 	errcode.PermissionDenied:    "ask an administrator for a role that grants the permission named in the detail",
 	errcode.TransferRequired:    "the region's data may leave it only under a transfer rule in the policy",
 	errcode.UnknownPurpose:      "send a Domicile-Purpose header naming a purpose listed in the policy",
@@ -99,12 +101,19 @@ func ProblemOf(err error) client.Problem {
 	} else {
 		p.Code, p.Detail = string(errcode.Internal), "internal error; the request id identifies it in the server log"
 	}
-	st, _ := StatusOf(errcode.Code(p.Code))
-	p.Status = st
-	p.Title = http.StatusText(st)
-	p.Type = "https://domicile.dev/problems/" + p.Code
-	p.Hint = hints[errcode.Code(p.Code)]
+	fillProblem(&p)
 	return p
+}
+
+// problemType prefixes a code to make a problem's type URI.
+const problemType = "https://domicile.dev/problems/"
+
+// fillProblem sets p's status, title, type and hint from its code.
+func fillProblem(p *client.Problem) {
+	p.Status, _ = StatusOf(errcode.Code(p.Code))
+	p.Title = http.StatusText(p.Status)
+	p.Type = problemType + p.Code
+	p.Hint = hints[errcode.Code(p.Code)]
 }
 
 // WriteError answers with the problem document of err (see ProblemOf),
