@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -81,7 +82,7 @@ func (sm2Sig) GenerateKey(rand io.Reader) (crypto.Signer, error) {
 func (s sm2Sig) Sign(rand io.Reader, priv crypto.Signer, msg []byte) ([]byte, error) {
 	k, ok := priv.(*sm2.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("SM2: private key is %T, not an SM2 key", priv)
+		return nil, fmt.Errorf("SM2: the private key is %s, not an SM2 key", keyKind(priv))
 	}
 	// e = SM3(Z_A || msg) is computed here rather than by SignWithSM2,
 	// which refuses an empty msg although GB/T 32918.2 allows it.
@@ -105,7 +106,7 @@ func (s sm2Sig) Verify(pub crypto.PublicKey, msg, sig []byte) error {
 }
 func (sm2Sig) MarshalPrivateKey(priv crypto.Signer) ([]byte, error) {
 	if _, ok := priv.(*sm2.PrivateKey); !ok {
-		return nil, fmt.Errorf("SM2: private key is %T, not an SM2 key", priv)
+		return nil, fmt.Errorf("SM2: the private key is %s, not an SM2 key", keyKind(priv))
 	}
 	return marshalPKCS8(priv)
 }
@@ -116,13 +117,13 @@ func (sm2Sig) ParsePrivateKey(der []byte) (crypto.Signer, error) {
 	}
 	sk, ok := k.(*sm2.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("SM2: PKCS#8 holds a %T, not an SM2 key", k)
+		return nil, fmt.Errorf("SM2: the PKCS#8 file holds %s, not an SM2 key", keyKind(k))
 	}
 	return sk, nil
 }
 func (sm2Sig) MarshalPublicKey(pub crypto.PublicKey) ([]byte, error) {
 	if k, ok := pub.(*ecdsa.PublicKey); !ok || !sm2.IsSM2PublicKey(k) {
-		return nil, fmt.Errorf("SM2: public key is %T, not an SM2 key", pub)
+		return nil, fmt.Errorf("SM2: the public key is %s, not an SM2 key", keyKind(pub))
 	}
 	return marshalSPKI(pub)
 }
@@ -133,7 +134,7 @@ func (sm2Sig) ParsePublicKey(der []byte) (crypto.PublicKey, error) {
 	}
 	pk, ok := k.(*ecdsa.PublicKey)
 	if !ok || !sm2.IsSM2PublicKey(pk) {
-		return nil, fmt.Errorf("SM2: public key is %T, not an SM2 key", k)
+		return nil, fmt.Errorf("SM2: the public key is %s, not an SM2 key", keyKind(k))
 	}
 	return pk, nil
 }
@@ -149,7 +150,7 @@ func isP256(k *ecdsa.PublicKey) bool { return k != nil && k.Curve == elliptic.P2
 func (ecdsaSig) Sign(rand io.Reader, priv crypto.Signer, msg []byte) ([]byte, error) {
 	k, ok := priv.(*ecdsa.PrivateKey)
 	if !ok || !isP256(&k.PublicKey) {
-		return nil, fmt.Errorf("ECDSA-P256: private key is %T, not a P-256 key", priv)
+		return nil, fmt.Errorf("ECDSA-P256: the private key is %s, not an ECDSA P-256 key", keyKind(priv))
 	}
 	d := sha256.Sum256(msg)
 	return ecdsa.SignASN1(rand, k, d[:])
@@ -167,7 +168,7 @@ func (ecdsaSig) Verify(pub crypto.PublicKey, msg, sig []byte) error {
 }
 func (ecdsaSig) MarshalPrivateKey(priv crypto.Signer) ([]byte, error) {
 	if k, ok := priv.(*ecdsa.PrivateKey); !ok || !isP256(&k.PublicKey) {
-		return nil, fmt.Errorf("ECDSA-P256: private key is %T, not a P-256 key", priv)
+		return nil, fmt.Errorf("ECDSA-P256: the private key is %s, not an ECDSA P-256 key", keyKind(priv))
 	}
 	return marshalPKCS8(priv)
 }
@@ -178,13 +179,13 @@ func (ecdsaSig) ParsePrivateKey(der []byte) (crypto.Signer, error) {
 	}
 	sk, ok := k.(*ecdsa.PrivateKey)
 	if !ok || !isP256(&sk.PublicKey) {
-		return nil, fmt.Errorf("ECDSA-P256: PKCS#8 holds a %T, not a P-256 key", k)
+		return nil, fmt.Errorf("ECDSA-P256: the PKCS#8 file holds %s, not an ECDSA P-256 key", keyKind(k))
 	}
 	return sk, nil
 }
 func (ecdsaSig) MarshalPublicKey(pub crypto.PublicKey) ([]byte, error) {
 	if k, ok := pub.(*ecdsa.PublicKey); !ok || !isP256(k) {
-		return nil, fmt.Errorf("ECDSA-P256: public key is %T, not a P-256 key", pub)
+		return nil, fmt.Errorf("ECDSA-P256: the public key is %s, not an ECDSA P-256 key", keyKind(pub))
 	}
 	return marshalSPKI(pub)
 }
@@ -195,7 +196,7 @@ func (ecdsaSig) ParsePublicKey(der []byte) (crypto.PublicKey, error) {
 	}
 	pk, ok := k.(*ecdsa.PublicKey)
 	if !ok || !isP256(pk) {
-		return nil, fmt.Errorf("ECDSA-P256: public key is %T, not a P-256 key", k)
+		return nil, fmt.Errorf("ECDSA-P256: the public key is %s, not an ECDSA P-256 key", keyKind(k))
 	}
 	return pk, nil
 }
@@ -211,7 +212,7 @@ func (ed25519Sig) GenerateKey(rand io.Reader) (crypto.Signer, error) {
 func (ed25519Sig) Sign(_ io.Reader, priv crypto.Signer, msg []byte) ([]byte, error) {
 	k, ok := priv.(ed25519.PrivateKey)
 	if !ok || len(k) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("Ed25519: private key is %T, not an Ed25519 key", priv)
+		return nil, fmt.Errorf("Ed25519: the private key is %s, not an Ed25519 key", keyKind(priv))
 	}
 	return ed25519.Sign(k, msg), nil
 }
@@ -224,7 +225,7 @@ func (ed25519Sig) Verify(pub crypto.PublicKey, msg, sig []byte) error {
 }
 func (ed25519Sig) MarshalPrivateKey(priv crypto.Signer) ([]byte, error) {
 	if _, ok := priv.(ed25519.PrivateKey); !ok {
-		return nil, fmt.Errorf("Ed25519: private key is %T, not an Ed25519 key", priv)
+		return nil, fmt.Errorf("Ed25519: the private key is %s, not an Ed25519 key", keyKind(priv))
 	}
 	return marshalPKCS8(priv)
 }
@@ -235,13 +236,13 @@ func (ed25519Sig) ParsePrivateKey(der []byte) (crypto.Signer, error) {
 	}
 	sk, ok := k.(ed25519.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("Ed25519: PKCS#8 holds a %T, not an Ed25519 key", k)
+		return nil, fmt.Errorf("Ed25519: the PKCS#8 file holds %s, not an Ed25519 key", keyKind(k))
 	}
 	return sk, nil
 }
 func (ed25519Sig) MarshalPublicKey(pub crypto.PublicKey) ([]byte, error) {
 	if _, ok := pub.(ed25519.PublicKey); !ok {
-		return nil, fmt.Errorf("Ed25519: public key is %T, not an Ed25519 key", pub)
+		return nil, fmt.Errorf("Ed25519: the public key is %s, not an Ed25519 key", keyKind(pub))
 	}
 	return marshalSPKI(pub)
 }
@@ -252,7 +253,40 @@ func (ed25519Sig) ParsePublicKey(der []byte) (crypto.PublicKey, error) {
 	}
 	pk, ok := k.(ed25519.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("Ed25519: public key is %T, not an Ed25519 key", k)
+		return nil, fmt.Errorf("Ed25519: the public key is %s, not an Ed25519 key", keyKind(k))
 	}
 	return pk, nil
+}
+
+// keyKind names the kind of key k in words, for errors a person reads
+// (never a Go type).
+func keyKind(k any) string {
+	switch k := k.(type) {
+	case *ecdsa.PublicKey:
+		return curveKind(k.Curve)
+	case *ecdsa.PrivateKey:
+		return curveKind(k.Curve)
+	case *sm2.PrivateKey:
+		return "an SM2 key"
+	case ed25519.PublicKey, ed25519.PrivateKey:
+		return "an Ed25519 key"
+	case *rsa.PublicKey, *rsa.PrivateKey:
+		return "an RSA key"
+	case nil:
+		return "no key"
+	}
+	return "a key of another kind"
+}
+
+// curveKind names an elliptic-curve key by its curve.
+func curveKind(c elliptic.Curve) string {
+	switch {
+	case c == nil:
+		return "an elliptic-curve key without a curve"
+	case c == elliptic.P256():
+		return "an ECDSA P-256 key"
+	case c == sm2.P256():
+		return "an SM2 key"
+	}
+	return "an ECDSA key on curve " + c.Params().Name
 }
