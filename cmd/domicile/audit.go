@@ -10,6 +10,7 @@ import (
 
 	"github.com/domicile/domicile/internal/app"
 	"github.com/domicile/domicile/internal/audit"
+	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/suite"
 )
 
@@ -122,8 +123,13 @@ func auditVerify(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "ok: %s: %d entries, %d checkpoints, signed through entry %d, root %s (%s)\n",
-		rep.Origin, rep.Entries, rep.Checkpoints, rep.Signed, hex.EncodeToString(rep.Root), s.Hash().ID())
+	fmt.Fprintf(e.stdout, "ok: %s: %s (%d void, %d aborted), %s, signed through entry %d, root %s (%s)\n",
+		rep.Origin, plural(int(rep.Entries), "entry"), rep.Actions[entry.Void], rep.Aborted-rep.Actions[entry.Void],
+		plural(rep.Checkpoints, "checkpoint"), rep.Signed, hex.EncodeToString(rep.Root), s.Hash().ID())
+	if rep.Reserved >= 0 {
+		fmt.Fprintf(e.stdout, "pending: index %d was reserved by a node that stopped before writing it (not a deletion: no tree or checkpoint covered it); %s after it wait until a running node of %s records it as void, within seconds of starting\n",
+			rep.Reserved, plural(rep.Waiting, "entry"), *region)
+	}
 	return nil
 }
 

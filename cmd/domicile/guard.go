@@ -54,7 +54,11 @@ func guardSeed(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return c.failed(ctx, "", err)
 	}
-	fmt.Fprintf(e.stdout, "scheduled %d decoy customers in %s, planted one at a time over the spread; reading any of them raises a critical alert\n", out.Seeded, out.Region)
+	over := *spread
+	if over == "" {
+		over = "24h"
+	}
+	fmt.Fprintf(e.stdout, "scheduled %d decoy customers in %s, planted one at a time over %s; reading any of them raises a critical alert\n", out.Seeded, out.Region, over)
 	return nil
 }
 

@@ -155,10 +155,13 @@ func anyCatchAll(p *policy.Policy) bool {
 	return false
 }
 
-// plural returns "1 region" or "4 regions".
+// plural returns "1 region" or "4 regions" ("1 entry", "4 entries").
 func plural(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
+	}
+	if base, ok := strings.CutSuffix(noun, "ry"); ok {
+		return fmt.Sprintf("%d %sries", n, base)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }

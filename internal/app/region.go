@@ -124,6 +124,9 @@ func OpenRegion(ctx context.Context, c RegionConfig) (_ *Region, err error) {
 		return nil, fmt.Errorf("region %s: audit log: %w", c.Name, err)
 	}
 	r.Audit = alog
+	c.Metrics.RegionCounter("domicile_audit_void_entries_total",
+		"Void audit entries this process wrote: indexes a node reserved but never wrote (it died), or gave up.",
+		c.Name, func() float64 { return float64(alog.Voids()) })
 	tok, err := tokens.New(tokens.Options{Region: c.Name, Policy: c.Policy, Keyring: kr, Store: st})
 	if err != nil {
 		return nil, fmt.Errorf("region %s: tokens: %w", c.Name, err)

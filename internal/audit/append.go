@@ -218,6 +218,7 @@ func (l *Log) voidRest() {
 	l.ready += len(es)
 	l.fillers = append(l.fillers, p)
 	l.next = l.limit
+	l.voids.Add(uint64(len(es)))
 }
 
 // release hands the unused rest of the block back to the store if nobody

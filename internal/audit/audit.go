@@ -178,6 +178,7 @@ type Log struct {
 	tick    *time.Ticker       // nil when Manual
 	retry   *time.Timer        // nil when Manual: re-run a pass stalled at a hole
 	stale   atomic.Int64       // integrations lost to another process (tests)
+	voids   atomic.Uint64      // void entries this process wrote or scheduled
 }
 
 // holeSeen records that at time t the store held an entry at index j: any
@@ -374,6 +375,12 @@ func (l *Log) Close() error {
 	l.release(ctx)
 	return l.pass(ctx, true, false)
 }
+
+// Voids returns how many void entries this process has written or
+// scheduled: indexes it gave up (the unused rest of a block another
+// process leased past) or found missing past VoidGrace (a node died
+// between reserving and writing them). A clean shutdown adds none.
+func (l *Log) Voids() uint64 { return l.voids.Load() }
 
 // Origin returns the log's name in checkpoints.
 func (l *Log) Origin() string { return l.o.Origin }

@@ -57,6 +57,21 @@ func (r *storeReader) Total() int {
 	return int(binary.BigEndian.Uint64(v))
 }
 
+// Integrated returns the size of the tree the log integrated (0 before
+// the first pass).
+func (r *storeReader) Integrated(ctx context.Context) (uint64, error) {
+	v, err := r.st.Get(ctx, keySize)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("audit: read the tree size: %w", err)
+	case len(v) != 8:
+		return 0, fmt.Errorf("%w: a/m/size is %d bytes", ErrCorrupt, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
 func (r *storeReader) Checkpoints(ctx context.Context) ([]RawCheckpoint, error) {
 	kvs, err := r.st.Scan(ctx, prefixCheckpoint, store.PrefixEnd(prefixCheckpoint), 0)
 	if err != nil {

@@ -204,6 +204,7 @@ func (l *Log) hole(ctx context.Context, h uint64, kv store.KV) (bool, error) {
 	err := l.st.Apply(ctx, &b)
 	switch {
 	case err == nil:
+		l.voids.Add(uint64(b.Len()))
 		l.o.Logf("audit: filled indexes %d..%d with void entries (no entry for %s)", h, min(j, h+maxVoidSpan)-1, l.o.VoidGrace)
 	case errors.Is(err, store.ErrConflict):
 		// An entry (or another process's void) arrived meanwhile.

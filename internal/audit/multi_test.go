@@ -356,6 +356,10 @@ func TestDeadProcessBlockVoided(t *testing.T) {
 	if rep.Actions[entry.Void] != 2*DefaultLeaseBlock-3 {
 		t.Fatalf("report %+v", rep)
 	}
+	// b wrote them (the metric domicile_audit_void_entries_total).
+	if got := b.Voids(); got != 2*DefaultLeaseBlock-3 {
+		t.Fatalf("b.Voids() = %d, want %d", got, 2*DefaultLeaseBlock-3)
+	}
 	// The writer of the voided index 3 gets ErrConflict and retries; a
 	// then leases a fresh block instead of handing out voided indexes.
 	if err := e.st.Apply(ctx, &lost); !errors.Is(err, store.ErrConflict) {

@@ -46,6 +46,21 @@ type Report struct {
 	Signed      uint64 // size of the latest checkpoint: entries below are covered by a signature
 	Root        []byte // root of the whole log
 	Actions     map[entry.Action]int
+	Aborted     int // entries of requests that failed (outcome aborted), voids included
+	// Reserved is the first index a node reserved but never wrote (it
+	// stopped first), past every checkpoint and the integrated tree, so
+	// that no signature or tree ever covered it: not evidence of
+	// deletion. -1 when there is none. Any running node of the region
+	// fills it with a void entry (VoidGrace after seeing it); until then
+	// the Waiting entries stored after it cannot be verified.
+	Reserved int64
+	Waiting  int
+}
+
+// integratedReader is a Reader that knows the size of the tree the log
+// integrated (a store; an export holds only integrated entries).
+type integratedReader interface {
+	Integrated(ctx context.Context) (uint64, error)
 }
 
 // Verify checks the log read from r offline, with the region's audit public
@@ -63,6 +78,11 @@ type Report struct {
 //     (a consistency proof between them would check nothing more);
 //   - no checkpoint covers more entries than are stored.
 //
+// A gap past every checkpoint and past the integrated tree (what a node
+// that stopped between reserving an index and writing it leaves, until a
+// running node voids it) is not a failure: the report names it in
+// Reserved and counts the entries after it, unverified, in Waiting.
+//
 // Problems are reported in index order: the first bad entry, or the first
 // checkpoint whose range holds an undetected change. progress, if not nil,
 // is called every 4096 entries with the count and r.Total().
@@ -74,7 +94,13 @@ func Verify(ctx context.Context, r Reader, pub crypto.PublicKey, sig suite.Signa
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Actions: map[entry.Action]int{}}
+	rep := &Report{Actions: map[entry.Action]int{}, Reserved: -1}
+	var covered uint64 // entries below it were in a signed or integrated tree
+	if ir, ok := r.(integratedReader); ok {
+		if covered, err = ir.Integrated(ctx); err != nil {
+			return nil, err
+		}
+	}
 	type cp struct {
 		size uint64
 		root []byte
@@ -141,8 +167,24 @@ func Verify(ctx context.Context, r Reader, pub crypto.PublicKey, sig suite.Signa
 		return nil, err
 	}
 	var count uint64
+	for _, rc := range raw {
+		covered = max(covered, rc.Size)
+	}
 	err = r.Entries(ctx, func(re RawEntry) error {
 		i := count
+		if rep.Reserved >= 0 {
+			rep.Waiting++
+			return nil
+		}
+		if (re.Index > i || re.Data == nil) && i >= covered {
+			// Reserved, never written, never in a tree: count what
+			// waits behind it.
+			rep.Reserved = int64(i)
+			if re.Data != nil {
+				rep.Waiting++
+			}
+			return nil
+		}
 		if re.Index != i {
 			if re.Index < i {
 				return &VerifyError{Entry: int64(re.Index), Checkpoint: -1, Msg: "stored out of order"}
@@ -165,6 +207,9 @@ func Verify(ctx context.Context, r Reader, pub crypto.PublicKey, sig suite.Signa
 		}
 		f.Append(hash, leaf, nil)
 		rep.Actions[e.Action]++
+		if e.Outcome == entry.Aborted {
+			rep.Aborted++
+		}
 		count++
 		if progress != nil && count%4096 == 0 {
 			progress(int(count), total)

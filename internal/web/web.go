@@ -80,6 +80,18 @@ func (m *Metrics) observe(r *http.Request, status int, start time.Time) {
 	m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 }
 
+// RegionCounter adds the counter name, read from f, for region, replacing
+// one registered for the region before (the region reopened in the same
+// process). m may be nil.
+func (m *Metrics) RegionCounter(name, help, region string, f func() float64) {
+	if m == nil {
+		return
+	}
+	c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"region": region}}, f)
+	m.reg.Unregister(c) // same name and labels: the earlier one
+	_ = m.reg.Register(c)
+}
+
 // Registry is where other packages register their metrics.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
