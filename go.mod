@@ -16,15 +16,20 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-// Test-only dependencies: an independent FF1 to cross-check ours, and
-// testscript for the CLI.
+// Test-only dependencies: an independent FF1 to cross-check ours,
+// testscript for the CLI, transparency-dev's Merkle tree and checkpoint
+// parser (and x/mod's signed-note) to cross-check internal/audit.
 require (
 	github.com/capitalone/fpe v1.2.1
 	github.com/rogpeppe/go-internal v1.16.0
+	github.com/transparency-dev/formats v0.1.1
+	github.com/transparency-dev/merkle v0.0.2
+	golang.org/x/mod v0.42.0
 )
 
 require (
 	cel.dev/expr v0.25.1 // indirect
+	filippo.io/mldsa v0.0.0-20260215214346-43d0283efc3e // indirect
 	github.com/DataDog/zstd v1.5.7 // indirect
 	github.com/RaduBerinde/axisds v0.1.0 // indirect
 	github.com/RaduBerinde/btreemap v0.0.0-20250419174037-3d62b7205d54 // indirect
