@@ -49,8 +49,7 @@ func runPrincipals(ctx context.Context, e *env, args []string) error {
 	sub, rest := args[0], args[1:]
 	switch sub {
 	case "new-token":
-		fmt.Fprintln(e.stdout, access.NewToken())
-		return nil
+		return principalsNewToken(e, rest)
 	case "create":
 		return principalsCreate(ctx, e, rest)
 	case "list":
@@ -133,6 +132,20 @@ func principalsList(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Kind, strings.Join(p.Roles, ","), p.Location, p.State, strings.Join(toks, " "))
 	}
 	return tw.Flush()
+}
+
+// principalsNewToken prints a fresh API token (for serve's
+// DOMICILE_ADMIN_TOKEN); it needs no server.
+func principalsNewToken(e *env, args []string) error {
+	fs := newFlagSet(e, "principals new-token", "domicile principals new-token", `  domicile principals new-token > admin.token   # for serve's --admin-token-file`)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("principals new-token: unexpected argument %q", fs.Arg(0)).withHint("it takes no arguments")
+	}
+	fmt.Fprintln(e.stdout, access.NewToken())
+	return nil
 }
 
 // parseWithID parses flags given before or after one positional id.
