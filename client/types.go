@@ -346,6 +346,8 @@ type SeedDecoysRequest struct {
 type SeedDecoysResponse struct {
 	Region string `json:"region"`
 	Seeded int    `json:"seeded"`
+	// Spread is how long the planting takes, such as "24h".
+	Spread string `json:"spread,omitempty"`
 }
 
 // AuditEntries is a page of a region's audit log; entries carry ids, codes

@@ -54,9 +54,9 @@ func guardSeed(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return c.failed(ctx, "", err)
 	}
-	over := *spread
+	over := out.Spread
 	if over == "" {
-		over = "24h"
+		over = "the spread" // a server that does not say
 	}
 	fmt.Fprintf(e.stdout, "scheduled %d decoy customers in %s, planted one at a time over %s; reading any of them raises a critical alert\n", out.Seeded, out.Region, over)
 	return nil

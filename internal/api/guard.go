@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/domicile/domicile/client"
@@ -64,5 +65,10 @@ func (h *handler) seedDecoys(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusOK, client.SeedDecoysResponse{Region: h.s.Name(), Seeded: n})
+	spread := req.Spread
+	if spread == "" {
+		// "24h", not Duration.String's "24h0m0s".
+		spread = strings.TrimSuffix(strings.TrimSuffix(region.DefaultDecoySpread.String(), "0s"), "0m")
+	}
+	web.WriteJSON(w, http.StatusOK, client.SeedDecoysResponse{Region: h.s.Name(), Seeded: n, Spread: spread})
 }
