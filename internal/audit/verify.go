@@ -58,7 +58,8 @@ type Report struct {
 }
 
 // integratedReader is a Reader that knows the size of the tree the log
-// integrated (a store; an export holds only integrated entries).
+// integrated: a store does; an export does not say, so for an export
+// only its checkpoints tell a gap past them from a deletion.
 type integratedReader interface {
 	Integrated(ctx context.Context) (uint64, error)
 }
@@ -166,10 +167,10 @@ func Verify(ctx context.Context, r Reader, pub crypto.PublicKey, sig suite.Signa
 	if err := checkAt(0); err != nil {
 		return nil, err
 	}
-	var count uint64
 	for _, rc := range raw {
 		covered = max(covered, rc.Size)
 	}
+	var count uint64
 	err = r.Entries(ctx, func(re RawEntry) error {
 		i := count
 		if rep.Reserved >= 0 {

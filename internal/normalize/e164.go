@@ -32,7 +32,7 @@ func ValidE164(s string) bool {
 // ValidE164 itself. TestE164CheckExact compares the two over random and
 // near-valid numbers of every calling code.
 type E164Check struct {
-	cc    int // the country calling code, 0 when validPhone decides
+	cc    int // the country calling code, 0 when ValidE164 decides
 	ccLen int // its digits in s, after the "+"
 	*ccRules
 }
@@ -118,8 +118,8 @@ func (p *ccRules) valid(num *phonenumbers.PhoneNumber, nsn string) bool {
 
 func ptr[T any](v T) *T { return &v }
 
-// ccRules is what E164Check and validNumber need of libphonenumber's metadata for one
-// calling code.
+// ccRules is what E164Check and validNumber need of libphonenumber's
+// metadata for one calling code.
 type ccRules struct {
 	// natPref is the national prefix for parsing of the calling code's
 	// main region, anchored as the parser anchors it; nil when none.
@@ -139,16 +139,21 @@ type regionRule struct {
 // phoneRules maps each calling code to its rules. It is built once from
 // libphonenumber's metadata, which is compiled into the binary and never
 // changes while it runs; a calling code missing from it (its metadata did
-// not compile here) takes validPhone.
+// not compile here) takes libphonenumber's own path.
 var phoneRules = sync.OnceValue(func() map[int]*ccRules {
 	out := map[int]*ccRules{}
 	coll, err := phonenumbers.MetadataCollection()
 	if err != nil {
 		return out
 	}
-	byRegion := map[string]*phonenumbers.PhoneMetadata{}
+	// Non-geographic calling codes share the id "001": key by both.
+	type key struct {
+		id string
+		cc int
+	}
+	meta := map[key]*phonenumbers.PhoneMetadata{}
 	for _, md := range coll.GetMetadata() {
-		byRegion[md.GetId()] = md
+		meta[key{md.GetId(), int(md.GetCountryCode())}] = md
 	}
 	anchored := func(p string) (*regexp.Regexp, error) {
 		if p == "" {
@@ -162,12 +167,7 @@ next:
 		if len(regions) == 0 {
 			continue
 		}
-		var main *phonenumbers.PhoneMetadata
-		for _, md := range coll.GetMetadata() {
-			if md.GetId() == regions[0] && int(md.GetCountryCode()) == cc {
-				main = md
-			}
-		}
+		main := meta[key{regions[0], cc}]
 		if main == nil {
 			continue
 		}
@@ -178,7 +178,7 @@ next:
 		rules := &ccRules{natPref: natPref}
 		if len(regions) > 1 {
 			for _, code := range regions {
-				md := byRegion[code]
+				md := meta[key{code, cc}]
 				if md == nil {
 					continue next
 				}
