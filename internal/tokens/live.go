@@ -69,9 +69,11 @@ func loadFPEMode(ctx context.Context, st store.Store, cur uint32) (uint32, error
 	return 0, fmt.Errorf("tokens: the fpe mode kept changing")
 }
 
-// strictFPE reports whether fpe tokens of key version v need a live entry
-// (and, for e164 fields, use the valid-number scheme).
-func (s *Service) strictFPE(v uint32) bool { return v > s.legacyFPE }
+// currentRules reports whether tokens of key version v follow the current
+// rules, having been written only by code that has them: their fpe tokens
+// need a live entry (and, for e164 fields, use the valid-number scheme),
+// and their every deterministic entry has an anchor.
+func (s *Service) currentRules(v uint32) bool { return v > s.legacyFPE }
 
 // Phone scheme of strict versions, for e164 fields: the "+", the country
 // calling code and all but the last phoneDigits digits of the national
@@ -134,7 +136,7 @@ func phoneCrypt(c *ff1.Cipher, s string, decrypt, normal bool) (string, error) {
 // fpeEncrypt returns the fpe token of a normalised value under key version
 // v.
 func (s *Service) fpeEncrypt(c *ff1.Cipher, fi *fieldInfo, v uint32, norm string) (string, error) {
-	if fi.phone && s.strictFPE(v) {
+	if fi.phone && s.currentRules(v) {
 		// The phone normaliser's output is valid and in normal form.
 		return phoneCrypt(c, norm, false, fi.p.Normalizer == normalize.Phone)
 	}
@@ -143,7 +145,7 @@ func (s *Service) fpeEncrypt(c *ff1.Cipher, fi *fieldInfo, v uint32, norm string
 
 // fpeDecrypt returns the normalised value of an fpe token of key version v.
 func (s *Service) fpeDecrypt(c *ff1.Cipher, fi *fieldInfo, v uint32, tok string) (string, error) {
-	if fi.phone && s.strictFPE(v) {
+	if fi.phone && s.currentRules(v) {
 		return phoneCrypt(c, tok, true, false)
 	}
 	return fi.fpe.Decrypt(c, nil, tok)
@@ -252,7 +254,7 @@ func (s *Service) checkLive(ctx context.Context, vk *verKeys, prefix []byte) *Er
 	switch {
 	case erased:
 		return errorf(CodeSubjectErased, "the token's subject was erased")
-	case !seen && !s.strictFPE(vk.version):
+	case !seen && !s.currentRules(vk.version):
 		return nil // issued by an earlier version, which kept no entry
 	}
 	return errorf(CodeNotFound, "no such token in region %s", s.region)

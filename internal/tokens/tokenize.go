@@ -215,7 +215,7 @@ func (t *tokenizer) readEntries(ctx context.Context) ([][]byte, error) {
 	for n := range t.lookups {
 		l := &t.lookups[n]
 		keys[n] = l.key
-		if t.s.strictFPE(l.vk.version) {
+		if t.s.currentRules(l.vk.version) {
 			keys[n] = detAnchor(l.vk.version, l.mac[:])
 		}
 	}
@@ -227,7 +227,7 @@ func (t *tokenizer) readEntries(ctx context.Context) ([][]byte, error) {
 	for n := range t.lookups {
 		l := &t.lookups[n]
 		switch {
-		case !t.s.strictFPE(l.vk.version):
+		case !t.s.currentRules(l.vk.version):
 		case vals[n] == nil:
 			if t.det.unanchored == nil {
 				t.det.unanchored = map[string]bool{}
@@ -478,7 +478,7 @@ func (s *Service) writeDet(ctx context.Context, memo *versionMemo, b *store.Batc
 // loadFPEMode), when lookUp found the anchor absent or a point read does.
 // A concurrent first submission still conflicts on the anchor's Insert.
 func (s *Service) unanchored(ctx context.Context, db *detBatch, v uint32, anchor []byte) (bool, *Error) {
-	if !s.strictFPE(v) {
+	if !s.currentRules(v) {
 		return false, nil
 	}
 	if db.unanchored[string(anchor)] {
