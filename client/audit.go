@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -74,4 +75,29 @@ func (c *Client) AuditEntries(ctx context.Context, region string, query url.Valu
 	}
 	var out AuditEntries
 	return &out, c.do(ctx, http.MethodGet, path, nil, "", &out)
+}
+
+// AuditKeys returns every version of the region's audit-signing key with
+// the checkpoints each signed.
+func (c *Client) AuditKeys(ctx context.Context, region string) (*AuditKeys, error) {
+	path, err := auditPath(region, "keys")
+	if err != nil {
+		return nil, err
+	}
+	var out AuditKeys
+	return &out, c.do(ctx, http.MethodGet, path, nil, "", &out)
+}
+
+// AuditExport streams the region's log as an export (JSON lines, the
+// format 'domicile audit verify --export' reads). The caller closes it.
+func (c *Client) AuditExport(ctx context.Context, region string) (io.ReadCloser, error) {
+	path, err := auditPath(region, "export")
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.send(ctx, http.MethodGet, path, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
 }

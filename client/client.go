@@ -291,11 +291,45 @@ func putBuf(b *bytes.Buffer) {
 // do sends one request with body (if not nil) as JSON and decodes a 2xx
 // answer into out (if not nil). Other answers become *Error.
 func (c *Client) do(ctx context.Context, method, path string, body any, idempotencyKey string, out any) error {
+	resp, err := c.send(ctx, method, path, body, idempotencyKey)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Drain what is left (bounded) so the connection can be reused.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		resp.Body.Close()
+	}()
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	buf := getBuf()
+	defer putBuf(buf)
+	n, err := buf.ReadFrom(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return fmt.Errorf("domicile: reading %s %s response: %w", method, routeOf(path), err)
+	}
+	if n > maxResponse {
+		return fmt.Errorf("domicile: %s %s response is larger than %d bytes", method, routeOf(path), maxResponse)
+	}
+	if raw, ok := out.(*[]byte); ok { // a text answer (checkpoints, PEM keys)
+		*raw = append([]byte(nil), buf.Bytes()...)
+		return nil
+	}
+	if err := json.Unmarshal(buf.Bytes(), out); err != nil {
+		return fmt.Errorf("domicile: decoding %s %s response (HTTP %d, %s): %w", method, routeOf(path), resp.StatusCode, mediaType(resp), err)
+	}
+	return nil
+}
+
+// send sends one request with body (if not nil) as JSON and returns a 2xx
+// answer, whose body the caller closes. Other answers become *Error.
+func (c *Client) send(ctx context.Context, method, path string, body any, idempotencyKey string) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("domicile: encoding %s %s request: %w", method, routeOf(path), err)
+			return nil, fmt.Errorf("domicile: encoding %s %s request: %w", method, routeOf(path), err)
 		}
 		// A *bytes.Reader gives the request its length and GetBody, so
 		// that the transport can retry on a stale keep-alive connection.
@@ -303,7 +337,7 @@ func (c *Client) do(ctx context.Context, method, path string, body any, idempote
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return fmt.Errorf("domicile: %w", err)
+		return nil, fmt.Errorf("domicile: %w", err)
 	}
 	h := req.Header
 	if c.auth != "" {
@@ -325,37 +359,16 @@ func (c *Client) do(ctx context.Context, method, path string, body any, idempote
 	if err != nil {
 		// *url.Error names the method and URL; it wraps context errors,
 		// so errors.Is(err, context.Canceled) holds.
-		return fmt.Errorf("domicile: %w", err)
+		return nil, fmt.Errorf("domicile: %w", err)
 	}
-	defer func() {
-		// Drain what is left (bounded) so the connection can be reused.
-		io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
-		resp.Body.Close()
-	}()
-
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return readProblem(resp)
+		defer func() {
+			io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+			resp.Body.Close()
+		}()
+		return nil, readProblem(resp)
 	}
-	if out == nil || resp.StatusCode == http.StatusNoContent {
-		return nil
-	}
-	buf := getBuf()
-	defer putBuf(buf)
-	n, err := buf.ReadFrom(io.LimitReader(resp.Body, maxResponse+1))
-	if err != nil {
-		return fmt.Errorf("domicile: reading %s %s response: %w", method, routeOf(path), err)
-	}
-	if n > maxResponse {
-		return fmt.Errorf("domicile: %s %s response is larger than %d bytes", method, routeOf(path), maxResponse)
-	}
-	if raw, ok := out.(*[]byte); ok { // a text answer (checkpoints, PEM keys)
-		*raw = append([]byte(nil), buf.Bytes()...)
-		return nil
-	}
-	if err := json.Unmarshal(buf.Bytes(), out); err != nil {
-		return fmt.Errorf("domicile: decoding %s %s response (HTTP %d, %s): %w", method, routeOf(path), resp.StatusCode, mediaType(resp), err)
-	}
-	return nil
+	return resp, nil
 }
 
 // routeOf is path without its query, for error messages: cursors do not

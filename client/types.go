@@ -413,3 +413,31 @@ type AuditProof struct {
 	Hashes [][]byte `json:"hashes"`
 	Hash   string   `json:"hash"`
 }
+
+// AuditKeys is the history of a region's audit-signing key.
+type AuditKeys struct {
+	Region string     `json:"region"`
+	Origin string     `json:"origin"` // the log's name in its checkpoints
+	Keys   []AuditKey `json:"keys"`   // oldest first
+}
+
+// AuditKey is one version of a region's audit-signing key and the stored
+// checkpoints it signed.
+type AuditKey struct {
+	Version   uint32    `json:"version"`
+	State     string    `json:"state"`
+	Current   bool      `json:"current"`
+	Created   time.Time `json:"created"`
+	Algorithm string    `json:"algorithm"`  // the signature scheme, such as "SM2"
+	PublicKey string    `json:"public_key"` // PEM
+	// KeyHash is how checkpoints name the key (hex of 4 bytes);
+	// Fingerprint is the full hash the rotation entry introducing it names
+	// (hex), of which KeyHash is the start.
+	KeyHash     string `json:"key_hash"`
+	Fingerprint string `json:"fingerprint"`
+	// Checkpoints is how many stored checkpoints the key signed, sizes
+	// FirstSize through LastSize (both 0 when none).
+	Checkpoints int    `json:"checkpoints"`
+	FirstSize   uint64 `json:"first_size"`
+	LastSize    uint64 `json:"last_size"`
+}

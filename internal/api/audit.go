@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/hex"
 	"net/http"
 	"strconv"
 	"time"
@@ -114,6 +115,53 @@ func (h *handler) auditPubkey(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Write(pem)
+}
+
+func (h *handler) auditKeys(w http.ResponseWriter, r *http.Request) {
+	region := r.PathValue("region")
+	hist, err := h.s.AuditKeys(r.Context(), caller(r), region)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := client.AuditKeys{Region: region, Origin: hist.Origin, Keys: make([]client.AuditKey, len(hist.Keys))}
+	for i, k := range hist.Keys {
+		out.Keys[i] = client.AuditKey{Version: k.Version, State: string(k.State), Current: k.Current, Created: k.Created,
+			Algorithm: hist.Algorithm, PublicKey: string(k.PEM), KeyHash: hex.EncodeToString(k.KeyHash[:]),
+			Fingerprint: hex.EncodeToString(k.Fingerprint), Checkpoints: k.Checkpoints, FirstSize: k.First, LastSize: k.Last}
+	}
+	web.WriteJSON(w, http.StatusOK, out)
+}
+
+// auditExport streams the log. Once the first line is out an error can
+// only cut the stream short (the header says how many entries to expect);
+// before, it is a problem answer like any other.
+func (h *handler) auditExport(w http.ResponseWriter, r *http.Request) {
+	sw := &startWriter{w: w}
+	err := h.s.AuditExport(r.Context(), caller(r), r.PathValue("region"), sw)
+	if err != nil && !sw.started {
+		h.fail(w, r, err)
+		return
+	}
+	if err != nil {
+		h.log.Warn("audit export cut short", "request_id", web.RequestID(r), "err", err)
+		panic(http.ErrAbortHandler) // the client sees a cut stream, not a complete export
+	}
+}
+
+// startWriter sets the export's headers at its first write.
+type startWriter struct {
+	w       http.ResponseWriter
+	started bool
+}
+
+func (s *startWriter) Write(p []byte) (int, error) {
+	if !s.started {
+		s.started = true
+		s.w.Header().Set("Content-Type", "application/x-ndjson")
+		s.w.WriteHeader(http.StatusOK)
+	}
+	return s.w.Write(p)
 }
 
 func wireEntry(e *entry.Entry) client.AuditRecord {

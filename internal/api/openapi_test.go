@@ -87,6 +87,8 @@ var wireTypes = map[string]any{
 	"AuditRefusal":       client.AuditRefusal{},
 	"AuditEntry":         client.AuditEntry{},
 	"AuditProof":         client.AuditProof{},
+	"AuditKeys":          client.AuditKeys{},
+	"AuditKey":           client.AuditKey{},
 }
 
 type jsonObj = map[string]any

@@ -58,6 +58,8 @@ func NewRegion(o RegionOptions) (http.Handler, error) {
 		"getAuditConsistencyProof": h.auditConsistency,
 		"getAuditCheckpoint":       h.auditCheckpoint,
 		"getAuditPublicKey":        h.auditPubkey,
+		"listAuditKeys":            h.auditKeys,
+		"exportAuditLog":           h.auditExport,
 		"listAlerts":               h.alerts,
 		"createPrincipal":          h.createPrincipal,
 		"listPrincipals":           h.listPrincipals,

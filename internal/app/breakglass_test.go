@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"net/http/httptest"
 	"net/url"
@@ -12,8 +13,10 @@ import (
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/audit"
+	"github.com/domicile/domicile/internal/audit/checkpoint"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
+	"github.com/domicile/domicile/internal/suite"
 )
 
 // glassRegion opens cn-north at loc (a directory or a postgres:// URL)
@@ -140,7 +143,7 @@ func TestBreakGlassUnlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rep, err := audit.Verify(ctx, audit.StoreReader(st, hash), pub, sig, hash, nil)
+	rep, err := audit.Verify(ctx, audit.StoreReader(st, hash), audit.VerifyOptions{Keys: auditKeys(t, sig, hash, pub)})
 	if err != nil {
 		t.Fatalf("audit verify after break-glass: %v", err)
 	}
@@ -190,4 +193,14 @@ func TestBreakGlassRescue(t *testing.T) {
 	if !found {
 		t.Fatal("no break-glass:rescue entry")
 	}
+}
+
+// auditKeys is the audit key set of pubs.
+func auditKeys(t testing.TB, sig suite.Signature, h suite.Hash, pubs ...crypto.PublicKey) *checkpoint.KeySet {
+	t.Helper()
+	ks, err := checkpoint.NewKeySet(sig, h, pubs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ks
 }

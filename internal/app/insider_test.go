@@ -204,7 +204,7 @@ func TestInsiderCannotTellDecoys(t *testing.T) {
 	// 5. The log with its decoys still verifies offline, as
 	// 'domicile audit verify' checks it.
 	su := s.region.Keyring.Suite()
-	if _, err := audit.Verify(ctx, audit.StoreReader(s.region.Store, su.Hash()), s.region.Keyring.AuditPublicKey(), su.Signature(), su.Hash(), nil); err != nil {
+	if _, err := audit.Verify(ctx, audit.StoreReader(s.region.Store, su.Hash()), audit.VerifyOptions{Keys: auditKeys(t, su.Signature(), su.Hash(), s.region.Keyring.AuditPublicKey())}); err != nil {
 		t.Fatalf("audit verify: %v", err)
 	}
 

@@ -228,7 +228,7 @@ func BenchmarkVerify(b *testing.B) {
 			l.Close()
 			b.ResetTimer()
 			for b.Loop() {
-				rep, err := Verify(ctx, StoreReader(st, s.Hash()), priv.Public(), s.Signature(), s.Hash(), nil)
+				rep, err := Verify(ctx, StoreReader(st, s.Hash()), VerifyOptions{Keys: testKeys(b, s.Signature(), s.Hash(), priv.Public())})
 				if err != nil || rep.Entries != n {
 					b.Fatalf("%+v %v", rep, err)
 				}

@@ -47,9 +47,16 @@ func StoreReader(st store.Store, h suite.Hash) Reader { return &storeReader{st: 
 type storeReader struct {
 	st store.Store
 	hs int
+	// With limited, entries from limit on and checkpoints larger than
+	// limit are not read.
+	limit   uint64
+	limited bool
 }
 
 func (r *storeReader) Total() int {
+	if r.limited {
+		return int(r.limit)
+	}
 	v, err := r.st.Get(context.Background(), keySize)
 	if err != nil || len(v) != 8 {
 		return 0
@@ -82,7 +89,11 @@ func (r *storeReader) Checkpoints(ctx context.Context) ([]RawCheckpoint, error) 
 		if len(kv.Key) != len(prefixCheckpoint)+8 {
 			return nil, fmt.Errorf("audit: read checkpoints: %w: key %q", ErrCorrupt, kv.Key)
 		}
-		out = append(out, RawCheckpoint{Size: binary.BigEndian.Uint64(kv.Key[len(prefixCheckpoint):]), Text: kv.Value})
+		size := binary.BigEndian.Uint64(kv.Key[len(prefixCheckpoint):])
+		if r.limited && size > r.limit {
+			break // signed after the limit was read
+		}
+		out = append(out, RawCheckpoint{Size: size, Text: kv.Value})
 	}
 	return out, nil
 }
@@ -128,7 +139,7 @@ func (r *storeReader) Entries(ctx context.Context, fn func(RawEntry) error) erro
 		if err != nil {
 			return fmt.Errorf("audit: read entries: %w", err)
 		}
-		if !ok {
+		if !ok || (r.limited && i >= r.limit) {
 			return nil
 		}
 		es.kvs = es.kvs[1:]
@@ -204,9 +215,24 @@ func Export(ctx context.Context, r Reader, h suite.Hash, w io.Writer) error {
 	return nil
 }
 
-// Export writes the whole log (see the package function Export).
+// Export writes the log of a running region (see the package function
+// Export): it integrates what is stored and signs a checkpoint over it,
+// then writes every checkpoint and the entries of the integrated tree, so
+// that the export holds no reservation still being written by a request in
+// flight and its last checkpoint covers (nearly) all of it.
+//
+// Errors: those of Checkpoint; the store's and w's, wrapped.
 func (l *Log) Export(ctx context.Context, w io.Writer) error {
-	return Export(ctx, StoreReader(l.st, l.o.Hash), l.o.Hash, w)
+	if _, err := l.Checkpoint(ctx); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	r := &storeReader{st: l.st, hs: l.o.Hash.Size()}
+	n, err := r.Integrated(ctx)
+	if err != nil {
+		return err
+	}
+	r.limit, r.limited = n, true
+	return Export(ctx, r, l.o.Hash, w)
 }
 
 // NewExportReader reads an export written by Export. Malformed lines make

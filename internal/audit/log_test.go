@@ -67,7 +67,20 @@ func (e *env) open(t testing.TB) *Log {
 }
 
 func (e *env) verify(st store.Store) (*Report, error) {
-	return Verify(context.Background(), StoreReader(st, e.s.Hash()), e.priv.Public(), e.s.Signature(), e.s.Hash(), nil)
+	return Verify(context.Background(), StoreReader(st, e.s.Hash()), VerifyOptions{Keys: testKeys(nil, e.s.Signature(), e.s.Hash(), e.priv.Public())})
+}
+
+// testKeys is the key set of pubs; tb nil panics on a bad key.
+func testKeys(tb testing.TB, sig suite.Signature, h suite.Hash, pubs ...crypto.PublicKey) *checkpoint.KeySet {
+	ks, err := checkpoint.NewKeySet(sig, h, pubs...)
+	if err != nil {
+		if tb == nil {
+			panic(err)
+		}
+		tb.Helper()
+		tb.Fatal(err)
+	}
+	return ks
 }
 
 func sampleEntry(i int) entry.Entry {
@@ -371,7 +384,8 @@ func TestTamperedCopiesFail(t *testing.T) {
 		wantBad(t, err, -1, b, "not signed by the region's key")
 	})
 	t.Run("fail/wrong-algorithm", func(t *testing.T) {
-		_, err := Verify(ctx, StoreReader(e.st, e.s.Hash()), e.priv.Public(), suite.ECDSAP256(), suite.SHA256(), nil)
+		other, _ := suite.ECDSAP256().GenerateKey(rand.Reader)
+		_, err := Verify(ctx, StoreReader(e.st, e.s.Hash()), VerifyOptions{Keys: testKeys(t, suite.ECDSAP256(), suite.SHA256(), other.Public())})
 		wantBad(t, err, -1, cpSizes[0], "signed with SM2/SM3, expected ECDSA-P256/SHA-256")
 	})
 	t.Run("ok/untouched", func(t *testing.T) {
@@ -391,7 +405,7 @@ func TestExportRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	verifyExport := func(b []byte) (*Report, error) {
-		return Verify(ctx, NewExportReader(bytes.NewReader(b)), e.priv.Public(), suite.ECDSAP256(), suite.SHA256(), nil)
+		return Verify(ctx, NewExportReader(bytes.NewReader(b)), VerifyOptions{Keys: testKeys(t, suite.ECDSAP256(), suite.SHA256(), e.priv.Public())})
 	}
 	rep, err := verifyExport(buf.Bytes())
 	if err != nil {

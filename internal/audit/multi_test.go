@@ -245,7 +245,7 @@ func testSeveralProcesses(t *testing.T, backend string, procs int) {
 	if len(seen) != len(written) {
 		t.Fatalf("%d requests stored, %d acknowledged", len(seen), len(written))
 	}
-	rep, err := Verify(ctx, StoreReader(st, e.s.Hash()), e.priv.Public(), e.s.Signature(), e.s.Hash(), nil)
+	rep, err := Verify(ctx, StoreReader(st, e.s.Hash()), VerifyOptions{Keys: testKeys(t, e.s.Signature(), e.s.Hash(), e.priv.Public())})
 	if err != nil {
 		t.Fatal(err)
 	}

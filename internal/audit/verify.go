@@ -2,10 +2,14 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/domicile/domicile/internal/audit/checkpoint"
@@ -55,6 +59,37 @@ type Report struct {
 	// the Waiting entries stored after it cannot be verified.
 	Reserved int64
 	Waiting  int
+	// Keys says, for each key of the key set (in its order), which
+	// checkpoints it signed.
+	Keys []KeyUse
+	// Kept are the sizes of the kept checkpoints (VerifyOptions.Kept)
+	// the log was proved to extend.
+	Kept []uint64
+}
+
+// KeyUse is what one audit key signed in a verified log.
+type KeyUse struct {
+	KeyHash     [4]byte // as checkpoints name it
+	Checkpoints int     // stored checkpoints it signed
+	First, Last uint64  // their smallest and largest size (0 when none)
+	// Introduced is the index of the entry that announced the key (its
+	// rotation, naming its fingerprint), -1 when the log has none: the
+	// region's first key, or a rotation recorded before keys were named.
+	Introduced int64
+}
+
+// VerifyOptions are Verify's inputs besides the log.
+type VerifyOptions struct {
+	// Keys are the region's audit public keys (current and earlier); each
+	// checkpoint must be signed by the one its key hash names. Required.
+	Keys *checkpoint.KeySet
+	// Kept are signed checkpoints the verifier kept from earlier: each
+	// must verify with Keys, and the log must extend it (same root at its
+	// size), so a log cut short or rewritten since fails.
+	Kept [][]byte
+	// Progress, if not nil, is called every 4096 entries with the count
+	// and the reader's Total.
+	Progress func(done, total int)
 }
 
 // integratedReader is a Reader that knows the size of the tree the log
@@ -64,20 +99,50 @@ type integratedReader interface {
 	Integrated(ctx context.Context) (uint64, error)
 }
 
-// Verify checks the log read from r offline, with the region's audit public
-// key and its suite's signature and hash:
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// keyIntro is the rule of the entry that records the rotation of the
+// audit key to version v whose fingerprint is fp (see
+// checkpoint.Fingerprint).
+func keyIntro(v uint32, fp []byte) string {
+	return fmt.Sprintf("rotate:audit:v%d:key:%s", v, hex.EncodeToString(fp))
+}
+
+// KeyIntroRule is the rule of the entry recording the rotation of the audit
+// key to version v, public key pub: it names the key's fingerprint under
+// the log's origin, so the introduction of each key is itself a logged
+// (and then signed) event that Verify matches to the checkpoints the key
+// signs.
 //
-//   - every checkpoint parses, names Alg(sig, hash), is signed by pub, is
-//     filed under its own size, shares one origin with the others and is
-//     not older than the previous one;
+// Errors: when pub is not a key of sig.
+func KeyIntroRule(origin string, v uint32, pub crypto.PublicKey, sig suite.Signature, h suite.Hash) (string, error) {
+	fp, err := checkpoint.Fingerprint(origin, pub, sig, h)
+	if err != nil {
+		return "", err
+	}
+	return keyIntro(v, fp), nil
+}
+
+// Verify checks the log read from r offline, with the region's audit
+// public keys and its suite's signature and hash (from o.Keys):
+//
+//   - every checkpoint parses, names Alg(sig, hash), is signed by the key
+//     of the set its key hash names, is filed under its own size, shares
+//     one origin with the others and is not older than the previous one;
 //   - entries are stored at 0, 1, 2, ... without a gap, each parses
 //     strictly, says its own index and (when the reader has stored leaf
 //     hashes) matches its leaf hash;
-//   - the tree recomputed over the entries has, at each checkpoint's size,
-//     that checkpoint's root. As both roots are recomputed from the same
-//     entries, each checkpoint is thereby proved to extend the previous one
-//     (a consistency proof between them would check nothing more);
-//   - no checkpoint covers more entries than are stored.
+//   - the tree recomputed over the entries has, at each checkpoint's size
+//     (stored or kept), that checkpoint's root. As both roots are
+//     recomputed from the same entries, each checkpoint is thereby proved
+//     to extend the previous one (a consistency proof between them would
+//     check nothing more);
+//   - no checkpoint, stored or kept, covers more entries than are stored.
 //
 // A gap past every checkpoint and past the integrated tree (what a node
 // that stopped between reserving an index and writing it leaves, until a
@@ -85,17 +150,23 @@ type integratedReader interface {
 // Reserved and counts the entries after it, unverified, in Waiting.
 //
 // Problems are reported in index order: the first bad entry, or the first
-// checkpoint whose range holds an undetected change. progress, if not nil,
-// is called every 4096 entries with the count and r.Total().
+// checkpoint whose range holds an undetected change.
 //
 // Errors: a *VerifyError (wrapping ErrTampered) naming the first bad entry
 // or checkpoint; r's errors, wrapped.
-func Verify(ctx context.Context, r Reader, pub crypto.PublicKey, sig suite.Signature, hash suite.Hash, progress func(done, total int)) (*Report, error) {
+func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
+	if o.Keys == nil {
+		return nil, errors.New("audit: verify: no audit keys given")
+	}
+	sig, hash, progress := o.Keys.Signature(), o.Keys.Hash(), o.Progress
 	raw, err := r.Checkpoints(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Actions: map[entry.Action]int{}, Reserved: -1}
+	rep := &Report{Actions: map[entry.Action]int{}, Reserved: -1, Keys: make([]KeyUse, o.Keys.Len())}
+	for i := range rep.Keys {
+		rep.Keys[i].Introduced = -1
+	}
 	var covered uint64 // entries below it were in a signed or integrated tree
 	if ir, ok := r.(integratedReader); ok {
 		if covered, err = ir.Integrated(ctx); err != nil {
@@ -105,6 +176,7 @@ func Verify(ctx context.Context, r Reader, pub crypto.PublicKey, sig suite.Signa
 	type cp struct {
 		size uint64
 		root []byte
+		kept bool
 		bad  string // why it is invalid, reported when the walk reaches it
 	}
 	// A checkpoint naming other algorithms means the verifier was given
@@ -115,11 +187,11 @@ func Verify(ctx context.Context, r Reader, pub crypto.PublicKey, sig suite.Signa
 			return nil, &VerifyError{Entry: -1, Checkpoint: int64(rc.Size), Msg: fmt.Sprintf("signed with %s, expected %s", s.Alg, want)}
 		}
 	}
-	cps := make([]cp, 0, len(raw))
+	cps := make([]cp, 0, len(raw)+len(o.Kept))
 	var prevTime time.Time
 	for i, rc := range raw {
 		c := cp{size: rc.Size}
-		v, err := checkpoint.Verify(rc.Text, pub, sig, hash)
+		v, k, err := o.Keys.Verify(rc.Text)
 		switch {
 		case err != nil:
 			c.bad = err.Error()
@@ -137,9 +209,33 @@ func Verify(ctx context.Context, r Reader, pub crypto.PublicKey, sig suite.Signa
 			if rep.Origin == "" {
 				rep.Origin = v.Origin
 			}
+			ku := &rep.Keys[k]
+			if ku.Checkpoints == 0 {
+				ku.First = v.Size
+			}
+			ku.Checkpoints++
+			ku.Last = v.Size
 		}
 		cps = append(cps, c)
 	}
+	for _, b := range o.Kept {
+		v, _, err := o.Keys.Verify(b)
+		if err != nil {
+			return nil, &VerifyError{Entry: -1, Checkpoint: -1, Msg: fmt.Sprintf("the kept checkpoint does not verify: %v", err)}
+		}
+		if rep.Origin != "" && v.Origin != rep.Origin {
+			return nil, &VerifyError{Entry: -1, Checkpoint: int64(v.Size), Msg: fmt.Sprintf("the kept checkpoint is of log %q, not %q", v.Origin, rep.Origin)}
+		}
+		cps = append(cps, cp{size: v.Size, root: v.Root, kept: true})
+	}
+	// In size order (a stored one out of order was marked bad above), each
+	// kept one after the stored ones of its size.
+	slices.SortStableFunc(cps, func(a, b cp) int {
+		if c := cmp.Compare(a.size, b.size); c != 0 {
+			return c
+		}
+		return cmp.Compare(btoi(a.kept), btoi(b.kept))
+	})
 	f, _ := tlog.NewFrontier(0, nil)
 	next := 0 // index into cps
 	total := r.Total()
@@ -155,10 +251,18 @@ func Verify(ctx context.Context, r Reader, pub crypto.PublicKey, sig suite.Signa
 				return &VerifyError{Entry: -1, Checkpoint: int64(c.size), Msg: c.bad}
 			}
 			if !bytes.Equal(c.root, f.Root(hash)) {
+				what := "signed root differs from the entries"
+				if c.kept {
+					what = "the kept checkpoint's root differs from the log's at its size (history rewritten or forked)"
+				}
 				return &VerifyError{Entry: -1, Checkpoint: int64(c.size), Msg: fmt.Sprintf(
-					"signed root differs from the entries: an entry in %d..%d was altered, added or removed (first unverified entry %d)", prevSize, c.size-1, prevSize)}
+					"%s: an entry in %d..%d was altered, added or removed (first unverified entry %d)", what, prevSize, c.size-1, prevSize)}
 			}
 			prevSize = c.size
+			if c.kept {
+				rep.Kept = append(rep.Kept, c.size)
+				continue
+			}
 			rep.Checkpoints++
 			rep.Signed = c.size
 		}
@@ -167,9 +271,10 @@ func Verify(ctx context.Context, r Reader, pub crypto.PublicKey, sig suite.Signa
 	if err := checkAt(0); err != nil {
 		return nil, err
 	}
-	for _, rc := range raw {
-		covered = max(covered, rc.Size)
+	for _, c := range cps {
+		covered = max(covered, c.size)
 	}
+	intros := map[string]int64{} // fingerprint (hex) → index of the entry introducing it
 	var count uint64
 	err = r.Entries(ctx, func(re RawEntry) error {
 		i := count
@@ -208,6 +313,11 @@ func Verify(ctx context.Context, r Reader, pub crypto.PublicKey, sig suite.Signa
 		}
 		f.Append(hash, leaf, nil)
 		rep.Actions[e.Action]++
+		if e.Action == entry.Key {
+			if _, fp, ok := strings.Cut(e.Rule, ":key:"); ok && strings.HasPrefix(e.Rule, "rotate:audit:") {
+				intros[fp] = int64(i)
+			}
+		}
 		if e.Outcome == entry.Aborted {
 			rep.Aborted++
 		}
@@ -225,6 +335,10 @@ func Verify(ctx context.Context, r Reader, pub crypto.PublicKey, sig suite.Signa
 		if c.bad != "" {
 			return nil, &VerifyError{Entry: -1, Checkpoint: int64(c.size), Msg: c.bad}
 		}
+		if c.kept {
+			return nil, &VerifyError{Entry: int64(count), Checkpoint: int64(c.size), Msg: fmt.Sprintf(
+				"truncated: the kept checkpoint covers %d entries but the log has %d (entries %d..%d are gone)", c.size, count, count, c.size-1)}
+		}
 		return nil, &VerifyError{Entry: int64(count), Checkpoint: -1, Msg: fmt.Sprintf(
 			"missing: the log ends at %d entries but a checkpoint covers %d (entries %d..%d were removed)", count, c.size, count, c.size-1)}
 	}
@@ -233,5 +347,12 @@ func Verify(ctx context.Context, r Reader, pub crypto.PublicKey, sig suite.Signa
 	}
 	rep.Entries = count
 	rep.Root = f.Root(hash)
+	for i := range rep.Keys {
+		fp := hex.EncodeToString(o.Keys.Fingerprint(rep.Origin, i))
+		copy(rep.Keys[i].KeyHash[:], o.Keys.Fingerprint(rep.Origin, i))
+		if at, ok := intros[fp]; ok {
+			rep.Keys[i].Introduced = at
+		}
+	}
 	return rep, nil
 }

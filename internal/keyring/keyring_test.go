@@ -821,8 +821,8 @@ func TestRotateWith(t *testing.T) {
 		k := mustOpen(t, opts(st, s))
 		defer k.Close()
 		refused := errors.New("the audit log is full")
-		if _, err := k.RotateWith(ctx, Data, func(b *store.Batch, v uint32) error {
-			b.Put([]byte("with/refused"), []byte{byte(v)})
+		if _, err := k.RotateWith(ctx, Data, func(b *store.Batch, nv NewVersion) error {
+			b.Put([]byte("with/refused"), []byte{byte(nv.Version)})
 			return refused
 		}); !errors.Is(err, refused) {
 			t.Fatalf("RotateWith with a failing apply: %v, want its error", err)
@@ -836,8 +836,8 @@ func TestRotateWith(t *testing.T) {
 		if got := k.CurrentVersion(Data); got != 1 {
 			t.Fatalf("current data version after a refused rotation = %d, want 1", got)
 		}
-		v, err := k.RotateWith(ctx, Data, func(b *store.Batch, v uint32) error {
-			b.Put([]byte("with/ok"), []byte{byte(v)})
+		v, err := k.RotateWith(ctx, Data, func(b *store.Batch, nv NewVersion) error {
+			b.Put([]byte("with/ok"), []byte{byte(nv.Version)})
 			return st.Apply(ctx, b)
 		})
 		if err != nil || v != 2 {

@@ -27,13 +27,22 @@ func (k *Keyring) Rotate(ctx context.Context, p Purpose) (uint32, error) {
 	return k.RotateWith(ctx, p, nil)
 }
 
+// NewVersion describes the version RotateWith is adding.
+type NewVersion struct {
+	Version uint32
+	// AuditKey is the new audit-signing public key (nil for other
+	// purposes), so that the rotation's record can name it.
+	AuditKey crypto.PublicKey
+}
+
 // RotateWith is Rotate with the commit done by apply, if not nil, instead
-// of the store's Apply: apply gets the batch holding the new key and its
-// version, and must apply it atomically and durably, adding its own writes
-// (the audit log's Apply adds the rotation's entry). If apply fails, the
-// new version is not made current and RotateWith returns its error,
-// wrapped.
-func (k *Keyring) RotateWith(ctx context.Context, p Purpose, apply func(b *store.Batch, v uint32) error) (uint32, error) {
+// of the store's Apply: apply gets the batch holding the new key and a
+// description of the version, and must apply it atomically and durably,
+// adding its own writes (the audit log's Apply adds the rotation's entry).
+// Until apply returns, the previous version is still current. If apply
+// fails, the new version is not made current and RotateWith returns its
+// error, wrapped.
+func (k *Keyring) RotateWith(ctx context.Context, p Purpose, apply func(b *store.Batch, nv NewVersion) error) (uint32, error) {
 	if !p.valid() {
 		return 0, fmt.Errorf("keyring: unknown purpose %q", p)
 	}
@@ -58,9 +67,13 @@ func (k *Keyring) RotateWith(ctx context.Context, p Purpose, apply func(b *store
 	var b store.Batch
 	b.Insert(kekKey(p, v), env)
 	if apply == nil {
-		apply = func(b *store.Batch, _ uint32) error { return k.st.Apply(ctx, b) }
+		apply = func(b *store.Batch, _ NewVersion) error { return k.st.Apply(ctx, b) }
 	}
-	if err := apply(&b, v); err != nil {
+	nv := NewVersion{Version: v}
+	if kk.signer != nil {
+		nv.AuditKey = kk.signer.Public()
+	}
+	if err := apply(&b, nv); err != nil {
 		k.zeroRing(&ring{keks: map[Purpose]map[uint32]*kek{p: {v: kk}}})
 		if errors.Is(err, store.ErrConflict) {
 			_, _ = k.refreshLocked(ctx) // best effort: learn the winner's version
@@ -263,6 +276,34 @@ func (k *Keyring) AuditSigner() (crypto.Signer, error) {
 	}
 	r := k.ring.Load()
 	return r.keks[Audit][r.current[Audit]].signer, nil
+}
+
+// AuditKey is one version of the audit-signing key, public part only.
+type AuditKey struct {
+	Version uint32
+	Public  crypto.PublicKey
+	State   State
+	Created time.Time
+	Current bool
+}
+
+// AuditKeys returns every audit key version, oldest first, reloading them
+// from the store first so that rotations by other processes show. Retired
+// versions are included: they verify the checkpoints they signed.
+func (k *Keyring) AuditKeys(ctx context.Context) ([]AuditKey, error) {
+	if k.closed.Load() {
+		return nil, ErrClosed
+	}
+	r, err := k.refresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AuditKey, 0, len(r.keks[Audit]))
+	for v, kk := range r.keks[Audit] {
+		out = append(out, AuditKey{Version: v, Public: kk.signer.Public(), State: kk.rec.state, Created: kk.rec.created, Current: v == r.current[Audit]})
+	}
+	slices.SortFunc(out, func(a, b AuditKey) int { return cmp.Compare(a.Version, b.Version) })
+	return out, nil
 }
 
 // AuditPublicKey returns the public key of the current audit version.

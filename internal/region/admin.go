@@ -86,9 +86,30 @@ func (s *Service) Rotate(ctx context.Context, c Caller, region, purpose string) 
 		v, err := kr.Rotate(ctx, p)
 		return v, domainError(err)
 	}
-	v, err := kr.RotateWith(ctx, p, func(b *store.Batch, v uint32) error {
-		e := requestEntry(c, entry.Entry{Action: entry.Key, Decision: "allow", Rule: fmt.Sprintf("rotate:%s:v%d", p, v)})
-		return log.Apply(ctx, b, e)
+	v, err := kr.RotateWith(ctx, p, func(b *store.Batch, nv keyring.NewVersion) error {
+		rule := fmt.Sprintf("rotate:%s:v%d", p, nv.Version)
+		if p == keyring.Audit {
+			su := kr.Suite()
+			r, err := audit.KeyIntroRule(log.Origin(), nv.Version, nv.AuditKey, su.Signature(), su.Hash())
+			if err != nil {
+				return err
+			}
+			rule = r
+		}
+		e := requestEntry(c, entry.Entry{Action: entry.Key, Decision: "allow", Rule: rule})
+		if err := log.Apply(ctx, b, e); err != nil {
+			return err
+		}
+		if p == keyring.Audit {
+			// The outgoing key is still current: its checkpoint covers
+			// the entry naming its successor (unless an earlier
+			// reservation holds integration back), so the introduction
+			// is signed by the key an auditor already trusts.
+			if _, err := log.Checkpoint(ctx); err != nil {
+				s.log.Warn("audit: cannot sign the checkpoint introducing the new audit key", "version", nv.Version, "err", err)
+			}
+		}
+		return nil
 	})
 	if errors.Is(err, audit.ErrNotRecorded) {
 		return 0, errcode.Wrap(errcode.AuditUnavailable, err, "the audit log cannot record the rotation; no key was added")

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"io"
 
 	"github.com/domicile/domicile/internal/audit"
+	"github.com/domicile/domicile/internal/audit/checkpoint"
 	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/audit/tlog"
 	"github.com/domicile/domicile/internal/errcode"
+	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/paging"
 )
 
@@ -149,4 +152,70 @@ func (s *Service) AuditPublicKey(ctx context.Context, c Caller, region string) (
 		return nil, err
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}
+
+// AuditKeyInfo is one version of the region's audit-signing key with what
+// it signed.
+type AuditKeyInfo struct {
+	keyring.AuditKey
+	PEM         []byte
+	KeyHash     [4]byte // as checkpoints name it
+	Fingerprint []byte  // as the rotation entry that introduced it names it
+	audit.SignedRange
+}
+
+// AuditKeyHistory is every version of a region's audit-signing key.
+type AuditKeyHistory struct {
+	Origin    string // the log's name in its checkpoints
+	Algorithm string // the signature scheme's ID
+	Keys      []AuditKeyInfo
+}
+
+// AuditKeys returns every version of the region's audit-signing key, oldest
+// first, each with the range of stored checkpoints it signed (admin), so
+// that an auditor can verify checkpoints signed before a rotation.
+func (s *Service) AuditKeys(ctx context.Context, c Caller, region string) (*AuditKeyHistory, error) {
+	l, err := s.auditLog(ctx, c, region)
+	if err != nil {
+		return nil, err
+	}
+	kr := s.v.Keyring()
+	keys, err := kr.AuditKeys(ctx)
+	if err != nil {
+		return nil, domainError(err)
+	}
+	used, err := l.SignedBy(ctx)
+	if err != nil {
+		return nil, auditError(err)
+	}
+	sig, h := kr.Suite().Signature(), kr.Suite().Hash()
+	hist := &AuditKeyHistory{Origin: l.Origin(), Algorithm: sig.ID(), Keys: make([]AuditKeyInfo, len(keys))}
+	out := hist.Keys
+	for i, k := range keys {
+		der, err := sig.MarshalPublicKey(k.Public)
+		if err != nil {
+			return nil, err
+		}
+		fp, err := checkpoint.Fingerprint(l.Origin(), k.Public, sig, h)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = AuditKeyInfo{AuditKey: k, PEM: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), Fingerprint: fp}
+		copy(out[i].KeyHash[:], fp)
+		out[i].SignedRange = used[out[i].KeyHash]
+	}
+	return hist, nil
+}
+
+// AuditExport writes the region's log as an export (see audit.Export) to w
+// (admin): the integrated entries and every checkpoint over them, which
+// the caller verifies on its own machine. An error after the first byte
+// was written can only cut the stream short; the export's header says how
+// many entries to expect.
+func (s *Service) AuditExport(ctx context.Context, c Caller, region string, w io.Writer) error {
+	l, err := s.auditLog(ctx, c, region)
+	if err != nil {
+		return err
+	}
+	return auditError(l.Export(ctx, w))
 }
