@@ -74,7 +74,7 @@ func TestVerifyKeyHistory(t *testing.T) {
 			e := newRotatingEnv(t, s, 3)
 			l := e.open(t)
 			writeMixed(t, l, e.st, 150) // checkpoint at 100 (every 100)
-			e.rotate(t, l)               // entry 150 introduces key 2; key 1 signs 151
+			e.rotate(t, l)              // entry 150 introduces key 2; key 1 signs 151
 			writeMixed(t, l, e.st, 100)
 			e.rotate(t, l) // entry 251 introduces key 3; key 2 signs 252 (and 200)
 			writeMixed(t, l, e.st, 60)
