@@ -157,8 +157,17 @@ func readCheckpoints(file string) ([][]byte, error) {
 	if len(cur) > 0 {
 		out = append(out, cur)
 	}
+	hint := "keep a checkpoint with: domicile audit checkpoint --region R > " + file
 	if len(out) == 0 {
-		return nil, withHint(fmt.Errorf("%s holds no checkpoint", file), "keep a checkpoint with: domicile audit checkpoint --region R > "+file)
+		return nil, withHint(fmt.Errorf("%s holds no checkpoint", file), hint)
+	}
+	for i, cp := range out {
+		if _, err := checkpoint.Parse(cp); err != nil {
+			if len(out) == 1 {
+				return nil, withHint(fmt.Errorf("%s holds no checkpoint: %w", file, err), hint)
+			}
+			return nil, withHint(fmt.Errorf("%s: checkpoint %d: %w", file, i+1, err), hint)
+		}
 	}
 	return out, nil
 }
@@ -195,34 +204,35 @@ func auditVerify(ctx context.Context, e *env, args []string) error {
 	var (
 		s    suite.Suite
 		keys []crypto.PublicKey
+		c    *apiConn
+		err  error
+	)
+	if n == 0 {
+		if c, err = af.connect(e, "audit verify"); err != nil {
+			return err
+		}
+		s, err = apiSuite(ctx, c, *pol, *region)
+	} else {
+		s, err = regionSuite(*pol, *region)
+	}
+	if err != nil {
+		return err
+	}
+	// The keys and kept checkpoints are checked before the log is read.
+	if *pubFile != "" {
+		if keys, err = readKeys(*pubFile, *region, s.Signature()); err != nil {
+			return err
+		}
+	}
+	var (
 		r    audit.Reader
 		from string
-		err  error
 	)
 	switch {
 	case n == 0:
-		c, err := af.connect(e, "audit verify")
-		if err != nil {
-			return err
-		}
-		if s, err = apiSuite(ctx, c, *pol, *region); err != nil {
-			return err
-		}
 		if *pubFile == "" {
-			hist, err := c.c.AuditKeys(ctx, *region)
-			if err != nil {
-				return c.failed(ctx, "", err)
-			}
-			for _, k := range hist.Keys {
-				blk, _ := pem.Decode([]byte(k.PublicKey))
-				if blk == nil {
-					return fmt.Errorf("audit verify: the region served key v%d without a PEM block", k.Version)
-				}
-				pub, err := s.Signature().ParsePublicKey(blk.Bytes)
-				if err != nil {
-					return fmt.Errorf("audit verify: the region's key v%d: %w", k.Version, err)
-				}
-				keys = append(keys, pub)
+			if keys, err = servedKeys(ctx, c, *region, s.Signature()); err != nil {
+				return err
 			}
 			fmt.Fprintf(e.stderr, "note: verifying with the %s the region serves; to verify without trusting it, keep them once (domicile audit keys --region %s --pem > keys.pem) and pass --pubkey keys.pem\n",
 				plural(len(keys), "audit key"), *region)
@@ -234,9 +244,6 @@ func auditVerify(ctx context.Context, e *env, args []string) error {
 		defer rc.Close()
 		r, from = audit.NewExportReader(rc), "fetched from "+c.addr+", recomputed here"
 	case *export != "":
-		if s, err = regionSuite(*pol, *region); err != nil {
-			return err
-		}
 		f, err := os.Open(*export)
 		if err != nil {
 			return withHint(err, "check the path")
@@ -252,20 +259,12 @@ func auditVerify(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if s, err = regionSuite(*pol, *region); err != nil {
-			return err
-		}
 		st, err := app.OpenRegionStore(ctx, p, *region, loc)
 		if err != nil {
 			return withHint(err, "stop the region's node first (it holds the store), or verify the running region: domicile audit verify --region "+*region)
 		}
 		defer st.Close()
 		r, from = audit.StoreReader(st, s.Hash()), "store"
-	}
-	if *pubFile != "" {
-		if keys, err = readKeys(*pubFile, *region, s.Signature()); err != nil {
-			return err
-		}
 	}
 	ks, err := checkpoint.NewKeySet(s.Signature(), s.Hash(), keys...)
 	if err != nil {
@@ -316,6 +315,27 @@ func sizeRange(n int, first, last uint64) string {
 		return fmt.Sprintf("1 checkpoint, size %d", first)
 	}
 	return fmt.Sprintf("%d checkpoints, sizes %d..%d", n, first, last)
+}
+
+// servedKeys returns the audit keys the region serves.
+func servedKeys(ctx context.Context, c *apiConn, region string, sig suite.Signature) ([]crypto.PublicKey, error) {
+	hist, err := c.c.AuditKeys(ctx, region)
+	if err != nil {
+		return nil, c.failed(ctx, "", err)
+	}
+	var keys []crypto.PublicKey
+	for _, k := range hist.Keys {
+		blk, _ := pem.Decode([]byte(k.PublicKey))
+		if blk == nil {
+			return nil, fmt.Errorf("audit verify: the region served key v%d without a PEM block", k.Version)
+		}
+		pub, err := sig.ParsePublicKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("audit verify: the region's key v%d: %w", k.Version, err)
+		}
+		keys = append(keys, pub)
+	}
+	return keys, nil
 }
 
 func joinSizes(sizes []uint64) string {
