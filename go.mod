@@ -11,20 +11,21 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nyaruka/phonenumbers v1.8.1
 	github.com/prometheus/client_golang v1.16.0
+	github.com/transparency-dev/formats v0.1.1
 	golang.org/x/crypto v0.59.0
+	golang.org/x/mod v0.42.0
 	golang.org/x/text v0.44.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 
 // Test-only dependencies: an independent FF1 to cross-check ours,
-// testscript for the CLI, transparency-dev's Merkle tree and checkpoint
-// parser (and x/mod's signed-note) to cross-check internal/audit.
+// testscript for the CLI, transparency-dev's Merkle tree to cross-check
+// internal/audit. (transparency-dev/formats and x/mod's signed-note, above,
+// make and check witness cosignatures.)
 require (
 	github.com/capitalone/fpe v1.2.1
 	github.com/rogpeppe/go-internal v1.16.0
-	github.com/transparency-dev/formats v0.1.1
 	github.com/transparency-dev/merkle v0.0.2
-	golang.org/x/mod v0.42.0
 )
 
 require (

@@ -173,7 +173,7 @@ func readCheckpoints(file string) ([][]byte, error) {
 }
 
 func auditVerify(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "audit verify", "domicile audit verify --region NAME [--data DIR | --store URL | --export FILE] [--pubkey FILE] [--checkpoint FILE]", auditExamples)
+	fs := newFlagSet(e, "audit verify", "domicile audit verify --region NAME [--data DIR | --store URL | --export FILE] [--pubkey FILE] [--checkpoint FILE] [--witness KEY]", auditExamples)
 	af := addAPIFlags(fs)
 	region := fs.String("region", "", "the region whose log it is (required)")
 	data := fs.String("data", "", "read a stopped node's store directory, such as data/regions/cn-north")
@@ -181,6 +181,15 @@ func auditVerify(ctx context.Context, e *env, args []string) error {
 	export := fs.String("export", "", "read an export made by 'domicile audit export'")
 	pubFile := fs.String("pubkey", "", "the region's audit public keys, PEM (from 'domicile audit keys --pem'); required with --data, --store, --export")
 	cpFile := fs.String("checkpoint", "", "checkpoints you kept (from 'domicile audit checkpoint'); the log must extend each")
+	var witnesses []checkpoint.WitnessKey
+	fs.Func("witness", "require cosignatures by the witness with this verifier `KEY` (name+hash+base64, from 'domicile witness keygen'; repeatable)", func(v string) error {
+		k, err := checkpoint.ParseWitnessKey(v)
+		if err != nil {
+			return err
+		}
+		witnesses = append(witnesses, k)
+		return nil
+	})
 	pol := fs.String("policy", "", "policy file (default: the built-in example)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -271,7 +280,7 @@ func auditVerify(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("audit verify: %w", err)
 	}
 	progress := newProgress(e, "verifying")
-	rep, err := audit.Verify(ctx, r, audit.VerifyOptions{Keys: ks, Kept: kept, Progress: progress.update})
+	rep, err := audit.Verify(ctx, r, audit.VerifyOptions{Keys: ks, Kept: kept, Witnesses: witnesses, Progress: progress.update})
 	progress.done()
 	var ve *audit.VerifyError
 	if errors.As(err, &ve) {
@@ -294,6 +303,9 @@ func auditVerify(ctx context.Context, e *env, args []string) error {
 			line += fmt.Sprintf("; introduced by entry %d", k.Introduced)
 		}
 		fmt.Fprintln(e.stdout, line)
+	}
+	for _, w := range rep.Witnessed {
+		fmt.Fprintf(e.stdout, "witness %s: cosigned through size %d of %d (at %s)\n", w.Name, w.Size, rep.Entries, w.Time.Format(time.RFC3339))
 	}
 	switch len(rep.Kept) {
 	case 0:

@@ -51,6 +51,8 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	adminLoc := fs.String("admin-location", "US", "where the dev administrator operates (ISO code); reads of strict regions from elsewhere are transfers")
 	proxies := proxyFlags{}
 	fs.Var(&proxies, "trusted-proxy", trustedProxyUsage)
+	var witnesses witnessURLs
+	fs.Var(&witnesses, "witness", witnessUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,7 +69,8 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	log := newLogger(e)
 	progress := newProgress(e, "seeding sample customers")
 	d, err := app.StartDev(ctx, app.DevConfig{DataDir: *data, Listen: *listen, Policy: p, Seed: !*noSeed,
-		SeedCount: *count, Getenv: e.getenv, Logger: log, Progress: progress.update, AdminLocation: *adminLoc, TrustedProxies: proxies})
+		SeedCount: *count, Getenv: e.getenv, Logger: log, Progress: progress.update, AdminLocation: *adminLoc, TrustedProxies: proxies,
+		WitnessURLs: witnesses})
 	progress.done()
 	if err != nil {
 		return withHint(err, devHint(err))
@@ -129,6 +132,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	unsealFile := fs.String("unseal-file", "", "file holding the unseal secret (default: environment DOMICILE_UNSEAL_<REGION>)")
 	adminLocation := fs.String("admin-location", "US", "where the bootstrap administrator operates (ISO 3166-1 alpha-2); reads of strict regions from elsewhere are transfers")
 	tokenFile := fs.String("admin-token-file", "", "file holding the admin API token (default: environment DOMICILE_ADMIN_TOKEN)")
+	var witnesses witnessURLs
+	fs.Var(&witnesses, "witness", witnessUsage)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -165,7 +170,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	err = app.Serve(ctx, app.ServeConfig{Policy: p, Region: *region, Dir: *data, Store: *storeURL, Secret: secret,
 		AdminToken: string(token), AdminLocation: *adminLocation, Listen: *listen, Logger: newLogger(e),
-		Listening: listening(e, "region "+*region)})
+		Listening: listening(e, "region "+*region), WitnessURLs: witnesses})
 	switch app.StageOf(err) {
 	case app.StageOpen:
 		return withHint(err, serveHint(err, *region))

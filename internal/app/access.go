@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/audit"
+	"github.com/domicile/domicile/internal/audit/checkpoint"
 	"github.com/domicile/domicile/internal/audit/entry"
+	"github.com/domicile/domicile/internal/audit/witnesshttp"
 	"github.com/domicile/domicile/internal/guard"
 	"github.com/domicile/domicile/internal/guard/webhook"
 	"github.com/domicile/domicile/internal/keyring"
@@ -156,11 +159,21 @@ func openAudit(ctx context.Context, c RegionConfig, kr *keyring.Keyring, st stor
 	o := audit.Options{Store: st, Region: c.Name, Origin: "domicile/" + c.Name, Hash: s.Hash(), Signature: s.Signature(),
 		Signer: kr.AuditSigner, Now: c.Now,
 		Logf: func(format string, args ...any) { log.Error("audit: " + fmt.Sprintf(format, args...)) }}
+	var ws audit.Witnesses
 	if c.WitnessFile != "" {
 		if err := os.MkdirAll(filepath.Dir(c.WitnessFile), 0o700); err != nil {
 			return nil, err
 		}
-		o.Witness = audit.NewFileWitness(c.WitnessFile)
+		ws = append(ws, audit.NewFileWitness(c.WitnessFile))
+	}
+	if len(c.WitnessURLs) > checkpoint.MaxSignatures-1 {
+		return nil, fmt.Errorf("%d witnesses: a checkpoint carries at most %d cosignatures", len(c.WitnessURLs), checkpoint.MaxSignatures-1)
+	}
+	for _, u := range c.WitnessURLs {
+		ws = append(ws, &witnesshttp.Witness{URL: u, Client: &http.Client{Timeout: audit.WitnessTimeout}})
+	}
+	if len(ws) > 0 {
+		o.Witness = ws
 	}
 	return audit.Open(ctx, o)
 }

@@ -43,6 +43,9 @@ type DevConfig struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For the gateway
 	// believes (see GatewayConfig).
 	TrustedProxies []netip.Prefix
+	// WitnessURLs are witnesses every region publishes its checkpoints to
+	// (see RegionConfig).
+	WitnessURLs []string
 }
 
 // Dev is a running development deployment: every region of the policy in
@@ -93,7 +96,7 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 		}
 		r, err := OpenRegion(ctx, RegionConfig{Policy: c.Policy, Name: pr.Name, Dir: filepath.Join(c.DataDir, "regions", pr.Name),
 			Secret: secret, KDF: c.KDF, Logger: log, Metrics: metrics,
-			WitnessFile: filepath.Join(c.DataDir, "witness", pr.Name+".checkpoints")})
+			WitnessFile: filepath.Join(c.DataDir, "witness", pr.Name+".checkpoints"), WitnessURLs: c.WitnessURLs})
 		if err != nil {
 			d.closeRegions()
 			return nil, err

@@ -51,6 +51,10 @@ type RegionConfig struct {
 	// a log cut back and re-signed is caught; keep it off the region's
 	// disk.
 	WitnessFile string
+	// WitnessURLs are c2sp.org/tlog-witness witnesses (submission
+	// prefixes, such as http://witness.example:8720) that every signed
+	// checkpoint is published to; their cosignatures are stored with it.
+	WitnessURLs []string
 	// Metrics may be shared by every region of a process.
 	Metrics *web.Metrics
 }

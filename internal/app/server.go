@@ -86,6 +86,9 @@ type ServeConfig struct {
 	Logger *slog.Logger
 	// Listening, if set, is called with the server's URL once it listens.
 	Listening func(url string)
+	// WitnessURLs are witnesses the region publishes its checkpoints to
+	// (see RegionConfig).
+	WitnessURLs []string
 }
 
 // Serve runs one node of a region until ctx is done: it opens the region,
@@ -94,7 +97,7 @@ type ServeConfig struct {
 // starting it is a *StartError.
 func Serve(ctx context.Context, c ServeConfig) error {
 	r, err := OpenRegion(ctx, RegionConfig{Policy: c.Policy, Name: c.Region, Dir: c.Dir, Store: c.Store, Secret: c.Secret,
-		KDF: c.KDF, Logger: c.Logger, Metrics: web.NewMetrics()})
+		KDF: c.KDF, Logger: c.Logger, Metrics: web.NewMetrics(), WitnessURLs: c.WitnessURLs})
 	if err != nil {
 		return &StartError{Stage: StageOpen, Err: err}
 	}

@@ -10,7 +10,8 @@
 //	                              concatenated; tile level 0 holds leaf hashes
 //	a/m/size                      integrated tree size, 8B BE
 //	a/m/checkpoint                the latest signed checkpoint (a copy)
-//	a/c/<size, 8B BE>             signed checkpoint of the tree of that size
+//	a/c/<size, 8B BE>             signed checkpoint of the tree of that size,
+//	                              with the witnesses' cosignatures once added
 //
 // Tree nodes are kept in tiles of 256 hashes (see tiles.go), so an
 // integration pass writes a handful of keys, an inclusion or consistency
@@ -130,7 +131,8 @@ type Options struct {
 	IntegrateBatch int
 	// MaxBacklog bounds reserved but unintegrated entries.
 	MaxBacklog int
-	// Witness, if set, receives every new checkpoint.
+	// Witness, if set, receives every new checkpoint; cosignatures it
+	// returns are added to the stored copies (see Witness).
 	Witness Witness
 	// Logf receives background errors (integration, witness); nil drops.
 	Logf func(format string, args ...any)
@@ -179,6 +181,8 @@ type Log struct {
 	retry   *time.Timer        // nil when Manual: re-run a pass stalled at a hole
 	stale   atomic.Int64       // integrations lost to another process (tests)
 	voids   atomic.Uint64      // void entries this process wrote or scheduled
+
+	pub publisher // checkpoints on their way to the witness
 }
 
 // holeSeen records that at time t the store held an entry at index j: any
@@ -260,6 +264,7 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 	if err := l.pass(ctx, true, false); err != nil {
 		return nil, fmt.Errorf("audit: open: integrating recovered entries: %w", err)
 	}
+	l.publishLater()
 	if o.Manual {
 		close(l.done)
 	} else {
@@ -373,7 +378,10 @@ func (l *Log) Close() error {
 	}
 	ctx := context.Background()
 	l.release(ctx)
-	return l.pass(ctx, true, false)
+	err := l.pass(ctx, true, false)
+	l.publishNow(ctx)
+	l.waitPublished()
+	return err
 }
 
 // Voids returns how many void entries this process has written or

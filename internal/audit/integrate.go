@@ -39,23 +39,33 @@ func (l *Log) run() {
 		if err := l.pass(ctx, force, false); err != nil {
 			l.o.Logf("audit: integration: %v", err)
 		}
+		l.publishLater()
 	}
 }
 
 // Sync integrates every stored entry up to the first hole, fills holes
 // older than VoidGrace with void entries, and signs a checkpoint if one is
 // due (CheckpointEvery entries or CheckpointInterval since the last one,
-// by the log's clock).
+// by the log's clock). A checkpoint it signs is published to the witness
+// (within WitnessTimeout) before it returns.
 //
 // Errors: the store's, wrapped; the signer's.
-func (l *Log) Sync(ctx context.Context) error { return l.pass(ctx, true, false) }
+func (l *Log) Sync(ctx context.Context) error {
+	err := l.pass(ctx, true, false)
+	l.publishNow(ctx)
+	return err
+}
 
 // Checkpoint integrates like Sync, signs a checkpoint of the tree if it
-// grew since the latest one, and returns the latest signed checkpoint.
+// grew since the latest one, publishes it to the witness (within
+// WitnessTimeout; the cosignatures it returns are added) and returns the
+// latest signed checkpoint.
 //
 // Errors: ErrNotFound (wrapped) for an empty log; those of Sync.
 func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
-	if err := l.pass(ctx, true, true); err != nil {
+	err := l.pass(ctx, true, true)
+	l.publishNow(ctx)
+	if err != nil {
 		return nil, err
 	}
 	return l.LatestCheckpoint()
@@ -327,10 +337,8 @@ func (l *Log) integrate(ctx context.Context, kvs []store.KV, size uint64, due bo
 		l.cpSize, l.cpTime, l.cpText = size, now, cp
 	}
 	l.mu.Unlock()
-	if due && l.o.Witness != nil {
-		if err := l.o.Witness.Publish(ctx, cp); err != nil {
-			l.o.Logf("audit: witness: checkpoint at size %d: %v", size, err)
-		}
+	if due {
+		l.queue(cp) // published once the pass is over (see publisher)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/domicile/domicile/internal/audit/checkpoint"
 	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/suite"
@@ -245,4 +246,77 @@ func TestLogExportIsIntegratedPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Commit(p)
+}
+
+// cosignStored adds w's cosignature to the stored checkpoint of size;
+// corrupt spoils it.
+func cosignStored(t *testing.T, w *cosigner, st store.Store, size uint64, corrupt bool) {
+	t.Helper()
+	ctx := context.Background()
+	text, err := st.Get(ctx, checkpointKey(size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := w.line(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if corrupt {
+		i := len(line) - 10 // in the base64 of the signature
+		line[i] = map[bool]byte{true: 'B', false: 'A'}[line[i] == 'A']
+	}
+	out, err := checkpoint.AddCosignatures(text, line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b store.Batch
+	b.Put(checkpointKey(size), out)
+	if err := st.Apply(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVerifyWitnesses checks that verify with witnesses reports the newest
+// checkpoint each cosigned, and fails when one cosigned none or when a
+// cosignature claiming to be a witness's does not verify.
+func TestVerifyWitnesses(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, suite.CNSuite())
+	l := e.open(t)
+	writeMixed(t, l, e.st, 120)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	writeMixed(t, l, e.st, 30)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	w1, w2 := newCosigner(t, e.s.Hash(), "witness.example/w1"), newCosigner(t, e.s.Hash(), "witness.example/w2")
+	cosignStored(t, w1, e.st, 120, false)
+	verify := func(st store.Store, ws ...*cosigner) (*Report, error) {
+		var keys []checkpoint.WitnessKey
+		for _, w := range ws {
+			keys = append(keys, w.key)
+		}
+		return Verify(ctx, StoreReader(st, e.s.Hash()), VerifyOptions{Keys: testKeys(t, e.s.Signature(), e.s.Hash(), e.priv.Public()), Witnesses: keys})
+	}
+	rep, err := verify(e.st, w1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Witnessed) != 1 || rep.Witnessed[0].Size != 120 || rep.Witnessed[0].Name != w1.name {
+		t.Fatalf("witnessed %+v, want w1 through 120", rep.Witnessed)
+	}
+	_, err = verify(e.st, w1, w2)
+	wantBad(t, err, -1, -1, "no checkpoint is cosigned by witness witness.example/w2")
+
+	c := e.st.Clone()
+	cosignStored(t, w2, c, 150, true)
+	_, err = verify(c, w1, w2)
+	wantBad(t, err, -1, 150, "does not verify")
+	// Without asking for w2, its line is a signature like any other.
+	if _, err := verify(c, w1); err != nil {
+		t.Fatalf("a bad line of a witness not asked for: %v", err)
+	}
 }

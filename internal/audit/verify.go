@@ -65,6 +65,17 @@ type Report struct {
 	// Kept are the sizes of the kept checkpoints (VerifyOptions.Kept)
 	// the log was proved to extend.
 	Kept []uint64
+	// Witnessed says, for each witness of VerifyOptions.Witnesses (in its
+	// order), the largest verified checkpoint it cosigned.
+	Witnessed []Witnessed
+}
+
+// Witnessed is the newest checkpoint a witness cosigned: the witness saw
+// (and checked consistent with what it saw before) the log of that size.
+type Witnessed struct {
+	Name string
+	Size uint64
+	Time time.Time // when the witness cosigned it
 }
 
 // KeyUse is what one audit key signed in a verified log.
@@ -87,6 +98,9 @@ type VerifyOptions struct {
 	// must verify with Keys, and the log must extend it (same root at its
 	// size), so a log cut short or rewritten since fails.
 	Kept [][]byte
+	// Witnesses must each have cosigned at least one stored checkpoint;
+	// every cosignature that claims to be theirs must verify.
+	Witnesses []checkpoint.WitnessKey
 	// Progress, if not nil, is called every 4096 entries with the count
 	// and the reader's Total.
 	Progress func(done, total int)
@@ -142,7 +156,10 @@ func KeyIntroRule(origin string, v uint32, pub crypto.PublicKey, sig suite.Signa
 //     recomputed from the same entries, each checkpoint is thereby proved
 //     to extend the previous one (a consistency proof between them would
 //     check nothing more);
-//   - no checkpoint, stored or kept, covers more entries than are stored.
+//   - no checkpoint, stored or kept, covers more entries than are stored;
+//   - each of o.Witnesses cosigned at least one stored checkpoint, and every
+//     cosignature by one of them verifies (the report names the newest
+//     checkpoint each cosigned).
 //
 // A gap past every checkpoint and past the integrated tree (what a node
 // that stopped between reserving an index and writing it leaves, until a
@@ -163,7 +180,7 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Actions: map[entry.Action]int{}, Reserved: -1, Keys: make([]KeyUse, o.Keys.Len())}
+	rep := &Report{Actions: map[entry.Action]int{}, Reserved: -1, Keys: make([]KeyUse, o.Keys.Len()), Witnessed: make([]Witnessed, len(o.Witnesses))}
 	for i := range rep.Keys {
 		rep.Keys[i].Introduced = -1
 	}
@@ -208,6 +225,16 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 			prevTime = v.Time
 			if rep.Origin == "" {
 				rep.Origin = v.Origin
+			}
+			for j, w := range o.Witnesses {
+				t, err := w.Verify(rc.Text)
+				switch {
+				case errors.Is(err, checkpoint.ErrNotCosigned):
+				case err != nil:
+					c.bad = err.Error()
+				default:
+					rep.Witnessed[j] = Witnessed{Name: w.Name(), Size: v.Size, Time: t}
+				}
 			}
 			ku := &rep.Keys[k]
 			if ku.Checkpoints == 0 {
@@ -344,6 +371,11 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 	}
 	if progress != nil {
 		progress(int(count), total)
+	}
+	for i, w := range rep.Witnessed {
+		if w.Size == 0 {
+			return nil, &VerifyError{Entry: -1, Checkpoint: -1, Msg: fmt.Sprintf("no checkpoint is cosigned by witness %s: the log's checkpoints were not published to it, or not accepted", o.Witnesses[i].Name())}
+		}
 	}
 	rep.Entries = count
 	rep.Root = f.Root(hash)

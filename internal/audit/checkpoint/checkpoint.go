@@ -134,19 +134,11 @@ func checkName(s string) error {
 //
 // Errors: when pub is not a key of sig.
 func KeyHash(name string, pub crypto.PublicKey, sig suite.Signature, h suite.Hash) ([4]byte, error) {
-	der, err := sig.MarshalPublicKey(pub)
+	fp, err := Fingerprint(name, pub, sig, h)
 	if err != nil {
-		return [4]byte{}, fmt.Errorf("checkpoint: key hash: %w", err)
+		return [4]byte{}, err
 	}
-	var in []byte
-	in = append(in, name...)
-	in = append(in, '\n')
-	in = append(in, Alg(sig, h)...)
-	in = append(in, '\n')
-	in = append(in, der...)
-	var out [4]byte
-	copy(out[:], h.Sum(in))
-	return out, nil
+	return [4]byte(fp[:4]), nil
 }
 
 // Sign signs c (whose Alg is set from sig and h) with priv and returns the

@@ -18,7 +18,7 @@ import (
 func Fingerprint(name string, pub crypto.PublicKey, sig suite.Signature, h suite.Hash) ([]byte, error) {
 	der, err := sig.MarshalPublicKey(pub)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: key fingerprint: %w", err)
+		return nil, fmt.Errorf("checkpoint: key hash: %w", err)
 	}
 	var in []byte
 	in = append(in, name...)
