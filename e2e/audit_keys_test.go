@@ -25,8 +25,8 @@ import (
 // without the newest key, naming the checkpoint it signed. After an
 // insider rewrites an entry in the stopped node's store, online verify
 // names that entry; after the tail is cut off (entries, checkpoints and
-// tree size), verify against the kept checkpoint names the first missing
-// entry.
+// tree size), verify against the kept checkpoint, offline and online from
+// a node started on the cut store, names the first missing entry.
 func TestAuditOnlineVerifyWithKeyHistory(t *testing.T) {
 	data := t.TempDir()
 	work := t.TempDir()
@@ -198,5 +198,11 @@ func TestAuditOnlineVerifyWithKeyHistory(t *testing.T) {
 	out, ok = cli(s, "audit", "verify", "--region", "cn-north", "--data", region, "--pubkey", keysFile, "--checkpoint", keptFile)
 	if ok || !strings.Contains(out, fmt.Sprintf("entry %d: truncated", cut)) {
 		t.Fatalf("verify after the tail from %d was cut (ok=%v), want a failure naming entry %d:\n%s", cut, ok, cut, out)
+	}
+	// Online too: the node starts on the cut store and serves it.
+	s3 := startDev(t, data, nil, "--no-seed")
+	out, ok = cli(s3, "audit", "verify", "--region", "cn-north", "--pubkey", keysFile, "--checkpoint", keptFile)
+	if ok || !strings.Contains(out, fmt.Sprintf("entry %d: truncated", cut)) {
+		t.Fatalf("online verify after the tail from %d was cut (ok=%v), want a failure naming entry %d:\n%s", cut, ok, cut, out)
 	}
 }
