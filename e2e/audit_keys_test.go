@@ -118,6 +118,17 @@ func TestAuditOnlineVerifyWithKeyHistory(t *testing.T) {
 	if ok || !strings.Contains(out, wantMissing) || !strings.Contains(out, "signed by key "+v3.KeyHash) {
 		t.Fatalf("online verify without v3 (ok=%v), want a failure naming %q and key %s:\n%s", ok, wantMissing, v3.KeyHash, out)
 	}
+	// The rotations, listed over the API: each names its key.
+	out = must(cli(s, "audit", "entries", "--region", "cn-north", "--action", "key", "--json"))
+	for _, k := range hist.Keys[1:] {
+		if want := fmt.Sprintf(`"rule":"rotate:audit:v%d:key:%s"`, k.Version, k.Fingerprint); !strings.Contains(out, want) {
+			t.Errorf("audit entries --action key does not show %s:\n%s", want, out)
+		}
+	}
+	out = must(cli(s, "audit", "entries", "--region", "cn-north", "--action", "create", "--limit", "5"))
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 6 || !strings.HasPrefix(lines[0], "INDEX") {
+		t.Errorf("audit entries --limit 5: want a header and 5 rows:\n%s", out)
+	}
 	s.Stop()
 
 	// Offline, the same.
