@@ -104,7 +104,10 @@ type Transfer struct {
 	Basis      string
 	Collection string
 	Fields     []string
-	Line       int
+	// Mechanism names the transfer mechanism (see Mechanism) the rule
+	// transfers under; empty when the rule names none.
+	Mechanism string
+	Line      int
 }
 
 // Bases are the legal bases a transfer rule may name.
@@ -434,6 +437,12 @@ func (p *parser) parseTransfers(node *yaml.Node, pol *Policy) []Transfer {
 		}
 		if t.Name == "" {
 			t.Name = fmt.Sprintf("%s-to-%s-%s", t.From, strings.Join(t.To, "+"), t.Basis)
+		}
+		if e, ok := m["mechanism"]; ok {
+			if s, ok := p.str(e.value, "mechanism"); ok {
+				t.Mechanism = s
+				p.checkTransferMechanism(item, &t, pol)
+			}
 		}
 		out = append(out, t)
 	}

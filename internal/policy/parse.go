@@ -15,12 +15,12 @@ import (
 // The keys of each mapping in a policy file. New sections are added here
 // and in parseTop.
 var (
-	topKeys        = []string{"version", "default_region", "regions", "collections", "purposes", "roles", "transfers", "guard"}
-	regionKeys     = []string{"name", "suite", "residency", "jurisdictions", "abroad"}
+	topKeys        = []string{"version", "default_region", "regions", "collections", "purposes", "roles", "mechanisms", "transfers", "guard"}
+	regionKeys     = []string{"name", "suite", "residency", "jurisdictions", "abroad", "time_zone", "transfer_thresholds"}
 	collectionKeys = []string{"name", "fields"}
-	fieldKeys      = []string{"name", "type", "normalizer", "index", "max_length", "required", "mask", "token", "token_format"}
+	fieldKeys      = []string{"name", "type", "normalizer", "index", "max_length", "required", "mask", "token", "token_format", "sensitive"}
 	roleKeys       = []string{"name", "description", "permissions", "purposes", "condition", "collections"}
-	transferKeys   = []string{"name", "from", "to", "basis", "collection", "fields"}
+	transferKeys   = []string{"name", "from", "to", "basis", "collection", "fields", "mechanism"}
 )
 
 // plannedKeys are top-level sections of the policy format that this version

@@ -33,6 +33,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/domicile/domicile/internal/residency"
 	"github.com/domicile/domicile/internal/suite"
@@ -55,6 +56,9 @@ type Policy struct {
 	Purposes []string
 	// Roles say what each role may do and see.
 	Roles []Role
+	// Mechanisms are the legal mechanisms for cross-border transfers
+	// (standard contracts, assessments, adequacy decisions, ...).
+	Mechanisms []Mechanism
 	// Transfers are the cross-border transfer rules.
 	Transfers []Transfer
 	// Guard configures detection: rules, baselines, honeytokens and
@@ -94,6 +98,13 @@ type Region struct {
 	// Abroad is what happens to clear values when a principal located
 	// outside a strict region reads them without a transfer rule.
 	Abroad Abroad
+	// TimeZone is the region's time zone (time_zone, an IANA name;
+	// default UTC): the transfer ledger's year starts on 1 January in it,
+	// and mechanisms' dates are days in it. Parse never leaves it nil.
+	TimeZone *time.Location
+	// Thresholds are the region's yearly transfer thresholds; nil when it
+	// has none.
+	Thresholds *Thresholds
 	// Line is the line of the region in the policy file.
 	Line int
 }
@@ -146,6 +157,11 @@ type Field struct {
 	// random, deterministic or fpe; TokenFormat is the fpe format.
 	Token       string
 	TokenFormat string
+	// Sensitive marks sensitive personal information (PIPL art. 28:
+	// national ids, financial accounts, health, biometrics, precise
+	// location, minors' data), which the transfer thresholds count
+	// apart. It defaults to true for national_id fields, false otherwise.
+	Sensitive bool
 	// Line is the line of the field in the policy file.
 	Line int
 }

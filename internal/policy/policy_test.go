@@ -139,7 +139,7 @@ func TestParseExample(t *testing.T) {
 		{Name: "name", Type: TypeString, Normalizer: "name", MaxLength: 200, Mask: MaskFirst1},
 		{Name: "email", Type: TypeEmail, Normalizer: "email", Index: true, MaxLength: 254, Mask: MaskEmail, Token: TokenDeterministic},
 		{Name: "phone", Type: TypePhone, Normalizer: "phone", Index: true, MaxLength: 64, Mask: MaskLast4, Token: TokenFPE, TokenFormat: "e164"},
-		{Name: "national_id", Type: TypeNationalID, Normalizer: "national_id", Index: true, MaxLength: 64, Mask: MaskLast4, Token: TokenRandom},
+		{Name: "national_id", Type: TypeNationalID, Normalizer: "national_id", Index: true, MaxLength: 64, Mask: MaskLast4, Token: TokenRandom, Sensitive: true},
 		{Name: "date_of_birth", Type: TypeDate, Normalizer: "date", MaxLength: DefaultMaxLength, Mask: MaskYear},
 		{Name: "address", Type: TypeString, Normalizer: "none", MaxLength: 500, Mask: MaskRedact},
 	}

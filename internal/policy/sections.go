@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -77,6 +78,11 @@ func (p *parser) parseTop(root *yaml.Node) *Policy {
 	}
 	if e, ok := m["roles"]; ok {
 		pol.Roles = p.parseRoles(e.value, pol)
+	}
+	// Mechanisms name regions and collections; transfer rules name
+	// mechanisms.
+	if e, ok := m["mechanisms"]; ok {
+		pol.Mechanisms = p.parseMechanisms(e.value, pol)
 	}
 	if e, ok := m["transfers"]; ok {
 		pol.Transfers = p.parseTransfers(e.value, pol)
@@ -192,6 +198,15 @@ func (p *parser) parseRegion(item *yaml.Node) (r Region, nodes []*yaml.Node, ok 
 				p.errorf(e.value, "write mask (clear fields leave masked) or refuse (the read is denied)", "unknown abroad rule %q", s)
 			}
 		}
+	}
+	r.TimeZone = time.UTC
+	if e, ok := m["time_zone"]; ok {
+		if loc, ok := p.parseTimeZone(e.value); ok {
+			r.TimeZone = loc
+		}
+	}
+	if e, ok := m["transfer_thresholds"]; ok {
+		r.Thresholds = p.parseThresholds(e.value)
 	}
 	return r, nodes, true
 }
@@ -439,5 +454,11 @@ func (p *parser) parseField(item *yaml.Node) (Field, bool) {
 		}
 	}
 	p.parseFieldToken(item, m, &f)
+	f.Sensitive = f.Type == TypeNationalID
+	if e, ok := m["sensitive"]; ok {
+		if b, ok := p.boolean(e.value, "sensitive"); ok {
+			f.Sensitive = b
+		}
+	}
 	return f, true
 }
