@@ -47,6 +47,9 @@ type Treatment struct {
 	// Abroad is true when the field would be clear but is masked because
 	// the read would leave a strict region without a transfer rule.
 	Abroad bool
+	// Transfer names the transfer rule that lets a clear field leave a
+	// strict region (a cross-border transfer); "" otherwise.
+	Transfer string
 }
 
 // Denial codes, stable: the API returns them as problem codes. They are
@@ -241,6 +244,8 @@ func (e *Engine) Decide(p Principal, req Request) Decision {
 			rule := e.transferRule(region.Name, req.Collection, name, p.Location)
 			if rule != "" {
 				used = appendOnce(used, rule)
+				t.Transfer = rule
+				d.Fields[name] = t
 				continue
 			}
 			if region.Abroad == policy.AbroadRefuse {

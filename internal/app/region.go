@@ -24,6 +24,7 @@ import (
 	"github.com/domicile/domicile/internal/region"
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/tokens"
+	"github.com/domicile/domicile/internal/transfer"
 	"github.com/domicile/domicile/internal/vault"
 	"github.com/domicile/domicile/internal/web"
 )
@@ -150,8 +151,12 @@ func OpenRegion(ctx context.Context, c RegionConfig) (_ *Region, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("region %s: guard: %w", c.Name, err)
 	}
+	ledger, err := transfer.New(st, c.Policy, c.Name, c.Now)
+	if err != nil {
+		return nil, fmt.Errorf("region %s: %w", c.Name, err)
+	}
 	r.Service = region.New(region.Options{Vault: v, Tokens: tok, Guard: g, Directory: dir, Access: engine, Masker: masker,
-		Decoys: decoys.New(), Logger: log})
+		Decoys: decoys.New(), Transfers: ledger, Logger: log})
 	r.Handler, err = api.NewRegion(api.RegionOptions{Service: r.Service, Logger: log, Metrics: c.Metrics})
 	if err != nil {
 		return nil, fmt.Errorf("region %s: %w", c.Name, err)

@@ -45,6 +45,11 @@ const (
 	UnknownPurpose   Code = "unknown_purpose"
 	TransferRequired Code = "transfer_required"
 	ConditionNotMet  Code = "condition_not_met"
+	// TransferMechanismInsufficient: a transfer rule lets the value leave,
+	// but the mechanisms the policy records do not cover this transfer
+	// (none for the destination, expired, or a yearly count of
+	// individuals that needs a higher one).
+	TransferMechanismInsufficient Code = "transfer_mechanism_insufficient"
 	// ClearAccessRequired: the principal may see the field, but not in
 	// clear (its role masks it, or the purpose does not allow clear).
 	ClearAccessRequired Code = "clear_access_required"

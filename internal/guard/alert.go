@@ -168,3 +168,23 @@ func (g *Guard) List(ctx context.Context, f Filter, cursor string, limit int) ([
 	}
 	return out, "", nil
 }
+
+// Raise stores and sends an alert that another part of the region
+// detected (a transfer the recorded mechanisms do not cover, a yearly
+// count nearing a threshold), with the region and time filled in. Alerts
+// of one principal and rule are raised once per dedup period (zero: every
+// time); it returns whether this one was.
+//
+// Errors: the store's, wrapped.
+func (g *Guard) Raise(ctx context.Context, a Alert, dedup time.Duration) (bool, error) {
+	now := g.now()
+	a.Time, a.Region = now, g.region
+	if a.Response == "" {
+		a.Response = "alert"
+	}
+	period := now.UnixNano()
+	if dedup > 0 {
+		period = now.UnixNano() / int64(dedup)
+	}
+	return g.raise(ctx, &a, a.Rule, period)
+}

@@ -21,6 +21,9 @@ type Record struct {
 	Fields                                        map[string]string
 	Access                                        Access
 	subjectRef                                    []byte
+	// transfers are the fields shown in clear that leave the region for
+	// a principal abroad, each with the transfer rule that lets it.
+	transfers map[string]string
 }
 
 // Access is the decision that shaped a record, without values.
@@ -68,7 +71,14 @@ func (s *Service) reveal(ctx context.Context, sealed *vault.Sealed, d access.Dec
 	out.Subject = rec.Subject
 	out.Fields = s.masker.Filter(d, rec.Fields)
 	for name := range out.Fields {
-		out.Access.Fields[name] = d.Fields[name].String()
+		t := d.Fields[name]
+		out.Access.Fields[name] = t.String()
+		if t.Transfer != "" && t.Kind == policy.AccessClear {
+			if out.transfers == nil {
+				out.transfers = map[string]string{}
+			}
+			out.transfers[name] = t.Transfer
+		}
 	}
 	return out, nil
 }
@@ -143,10 +153,15 @@ func (s *Service) Get(ctx context.Context, c Caller, id string) (*Record, error)
 	if err != nil {
 		return nil, err
 	}
+	tr := s.transferOf(c, []Record{out})
+	plan, err := s.checkTransfer(ctx, c, tr)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.observe(ctx, c, guard.Event{Action: guard.ActionRead, RecordIDs: []string{id}, ClearFields: ClearCount(out)}); err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, c, readEntry(entry.Read, out.Collection, out.Access.Rule, []Record{out})); err != nil {
+	if err := s.recordTransfer(ctx, c, tr, plan, readEntry(entry.Read, out.Collection, out.Access.Rule, []Record{out})); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -247,10 +262,15 @@ func (s *Service) ListSubject(ctx context.Context, c Caller, subject, cursor str
 	if err != nil {
 		return nil, err
 	}
+	tr := s.transferOf(c, out.Records)
+	plan, err := s.checkTransfer(ctx, c, tr)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.observe(ctx, c, guard.Event{Action: guard.ActionRead, RecordIDs: out.ids(), ClearFields: ClearCount(out.Records...)}); err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, c, readEntry(entry.Read, "", "", out.Records)); err != nil {
+	if err := s.recordTransfer(ctx, c, tr, plan, readEntry(entry.Read, "", "", out.Records)); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -277,13 +297,18 @@ func (s *Service) Search(ctx context.Context, c Caller, q Search) (*Page, error)
 	if err != nil {
 		return nil, err
 	}
+	tr := s.transferOf(c, out.Records)
+	plan, err := s.checkTransfer(ctx, c, tr)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.observe(ctx, c, guard.Event{Action: guard.ActionSearch, RecordIDs: out.ids(), ClearFields: ClearCount(out.Records...),
 		SearchProbe: s.probe(q)}); err != nil {
 		return nil, err
 	}
 	// The field searched by is in the rule: Fields are what was shown.
 	se := readEntry(entry.Search, q.Collection, "by:"+q.Field, out.Records)
-	if err := s.record(ctx, c, se); err != nil {
+	if err := s.recordTransfer(ctx, c, tr, plan, se); err != nil {
 		return nil, err
 	}
 	return out, nil

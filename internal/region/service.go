@@ -23,6 +23,7 @@ import (
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/tokens"
+	"github.com/domicile/domicile/internal/transfer"
 	"github.com/domicile/domicile/internal/vault"
 )
 
@@ -40,7 +41,11 @@ type Options struct {
 	// Decoys makes the values of honeytoken records (SeedDecoys); nil
 	// refuses decoy seeding.
 	Decoys guard.DecoyGenerator
-	Logger *slog.Logger
+	// Transfers is the region's transfer ledger: every clear value that
+	// leaves the region for a principal abroad is checked against the
+	// recorded mechanisms and counted there. Nil records no transfers.
+	Transfers *transfer.Ledger
+	Logger    *slog.Logger
 }
 
 // Service serves the requests of one region. It is safe for concurrent use.
@@ -52,6 +57,7 @@ type Service struct {
 	engine *access.Engine
 	masker access.Masker
 	decoys guard.DecoyGenerator
+	ledger *transfer.Ledger
 	log    *slog.Logger
 	name   string
 }
@@ -63,7 +69,7 @@ func New(o Options) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{v: o.Vault, tokens: o.Tokens, guard: o.Guard, dir: o.Directory, engine: o.Access, masker: o.Masker,
-		decoys: o.Decoys, log: log, name: o.Vault.Region().Name}
+		decoys: o.Decoys, ledger: o.Transfers, log: log, name: o.Vault.Region().Name}
 	if s.guard != nil && s.decoys != nil {
 		s.guard.SetPlanter(planter{s}, s.decoys) // decoys.go
 	}

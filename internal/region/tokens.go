@@ -11,6 +11,7 @@ import (
 	"github.com/domicile/domicile/internal/guard"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/tokens"
+	"github.com/domicile/domicile/internal/transfer"
 )
 
 // TokenizeItem is one value to tokenize. Subject, when set, binds the
@@ -134,6 +135,7 @@ func (s *Service) Detokenize(ctx context.Context, c Caller, items []DetokenizeIt
 	d := s.decideEach(c, targets)
 	shown, refused := 0, 0
 	var presented, recs []string
+	tr := transfer.Transfer{Destination: c.Account.Location, Recipient: c.Account.ID}
 	// The entry says per field what happened, each record and field once.
 	seenRec, clear, refusals := map[string]bool{}, map[string]bool{}, map[entry.Refusal]bool{}
 	for j, rs := range res {
@@ -156,8 +158,19 @@ func (s *Service) Detokenize(ctx context.Context, c Caller, items []DetokenizeIt
 			r.Value = rs.Value
 			shown++
 			clear[rs.Field] = true
+			if rule := dd.Fields[rs.Field].Transfer; rule != "" {
+				it, err := s.transferItem(ctx, rs, targets[j].jurisdiction, rule)
+				if err != nil {
+					return nil, err
+				}
+				tr.Items = append(tr.Items, it)
+			}
 		}
 		out[i] = r
+	}
+	plan, err := s.checkTransfer(ctx, c, tr)
+	if err != nil {
+		return nil, err
 	}
 	s.log.Info("detokenize", "request_id", c.RequestID, "principal", c.Account.ID, "location", c.Account.Location, "purpose", c.Purpose,
 		"items", len(items), "shown", shown, "refused", refused)
@@ -177,8 +190,28 @@ func (s *Service) Detokenize(ctx context.Context, c Caller, items []DetokenizeIt
 	case refused > 0:
 		de.Decision = "partial"
 	}
-	if err := s.record(ctx, c, de); err != nil {
+	if err := s.recordTransfer(ctx, c, tr, plan, de); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// transferItem is what a detokenized value sends abroad. The individual is
+// the record's subject for a record's token, else the value itself (a
+// stand-alone token stands for one person's value), as a keyed reference.
+func (s *Service) transferItem(ctx context.Context, rs tokens.DResult, jurisdiction, rule string) (transfer.Item, error) {
+	it := transfer.Item{Record: rs.RecordID, Jurisdiction: jurisdiction, Collection: rs.Collection, Fields: map[string]string{rs.Field: rule}}
+	if rs.RecordID != "" {
+		sealed, err := s.v.Load(ctx, rs.RecordID)
+		if err != nil {
+			return it, err
+		}
+		it.Subject, it.Jurisdiction = sealed.SubjectRef, sealed.Jurisdiction
+		return it, nil
+	}
+	it.Subject = s.v.Keyring().SubjectRef("\x00value\x00" + rs.Collection + "\x00" + rs.Field + "\x00" + rs.Value)
+	if it.Jurisdiction == "" && len(s.v.Region().Jurisdictions) > 0 {
+		it.Jurisdiction = s.v.Region().Jurisdictions[0]
+	}
+	return it, nil
 }

@@ -1,0 +1,127 @@
+package region
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/domicile/domicile/internal/audit/entry"
+	"github.com/domicile/domicile/internal/errcode"
+	"github.com/domicile/domicile/internal/guard"
+	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/transfer"
+)
+
+// This file puts the transfer ledger on the path of every answer that
+// shows a strict region's values in clear to a principal abroad: the
+// transfer is checked against the recorded mechanisms before the guard
+// and the audit log see the answer, refused when they do not cover it,
+// and counted in the same commit as the answer's audit entry.
+
+// Guard rules of the alerts the ledger raises.
+const (
+	ruleTransferRefused = "transfer-mechanism-insufficient"
+	ruleTransferNear    = "transfer-threshold-near"
+)
+
+// transferOf is what recs send abroad: for each record, the fields shown
+// in clear that a transfer rule lets leave.
+func (s *Service) transferOf(c Caller, recs []Record) transfer.Transfer {
+	t := transfer.Transfer{Destination: c.Account.Location, Recipient: c.Account.ID}
+	for i := range recs {
+		r := &recs[i]
+		if len(r.transfers) == 0 {
+			continue
+		}
+		t.Items = append(t.Items, transfer.Item{Record: r.ID, Subject: r.subjectRef, Jurisdiction: r.Jurisdiction,
+			Collection: r.Collection, Fields: r.transfers})
+	}
+	return t
+}
+
+// checkTransfer plans t and, when the recorded mechanisms do not cover it,
+// refuses the request before any value leaves: the refusal is recorded
+// and raises an alert. It returns nil when t sends nothing abroad.
+func (s *Service) checkTransfer(ctx context.Context, c Caller, t transfer.Transfer) (*transfer.Plan, error) {
+	if s.ledger == nil || len(t.Items) == 0 {
+		return nil, nil
+	}
+	p, err := s.ledger.Plan(ctx, t)
+	var ins *transfer.Insufficient
+	switch {
+	case errors.As(err, &ins):
+		return nil, s.refuseTransfer(ctx, c, t, ins)
+	case err != nil:
+		return nil, err
+	}
+	return p, nil
+}
+
+func (s *Service) refuseTransfer(ctx context.Context, c Caller, t transfer.Transfer, ins *transfer.Insufficient) error {
+	e := entry.Entry{Action: entry.Transfer, Collection: t.Items[0].Collection, Decision: "deny",
+		Rule: string(errcode.TransferMechanismInsufficient), Outcome: entry.Denied}
+	for _, it := range t.Items {
+		e.Records = append(e.Records, it.Record)
+	}
+	if err := s.record(ctx, c, e); err != nil {
+		s.log.Error("audit: refused transfer not recorded", "request_id", c.RequestID, "err", err)
+	}
+	s.log.Warn("transfer refused", "request_id", c.RequestID, "principal", c.Account.ID, "destination", t.Destination, "reason", ins.Reason)
+	s.alert(ctx, c, guard.Alert{Rule: ruleTransferRefused, Severity: "high"}, 0)
+	return errcode.New(errcode.TransferMechanismInsufficient, "the recorded transfer mechanisms do not cover this transfer: %s", ins.Reason)
+}
+
+// alert raises a ledger alert for the caller's request.
+func (s *Service) alert(ctx context.Context, c Caller, a guard.Alert, dedup time.Duration) {
+	if s.guard == nil {
+		return
+	}
+	a.Principal, a.Roles, a.RequestIDs = c.Account.ID, c.Account.Roles, []string{c.RequestID}
+	if _, err := s.guard.Raise(ctx, a, dedup); err != nil {
+		s.log.Error("guard: transfer alert not stored", "request_id", c.RequestID, "rule", a.Rule, "err", err)
+	}
+}
+
+// recordTransfer records e, the answer's entry, with the transfer's ledger
+// entries and counts in one durable commit. When another node counted one
+// of the same individuals (or took the same place below a threshold)
+// first, the transfer is planned again, and may then be refused.
+func (s *Service) recordTransfer(ctx context.Context, c Caller, t transfer.Transfer, p *transfer.Plan, e entry.Entry) error {
+	if p == nil {
+		return s.record(ctx, c, e)
+	}
+	log := s.v.Audit()
+	for attempt := 1; ; attempt++ {
+		entries := []entry.Entry{requestEntry(c, e)}
+		for _, te := range p.Entries {
+			entries = append(entries, requestEntry(c, te))
+		}
+		var b store.Batch
+		p.AddTo(&b)
+		var err error
+		if log != nil {
+			err = log.Apply(ctx, &b, entries...)
+		} else {
+			err = s.ledger.Apply(ctx, &b)
+		}
+		if err == nil {
+			for _, w := range p.Warnings {
+				s.log.Warn("transfer threshold near", "request_id", c.RequestID, "class", w.Class, "percent", w.Percent, "count", w.Count, "limit", w.Limit)
+				sev := "medium"
+				if w.Percent >= 95 {
+					sev = "high"
+				}
+				s.alert(ctx, c, guard.Alert{Rule: fmt.Sprintf("%s-%d", ruleTransferNear, w.Percent), Severity: sev,
+					Count: float64(w.Count), Limit: float64(w.Limit), Signal: "individuals-" + w.Class, Window: "year"}, 24*time.Hour)
+			}
+			return nil
+		}
+		if !errors.Is(err, store.ErrConflict) || attempt == 8 {
+			return errcode.Wrap(errcode.AuditUnavailable, err, "the audit log cannot record the transfer; nothing was returned")
+		}
+		if p, err = s.checkTransfer(ctx, c, t); err != nil {
+			return err
+		}
+	}
+}
