@@ -135,6 +135,18 @@ func (p *Policy) Role(name string) (*Role, bool) {
 // HasPurpose reports whether purpose is declared.
 func (p *Policy) HasPurpose(purpose string) bool { return slices.Contains(p.Purposes, purpose) }
 
+// CoversLocation reports whether entries (ISO 3166-1 alpha-2 codes, the
+// groups EU and EEA, or "*"), as a transfer rule's or a mechanism's "to",
+// cover the location loc.
+func CoversLocation(entries []string, loc string) bool { return coversLocation(entries, loc) }
+
+// ValidDestination reports whether s is an ISO 3166-1 alpha-2 code or a
+// group (EU, EEA).
+func ValidDestination(s string) bool {
+	_, group := Group(s)
+	return group || IsCountry(s)
+}
+
 func coversLocation(entries []string, loc string) bool {
 	loc = strings.ToUpper(loc)
 	for _, e := range entries {

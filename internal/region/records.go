@@ -52,8 +52,14 @@ func ClearCount(recs ...Record) int {
 }
 
 // reveal decrypts of s only what d shows (nothing when d denies) and masks
-// it: masking happens here, in the region, before anything leaves it.
-func (s *Service) reveal(ctx context.Context, sealed *vault.Sealed, d access.Decision) (Record, error) {
+// it: masking happens here, in the region, before anything leaves it. A
+// field that would leave for c abroad under a transfer rule resting on
+// consent leaves in clear only with the subject's live consent.
+func (s *Service) reveal(ctx context.Context, c Caller, sealed *vault.Sealed, d access.Decision) (Record, error) {
+	d, err := s.withConsent(ctx, c, sealed.SubjectRef, sealed.Collection, d)
+	if err != nil {
+		return Record{}, err
+	}
 	out := Record{ID: sealed.ID, Collection: sealed.Collection, Jurisdiction: sealed.Jurisdiction, Region: sealed.Region,
 		Created: sealed.Created, Updated: sealed.Updated, Fields: map[string]string{}, subjectRef: sealed.SubjectRef,
 		Access: Access{Rule: d.Rule, Transfer: d.Transfer, Roles: d.Roles, Fields: map[string]string{}, Reasons: d.Reasons}}
@@ -149,7 +155,7 @@ func (s *Service) Get(ctx context.Context, c Caller, id string) (*Record, error)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.reveal(ctx, sealed, d.Decision)
+	out, err := s.reveal(ctx, c, sealed, d.Decision)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +196,7 @@ func (s *Service) Patch(ctx context.Context, c Caller, id string, set map[string
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.reveal(ctx, sealed, d.of(read))
+	out, err := s.reveal(ctx, c, sealed, d.of(read))
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +244,15 @@ func (s *Service) EraseSubject(ctx context.Context, c Caller, subject string) (i
 	if err != nil {
 		return 0, err
 	}
-	return s.v.EraseSubject(ctx, subject, s.writer(c, d.Rule, guard.Event{Action: guard.ActionWrite}))
+	n, err := s.v.EraseSubject(ctx, subject, s.writer(c, d.Rule, guard.Event{Action: guard.ActionWrite}))
+	if err != nil || s.ledger == nil {
+		return n, err
+	}
+	// Its consents go with it: nothing of the subject is left to transfer.
+	if _, err := s.ledger.EraseConsents(ctx, s.v.Keyring().SubjectRef(subject)); err != nil {
+		return n, err
+	}
+	return n, nil
 }
 
 // Page is a page of records as the caller may see them.
@@ -258,7 +272,7 @@ func (s *Service) ListSubject(ctx context.Context, c Caller, subject, cursor str
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.revealPage(ctx, p, d)
+	out, err := s.revealPage(ctx, c, p, d)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +307,7 @@ func (s *Service) Search(ctx context.Context, c Caller, q Search) (*Page, error)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.revealPage(ctx, p, d)
+	out, err := s.revealPage(ctx, c, p, d)
 	if err != nil {
 		return nil, err
 	}
@@ -325,10 +339,10 @@ func readTargets(p *vault.Page) []target {
 
 // revealPage reveals each record of p as the read decision of its
 // collection and jurisdiction allows.
-func (s *Service) revealPage(ctx context.Context, p *vault.Page, d *decision) (*Page, error) {
+func (s *Service) revealPage(ctx context.Context, c Caller, p *vault.Page, d *decision) (*Page, error) {
 	out := &Page{Records: make([]Record, len(p.Records)), Next: p.Next}
 	for i, sealed := range p.Records {
-		r, err := s.reveal(ctx, sealed, d.of(target{policy.PermRead, sealed.Collection, sealed.Jurisdiction}))
+		r, err := s.reveal(ctx, c, sealed, d.of(target{policy.PermRead, sealed.Collection, sealed.Jurisdiction}))
 		if err != nil {
 			return nil, err
 		}

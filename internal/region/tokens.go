@@ -151,19 +151,22 @@ func (s *Service) Detokenize(ctx context.Context, c Caller, items []DetokenizeIt
 		}
 		dd := d.of(targets[j])
 		r := DetokenizeResult{Collection: rs.Collection, Field: rs.Field, Rule: dd.Rule}
-		if r.Err = dd.ClearField(rs.Field, s.name, c.Account.Location); r.Err != nil {
+		r.Err = dd.ClearField(rs.Field, s.name, c.Account.Location)
+		var it *transfer.Item
+		if rule := dd.Fields[rs.Field].Transfer; r.Err == nil && rule != "" {
+			if it, r.Err, err = s.transferItem(ctx, c, rs, targets[j].jurisdiction, rule); err != nil {
+				return nil, err
+			}
+		}
+		if r.Err != nil {
 			refused++
 			refusals[entry.Refusal{Field: rs.Field, Code: string(r.Err.Code)}] = true
 		} else {
 			r.Value = rs.Value
 			shown++
 			clear[rs.Field] = true
-			if rule := dd.Fields[rs.Field].Transfer; rule != "" {
-				it, err := s.transferItem(ctx, rs, targets[j].jurisdiction, rule)
-				if err != nil {
-					return nil, err
-				}
-				tr.Items = append(tr.Items, it)
+			if it != nil {
+				tr.Items = append(tr.Items, *it)
 			}
 		}
 		out[i] = r
@@ -199,19 +202,37 @@ func (s *Service) Detokenize(ctx context.Context, c Caller, items []DetokenizeIt
 // transferItem is what a detokenized value sends abroad. The individual is
 // the record's subject for a record's token, else the value itself (a
 // stand-alone token stands for one person's value), as a keyed reference.
-func (s *Service) transferItem(ctx context.Context, rs tokens.DResult, jurisdiction, rule string) (transfer.Item, error) {
-	it := transfer.Item{Record: rs.RecordID, Jurisdiction: jurisdiction, Collection: rs.Collection, Fields: map[string]string{rs.Field: rule}}
+// A rule resting on consent needs the subject's live consent: without it
+// (or without a known subject) the item is refused (its error).
+func (s *Service) transferItem(ctx context.Context, c Caller, rs tokens.DResult, jurisdiction, rule string) (*transfer.Item, *errcode.Error, error) {
+	it := &transfer.Item{Record: rs.RecordID, Jurisdiction: jurisdiction, Collection: rs.Collection, Fields: map[string]string{rs.Field: rule}}
 	if rs.RecordID != "" {
 		sealed, err := s.v.Load(ctx, rs.RecordID)
 		if err != nil {
-			return it, err
+			return nil, nil, err
 		}
 		it.Subject, it.Jurisdiction = sealed.SubjectRef, sealed.Jurisdiction
-		return it, nil
+	} else {
+		it.Subject = s.v.Keyring().SubjectRef("\x00value\x00" + rs.Collection + "\x00" + rs.Field + "\x00" + rs.Value)
+		if it.Jurisdiction == "" && len(s.v.Region().Jurisdictions) > 0 {
+			it.Jurisdiction = s.v.Region().Jurisdictions[0]
+		}
 	}
-	it.Subject = s.v.Keyring().SubjectRef("\x00value\x00" + rs.Collection + "\x00" + rs.Field + "\x00" + rs.Value)
-	if it.Jurisdiction == "" && len(s.v.Region().Jurisdictions) > 0 {
-		it.Jurisdiction = s.v.Region().Jurisdictions[0]
+	if s.ledger == nil || !s.ledger.RestsOnConsent(rule) {
+		return it, nil, nil
 	}
-	return it, nil
+	ok := false
+	if rs.RecordID != "" {
+		var err error
+		if ok, err = s.ledger.Consented(ctx, it.Subject, c.Account.Location, c.Account.ID, c.Purpose); err != nil {
+			return nil, nil, err
+		}
+	}
+	switch {
+	case rs.RecordID == "":
+		return nil, errcode.New(errcode.TransferRequired, "field %s of region %s may leave it for %s only with the subject's consent (transfer rule %s), and this token names no subject whose consent could be checked: read the record instead", rs.Field, s.name, c.Account.Location, rule), nil
+	case !ok:
+		return nil, errcode.New(errcode.TransferRequired, "field %s of region %s may leave it for %s only with the subject's consent (transfer rule %s), and there is no live consent", rs.Field, s.name, c.Account.Location, rule), nil
+	}
+	return it, nil, nil
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
+	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/errcode"
 	"github.com/domicile/domicile/internal/guard"
+	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/transfer"
 )
@@ -124,4 +128,52 @@ func (s *Service) recordTransfer(ctx context.Context, c Caller, t transfer.Trans
 			return err
 		}
 	}
+}
+
+// withConsent returns d with the fields that would leave for c abroad
+// under a transfer rule resting on consent, without a live consent of the
+// subject ref, masked (or left out, where the region refuses clear values
+// abroad without a rule), as if no rule allowed them. The consent is read
+// from the store on every request: a withdrawal holds from the next
+// request on every node.
+func (s *Service) withConsent(ctx context.Context, c Caller, ref []byte, collection string, d access.Decision) (access.Decision, error) {
+	if s.ledger == nil || !d.Transfer {
+		return d, nil
+	}
+	var fields map[string]access.Treatment
+	checked, consented := false, false
+	for name, t := range d.Fields {
+		if t.Transfer == "" || !s.ledger.RestsOnConsent(t.Transfer) {
+			continue
+		}
+		if !checked {
+			ok, err := s.ledger.Consented(ctx, ref, c.Account.Location, c.Account.ID, c.Purpose)
+			if err != nil {
+				return d, err
+			}
+			checked, consented = true, ok
+		}
+		if consented {
+			continue
+		}
+		if fields == nil {
+			fields = maps.Clone(d.Fields)
+		}
+		if s.v.Region().Abroad == policy.AbroadRefuse {
+			delete(fields, name)
+			continue
+		}
+		mask := ""
+		if coll, ok := s.engine.Policy().Collection(collection); ok {
+			if f, ok := coll.Field(name); ok {
+				mask = f.Mask
+			}
+		}
+		fields[name] = access.Treatment{Kind: policy.AccessMasked, Mask: mask, Abroad: true}
+	}
+	if fields != nil {
+		d.Fields = fields
+		d.Reasons = append(slices.Clone(d.Reasons), "no live consent of the subject to this transfer: its fields do not leave in clear")
+	}
+	return d, nil
 }
