@@ -38,6 +38,8 @@ mechanisms:
     valid_from: 2024-01-01
     valid_until: 2025-12-31
 `,
+		// The example's contract ends in 2028; the test must not.
+		"    valid_until: 2028-12-31\n": "    valid_until: 2099-12-31\n",
 		"\ntransfers:\n": `
 transfers:
   - name: cn-to-us

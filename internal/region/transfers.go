@@ -48,10 +48,20 @@ func (s *Service) transferOf(c Caller, recs []Record) transfer.Transfer {
 // refuses the request before any value leaves: the refusal is recorded
 // and raises an alert. It returns nil when t sends nothing abroad.
 func (s *Service) checkTransfer(ctx context.Context, c Caller, t transfer.Transfer) (*transfer.Plan, error) {
+	return s.planTransfer(ctx, c, t, false)
+}
+
+// planTransfer is checkTransfer, with the year's counts read afresh when
+// again (after a conflict).
+func (s *Service) planTransfer(ctx context.Context, c Caller, t transfer.Transfer, again bool) (*transfer.Plan, error) {
 	if s.ledger == nil || len(t.Items) == 0 {
 		return nil, nil
 	}
-	p, err := s.ledger.Plan(ctx, t)
+	plan := s.ledger.Plan
+	if again {
+		plan = s.ledger.Replan
+	}
+	p, err := plan(ctx, t)
 	var ins *transfer.Insufficient
 	switch {
 	case errors.As(err, &ins):
@@ -110,6 +120,7 @@ func (s *Service) recordTransfer(ctx context.Context, c Caller, t transfer.Trans
 			err = s.ledger.Apply(ctx, &b)
 		}
 		if err == nil {
+			s.ledger.Committed(p)
 			for _, w := range p.Warnings {
 				s.log.Warn("transfer threshold near", "request_id", c.RequestID, "class", w.Class, "percent", w.Percent, "count", w.Count, "limit", w.Limit)
 				sev := "medium"
@@ -124,7 +135,7 @@ func (s *Service) recordTransfer(ctx context.Context, c Caller, t transfer.Trans
 		if !errors.Is(err, store.ErrConflict) || attempt == 8 {
 			return errcode.Wrap(errcode.AuditUnavailable, err, "the audit log cannot record the transfer; nothing was returned")
 		}
-		if p, err = s.checkTransfer(ctx, c, t); err != nil {
+		if p, err = s.planTransfer(ctx, c, t, true); err != nil {
 			return err
 		}
 	}

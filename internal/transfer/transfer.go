@@ -46,6 +46,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/domicile/domicile/internal/audit/entry"
@@ -72,7 +73,29 @@ type Ledger struct {
 	pol    *policy.Policy
 	region *policy.Region
 	now    func() time.Time
+
+	mu     sync.Mutex
+	known  map[string]struct{}   // markers seen stored: they stay for their year
+	counts map[string]cachedCount // the year's counters, read within CountTTL
 }
+
+// cachedCount is a counter's value and when (monotonic) it was read.
+type cachedCount struct {
+	n  int64
+	at time.Time
+}
+
+// Caches. Counters are cached for CountTTL: a counter added to by many
+// transfers is a merge of many operands until the store compacts it, and
+// reading it on every request would cost more than the read itself. A
+// cached count only lags; it never makes a count wrong, and near a limit
+// the slots make a plan on a stale count conflict (then Replan reads
+// afresh). Markers, once stored, stay for their year, so knowing one is
+// never stale; at most maxKnown are remembered.
+const (
+	CountTTL = 100 * time.Millisecond
+	maxKnown = 1 << 17
+)
 
 // New returns the ledger of region in st, under pol; now is the clock (nil:
 // time.Now).
@@ -86,7 +109,7 @@ func New(st store.Store, pol *policy.Policy, region string, now func() time.Time
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{st: st, pol: pol, region: r, now: now}, nil
+	return &Ledger{st: st, pol: pol, region: r, now: now, known: map[string]struct{}{}, counts: map[string]cachedCount{}}, nil
 }
 
 // Item is what one answer sends abroad of one record: the fields shown in
@@ -133,6 +156,28 @@ type Plan struct {
 	// transfer, by class.
 	Counted map[string]int64
 	ops     store.Batch
+	added   map[string]int64 // new individuals by class
+	markers [][]byte         // the markers it inserts
+}
+
+// Committed tells the ledger that p was committed, so that its cached
+// counts and markers include p's: call it after the commit succeeds.
+func (l *Ledger) Committed(p *Plan) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for class, n := range p.added {
+		k := string(individualsCounter(p.Year, class))
+		if c, ok := l.counts[k]; ok {
+			c.n += n
+			l.counts[k] = c
+		}
+	}
+	for _, m := range p.markers {
+		if len(l.known) >= maxKnown {
+			clear(l.known)
+		}
+		l.known[string(m)] = struct{}{}
+	}
 }
 
 // AddTo adds the plan's writes to b, which must commit with Entries.
@@ -172,10 +217,16 @@ type choice struct {
 // individuals, checks that the mechanisms cover the transfer at the level
 // the counts after it require, and prepares its writes and entries. A plan
 // whose writes conflict at commit (another node counted one of the same
-// individuals first) must be made again.
+// individuals first, or took the same place below a limit) must be made
+// again with Replan.
 //
 // Errors: *Insufficient; the store's, wrapped.
-func (l *Ledger) Plan(ctx context.Context, t Transfer) (*Plan, error) {
+func (l *Ledger) Plan(ctx context.Context, t Transfer) (*Plan, error) { return l.plan(ctx, t, false) }
+
+// Replan is Plan reading the year's counts afresh: after a conflict.
+func (l *Ledger) Replan(ctx context.Context, t Transfer) (*Plan, error) { return l.plan(ctx, t, true) }
+
+func (l *Ledger) plan(ctx context.Context, t Transfer, fresh bool) (*Plan, error) {
 	now := l.now()
 	p := &Plan{Year: l.Year(now), Counted: map[string]int64{}}
 	if len(t.Items) == 0 {
@@ -192,7 +243,7 @@ func (l *Ledger) Plan(ctx context.Context, t Transfer) (*Plan, error) {
 	// The individuals this transfer adds to the year's counts.
 	type key struct{ ref, class string }
 	news := map[key]bool{}
-	fresh := map[string]int64{}
+	added := map[string]int64{}
 	for i, it := range t.Items {
 		if !choices[i].counted {
 			continue
@@ -208,18 +259,18 @@ func (l *Ledger) Plan(ctx context.Context, t Transfer) (*Plan, error) {
 			}
 			news[k] = !ok
 			if !ok {
-				fresh[class]++
+				added[class]++
 			}
 		}
 	}
 	before := map[string]int64{}
 	for _, class := range []string{NonSensitive, Sensitive} {
-		n, err := l.st.Counter(ctx, individualsCounter(p.Year, class))
+		n, err := l.counter(ctx, individualsCounter(p.Year, class), fresh)
 		if err != nil {
 			return nil, fmt.Errorf("transfer: read the year's count: %w", err)
 		}
 		before[class] = n
-		p.Counted[class] = n + fresh[class]
+		p.Counted[class] = n + added[class]
 	}
 	required := policy.LevelNone
 	if th := l.region.Thresholds; th != nil {
@@ -235,10 +286,13 @@ func (l *Ledger) Plan(ctx context.Context, t Transfer) (*Plan, error) {
 		if !isNew {
 			continue
 		}
-		p.ops.Insert(individualKey(p.Year, k.class, []byte(k.ref)), []byte{})
+		mk := individualKey(p.Year, k.class, []byte(k.ref))
+		p.ops.Insert(mk, []byte{})
 		p.ops.Add(individualsCounter(p.Year, k.class), 1)
+		p.markers = append(p.markers, mk)
 	}
-	l.slots(p, before, fresh)
+	p.added = added
+	l.slots(p, before, added)
 	p.Warnings = l.warnings(before, p.Counted, required)
 	if err := l.buckets(ctx, p, t, choices); err != nil {
 		return nil, err
@@ -265,15 +319,50 @@ func (l *Ledger) classes(it Item) []string {
 	return out
 }
 
+// has reports whether marker key is stored.
 func (l *Ledger) has(ctx context.Context, key []byte) (bool, error) {
+	l.mu.Lock()
+	_, ok := l.known[string(key)]
+	l.mu.Unlock()
+	if ok {
+		return true, nil
+	}
 	_, err := l.st.Get(ctx, key)
 	switch {
 	case err == nil:
+		l.mu.Lock()
+		if len(l.known) >= maxKnown {
+			clear(l.known)
+		}
+		l.known[string(key)] = struct{}{}
+		l.mu.Unlock()
 		return true, nil
 	case errors.Is(err, store.ErrNotFound):
 		return false, nil
 	}
 	return false, fmt.Errorf("transfer: read the ledger: %w", err)
+}
+
+// counter reads counter key, from the cache when it is younger than
+// CountTTL and not fresh.
+func (l *Ledger) counter(ctx context.Context, key []byte, fresh bool) (int64, error) {
+	l.mu.Lock()
+	c, ok := l.counts[string(key)]
+	l.mu.Unlock()
+	if ok && !fresh && time.Since(c.at) < CountTTL {
+		return c.n, nil
+	}
+	n, err := l.st.Counter(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	l.mu.Lock()
+	if len(l.counts) > 64 {
+		clear(l.counts) // years and classes: a handful
+	}
+	l.counts[string(key)] = cachedCount{n: n, at: time.Now()}
+	l.mu.Unlock()
+	return n, nil
 }
 
 // choose finds the mechanism of one item: the one its transfer rules name
@@ -455,6 +544,7 @@ func (l *Ledger) buckets(ctx context.Context, p *Plan, t Transfer, choices []cho
 					if !ok {
 						p.ops.Insert([]byte(mk), []byte{})
 						p.ops.Add(bucketIndividuals(p.Year, b), 1)
+						p.markers = append(p.markers, []byte(mk))
 					}
 				}
 			} else if !containsRef(a.subjects, it.Subject) {

@@ -56,7 +56,11 @@ func (e *env) send(t *testing.T, dest, rule string, fields []string, subjects ..
 func (e *env) commit(p *Plan) error {
 	var b store.Batch
 	p.AddTo(&b)
-	return e.st.Apply(context.Background(), &b)
+	if err := e.st.Apply(context.Background(), &b); err != nil {
+		return err
+	}
+	e.l.Committed(p)
+	return nil
 }
 
 func transferOf(dest, rule string, fields []string, subjects ...string) Transfer {
@@ -222,7 +226,7 @@ func TestConcurrentPlansCountOnce(t *testing.T) {
 		if err := e.commit(b); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("second plan of the same new individual committed: %v", err)
 		}
-		b, err = e.l.Plan(ctx, transferOf("JP", "cn-to-jp", []string{"name"}, "same"))
+		b, err = e.l.Replan(ctx, transferOf("JP", "cn-to-jp", []string{"name"}, "same"))
 		if err != nil || e.commit(b) != nil {
 			t.Fatalf("planned again: %v", err)
 		}
@@ -249,7 +253,14 @@ func TestConcurrentPlansCountOnce(t *testing.T) {
 		if err := e.commit(b); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("two individuals took the last place below the contract's limit: %v", err)
 		}
-		_, err = e.l.Plan(ctx, transferOf("US", "cn-to-us", []string{"name"}, "tenth-b"))
+		// Planned on the cached count, b conflicts again; afresh, it is
+		// refused.
+		if p, err := e.l.Plan(ctx, transferOf("US", "cn-to-us", []string{"name"}, "tenth-b")); err == nil {
+			if err := e.commit(p); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("a plan on a stale count took a taken place: %v", err)
+			}
+		}
+		_, err = e.l.Replan(ctx, transferOf("US", "cn-to-us", []string{"name"}, "tenth-b"))
 		wantInsufficient(t, err, "need a security assessment")
 		if n := e.count(t, NonSensitive); n != 10 {
 			t.Fatalf("counted %d, want 10", n)

@@ -1,0 +1,136 @@
+package transfer
+
+import (
+	"bytes"
+	"crypto"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/domicile/domicile/internal/audit/checkpoint"
+	"github.com/domicile/domicile/internal/suite"
+)
+
+// A signed report is a Report that a regulator or an auditor checks
+// offline. Its payload is the report as encoding/json writes it; the
+// signature is the region's current audit key's over
+//
+//	SignedReportContext || payload
+//
+// (the context keeps a report signature from being taken for a checkpoint
+// signature or anything else the key signs), and the key is named by the
+// same 4-byte key hash as in the audit log's checkpoints: the first four
+// bytes of checkpoint.Fingerprint under the log's origin
+// ("domicile/<region>"), so 'domicile audit keys' shows which key signed.
+
+// SignedReportContext is what a report signature covers before the
+// payload.
+const SignedReportContext = "domicile transfer report v1\n"
+
+// Signed is a signed report: the exact bytes signed and the signature.
+type Signed struct {
+	Payload   []byte  // the report's JSON, as signed
+	Algorithm string  // the signature scheme's ID, such as "SM2"
+	KeyHash   [4]byte // the signing key's key hash under the log's origin
+	Signature []byte
+}
+
+// ErrReport is wrapped by every error of VerifyReport.
+var ErrReport = errors.New("transfer report does not verify")
+
+// ThisYear is the ledger year of the ledger's clock now: the year a
+// report of year 0 covers.
+func (l *Ledger) ThisYear() int { return l.Year(l.now()) }
+
+// KeyHash returns the 4-byte key hash of pub under origin, as checkpoints
+// and signed reports name the key.
+//
+// Errors: when pub is not a key of sig.
+func KeyHash(origin string, pub crypto.PublicKey, sig suite.Signature, h suite.Hash) ([4]byte, error) {
+	fp, err := checkpoint.Fingerprint(origin, pub, sig, h)
+	if err != nil {
+		return [4]byte{}, err
+	}
+	return [4]byte(fp[:4]), nil
+}
+
+// SignReport marshals r and signs it with priv, a key of sig; origin is
+// the region's audit log origin, which names the key (see KeyHash).
+//
+// Errors: those of the signature scheme, and when priv is not a key of sig.
+func SignReport(r *Report, origin string, priv crypto.Signer, sig suite.Signature, h suite.Hash, rand io.Reader) (*Signed, error) {
+	payload, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: marshal report: %w", err)
+	}
+	kh, err := KeyHash(origin, priv.Public(), sig, h)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: sign report: %w", err)
+	}
+	s, err := sig.Sign(rand, priv, signedMessage(payload))
+	if err != nil {
+		return nil, fmt.Errorf("transfer: sign report: %w", err)
+	}
+	return &Signed{Payload: payload, Algorithm: sig.ID(), KeyHash: kh, Signature: s}, nil
+}
+
+func signedMessage(payload []byte) []byte {
+	return append([]byte(SignedReportContext), payload...)
+}
+
+// VerifyReport checks s with the key among keys (all of sig, the region's
+// audit keys under origin) that its key hash names, and returns the report
+// its payload holds, parsed strictly (see ParseReport).
+//
+// Errors: wrap ErrReport, in words: a wrong algorithm, a key that is not
+// among keys, a signature that does not verify (an edited payload), a
+// payload that is no report.
+func VerifyReport(s *Signed, origin string, keys []crypto.PublicKey, sig suite.Signature, h suite.Hash) (*Report, error) {
+	if s.Algorithm != sig.ID() {
+		return nil, fmt.Errorf("%w: it is signed with %q, the keys given are %s keys", ErrReport, s.Algorithm, sig.ID())
+	}
+	var pub crypto.PublicKey
+	for i, k := range keys {
+		kh, err := KeyHash(origin, k, sig, h)
+		if err != nil {
+			return nil, fmt.Errorf("%w: key %d of %d: %v", ErrReport, i+1, len(keys), err)
+		}
+		if kh == s.KeyHash {
+			pub = k
+			break
+		}
+	}
+	if pub == nil {
+		return nil, fmt.Errorf("%w: signed by key %s, which is not among the %d keys given", ErrReport, hex.EncodeToString(s.KeyHash[:]), len(keys))
+	}
+	if err := sig.Verify(pub, signedMessage(s.Payload), s.Signature); err != nil {
+		return nil, fmt.Errorf("%w: signature does not verify (edited report) with key %s", ErrReport, hex.EncodeToString(s.KeyHash[:]))
+	}
+	r, err := ParseReport(s.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrReport, err)
+	}
+	return r, nil
+}
+
+// ParseReport parses a report's JSON strictly: one object, of Report's
+// fields only, naming a region and a year.
+//
+// Errors: in words, for anything else.
+func ParseReport(b []byte) (*Report, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var r Report
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("the payload is no transfer report: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("the payload has data after the report")
+	}
+	if r.Region == "" || r.Year == 0 {
+		return nil, errors.New("the payload is no transfer report: it names no region or year")
+	}
+	return &r, nil
+}
