@@ -75,7 +75,7 @@ type Ledger struct {
 	now    func() time.Time
 
 	mu     sync.Mutex
-	known  map[string]struct{}   // markers seen stored: they stay for their year
+	known  map[string]struct{}    // markers seen stored: they stay for their year
 	counts map[string]cachedCount // the year's counters, read within CountTTL
 }
 
