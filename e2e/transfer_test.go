@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,6 +159,25 @@ func TestPostgresTransferLedger(t *testing.T) {
 	// Individuals already counted still go.
 	if _, err := readers[0].Get(ctx, ids[3]); err != nil {
 		t.Fatalf("a counted individual after the refusal: %v", err)
+	}
+
+	// No personal value in the ledger: its audit entries (in an export of
+	// the whole log) name records, fields and keyed references only.
+	rc, err := admin.AuditExport(ctx, "cn-north")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		for _, v := range []string{fmt.Sprintf("Wang %d", i), fmt.Sprintf("w%d@example.cn", i), fmt.Sprintf("861380013%04d", i), fmt.Sprintf("cust-%d", i)} {
+			if strings.Contains(string(exp), v) {
+				t.Fatalf("the audit log holds a personal value or subject id (%q)", v)
+			}
+		}
 	}
 
 	// Japan's contract expired: refused from the first individual.
