@@ -441,3 +441,82 @@ type AuditKey struct {
 	FirstSize   uint64 `json:"first_size"`
 	LastSize    uint64 `json:"last_size"`
 }
+
+// TransferReport is a region's signed report of a year's cross-border
+// transfers. Payload is the exact bytes signed (after the context
+// "domicile transfer report v1\n"), Report the same report as an object,
+// for people; 'domicile transfers verify' checks the signature with the
+// region's audit keys and that the two agree.
+type TransferReport struct {
+	Region    string `json:"region"`
+	Year      int    `json:"year"`
+	Algorithm string `json:"algorithm"` // the signature scheme, such as "SM2"
+	// KeyHash names the signing audit key as checkpoints name it (hex of
+	// 4 bytes).
+	KeyHash   string             `json:"key_hash"`
+	Payload   []byte             `json:"payload"`
+	Signature []byte             `json:"signature"`
+	Report    TransferReportBody `json:"report"`
+}
+
+// TransferReportBody is a year's account of a region's transfers: no
+// personal value, only counts.
+type TransferReportBody struct {
+	Region    string    `json:"region"`
+	Year      int       `json:"year"`
+	TimeZone  string    `json:"time_zone"` // the year runs from 1 January in it
+	Generated time.Time `json:"generated"`
+	// Individuals are the distinct individuals counted towards the
+	// thresholds (exempt mechanisms' transfers are not counted).
+	Individuals TransferIndividuals `json:"individuals"`
+	// Required is the mechanism level the counts need (absent without
+	// thresholds).
+	Required   string              `json:"required,omitempty"`
+	Thresholds []TransferThreshold `json:"thresholds,omitempty"`
+	Transfers  []TransferCount     `json:"transfers"`
+	Mechanisms []TransferMechanism `json:"mechanisms"`
+}
+
+// TransferIndividuals is a count of distinct individuals by class of
+// personal information.
+type TransferIndividuals struct {
+	NonSensitive int64 `json:"non_sensitive"`
+	Sensitive    int64 `json:"sensitive"`
+}
+
+// TransferThreshold is the headroom under one mechanism level's limits;
+// -1 means no limit.
+type TransferThreshold struct {
+	Level                string `json:"level"`
+	LimitNonSensitive    int64  `json:"limit_non_sensitive"`
+	LimitSensitive       int64  `json:"limit_sensitive"`
+	HeadroomNonSensitive int64  `json:"headroom_non_sensitive"` // negative: over the limit
+	HeadroomSensitive    int64  `json:"headroom_sensitive"`
+}
+
+// TransferCount is the year's figures of one jurisdiction, destination,
+// mechanism and class.
+type TransferCount struct {
+	Jurisdiction string `json:"jurisdiction"`
+	Destination  string `json:"destination"`
+	Mechanism    string `json:"mechanism"` // "-" when none
+	Class        string `json:"class"`     // "non-sensitive" or "sensitive"
+	Individuals  int64  `json:"individuals"`
+	Records      int64  `json:"records"`
+}
+
+// TransferMechanism is one recorded mechanism of the region, with its
+// status at the report's time and the year's transfers under it.
+type TransferMechanism struct {
+	Name       string   `json:"name"`
+	Kind       string   `json:"kind"`
+	Reference  string   `json:"reference,omitempty"`
+	To         []string `json:"to"`
+	ValidFrom  string   `json:"valid_from"`
+	ValidUntil string   `json:"valid_until,omitempty"`
+	// Status is "valid", "expiring" (ends within 90 days), "expired" or
+	// "not yet valid".
+	Status      string `json:"status"`
+	Individuals int64  `json:"individuals"`
+	Records     int64  `json:"records"`
+}

@@ -28,6 +28,7 @@ func commands() []command {
 		{"gateway", "run the stateless gateway in front of regional nodes", runGateway},
 		{"records", "put, get, find and delete records through the API", runRecords},
 		{"audit", "verify and export a region's tamper-evident audit log; fetch checkpoints and keys", runAudit},
+		{"transfers", "report a region's cross-border transfers of a year, signed; verify a report offline", runTransfers},
 		{"witness", "run a witness that cosigns regions' audit checkpoints; make its key", runWitness},
 		{"guard", "seed decoy records and list breach-detection alerts", runGuard},
 		{"tokens", "tokenize values and detokenize tokens through the access decision", runTokens},

@@ -60,6 +60,7 @@ func NewRegion(o RegionOptions) (http.Handler, error) {
 		"getAuditPublicKey":        h.auditPubkey,
 		"listAuditKeys":            h.auditKeys,
 		"exportAuditLog":           h.auditExport,
+		"getTransferReport":        h.transferReport,
 		"listAlerts":               h.alerts,
 		"createPrincipal":          h.createPrincipal,
 		"listPrincipals":           h.listPrincipals,

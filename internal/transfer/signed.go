@@ -40,10 +40,6 @@ type Signed struct {
 // ErrReport is wrapped by every error of VerifyReport.
 var ErrReport = errors.New("transfer report does not verify")
 
-// ThisYear is the ledger year of the ledger's clock now: the year a
-// report of year 0 covers.
-func (l *Ledger) ThisYear() int { return l.Year(l.now()) }
-
 // KeyHash returns the 4-byte key hash of pub under origin, as checkpoints
 // and signed reports name the key.
 //
@@ -103,7 +99,11 @@ func VerifyReport(s *Signed, origin string, keys []crypto.PublicKey, sig suite.S
 		}
 	}
 	if pub == nil {
-		return nil, fmt.Errorf("%w: signed by key %s, which is not among the %d keys given", ErrReport, hex.EncodeToString(s.KeyHash[:]), len(keys))
+		given := fmt.Sprintf("%d keys", len(keys))
+		if len(keys) == 1 {
+			given = "1 key"
+		}
+		return nil, fmt.Errorf("%w: signed by key %s, which is not among the %s given", ErrReport, hex.EncodeToString(s.KeyHash[:]), given)
 	}
 	if err := sig.Verify(pub, signedMessage(s.Payload), s.Signature); err != nil {
 		return nil, fmt.Errorf("%w: signature does not verify (edited report) with key %s", ErrReport, hex.EncodeToString(s.KeyHash[:]))

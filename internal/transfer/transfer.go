@@ -203,6 +203,10 @@ func (l *Ledger) Apply(ctx context.Context, b *store.Batch) error { return l.st.
 // time zone.
 func (l *Ledger) Year(t time.Time) int { return t.In(l.region.TimeZone).Year() }
 
+// ThisYear is the ledger year of the ledger's clock now: the year a
+// report of year 0 covers.
+func (l *Ledger) ThisYear() int { return l.Year(l.now()) }
+
 // choice is the mechanism chosen for one item.
 type choice struct {
 	mech    *policy.Mechanism // nil: none

@@ -289,6 +289,7 @@ var queryParams = map[string]map[string]bool{
 		"record": false, "cursor": false, "limit": false},
 	"GET /v1/regions/{region}/audit/proofs/inclusion":   {"index": true, "size": false},
 	"GET /v1/regions/{region}/audit/proofs/consistency": {"old": true, "new": false},
+	"GET /v1/regions/{region}/transfers/report":         {"year": false},
 }
 
 // errorTableRow matches a row of the ErrorCode description table.

@@ -87,6 +87,7 @@ var Routes = []Route{
 	{"GET", "/v1/regions/{region}/audit/pubkey", "getAuditPublicKey", ByRegion, false},
 	{"GET", "/v1/regions/{region}/audit/keys", "listAuditKeys", ByRegion, false},
 	{"GET", "/v1/regions/{region}/audit/export", "exportAuditLog", ByRegion, false},
+	{"GET", "/v1/regions/{region}/transfers/report", "getTransferReport", ByRegion, false},
 	{"GET", "/v1/alerts", "listAlerts", FanOut, false},
 	{"POST", "/v1/principals", "createPrincipal", FanOut, false},
 	{"GET", "/v1/principals", "listPrincipals", FanOut, false},
