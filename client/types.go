@@ -520,3 +520,31 @@ type TransferMechanism struct {
 	Individuals int64  `json:"individuals"`
 	Records     int64  `json:"records"`
 }
+
+// ConsentRequest records a subject's separate consent to transfers of its
+// data to Destination for Purpose (and, when set, only to Recipient).
+type ConsentRequest struct {
+	Destination string `json:"destination"`
+	Recipient   string `json:"recipient,omitempty"`
+	Purpose     string `json:"purpose"`
+	// Evidence references where the signed consent is kept, such as the
+	// form's document id; never the document itself.
+	Evidence string `json:"evidence"`
+}
+
+// Consent is one consent of a subject, live until Withdrawn is set.
+type Consent struct {
+	ID          string     `json:"id"`
+	Destination string     `json:"destination"`
+	Recipient   string     `json:"recipient,omitempty"`
+	Purpose     string     `json:"purpose"`
+	Evidence    string     `json:"evidence"`
+	Given       time.Time  `json:"given"`
+	Withdrawn   *time.Time `json:"withdrawn,omitempty"`
+}
+
+// Consents is a subject's consents in one region, withdrawn ones included.
+type Consents struct {
+	Region   string    `json:"region"`
+	Consents []Consent `json:"consents"`
+}

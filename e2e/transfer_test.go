@@ -50,6 +50,12 @@ transfers:
     mechanism: cn-us-standard-contract
     collection: customers
     fields: [name, phone]
+  - name: cn-to-de-consent
+    from: cn-north
+    to: [DE]
+    basis: consent
+    collection: customers
+    fields: [name, phone]
   - name: cn-to-jp
     from: cn-north
     to: [JP]
@@ -192,6 +198,11 @@ func TestPostgresTransferLedger(t *testing.T) {
 // entries, from the audit log: the ledger's figure, recomputed.
 func recount(t *testing.T, admin *client.Client) int {
 	t.Helper()
+	// Entries another node wrote are listed once integrated: a checkpoint
+	// integrates everything stored.
+	if _, err := admin.AuditCheckpoint(context.Background(), "cn-north"); err != nil {
+		t.Fatal(err)
+	}
 	seen := map[string]bool{}
 	q := map[string][]string{"action": {"transfer"}, "limit": {"1000"}}
 	for {
@@ -221,4 +232,61 @@ func mustClient(t *testing.T, url, token string) *client.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestPostgresConsentAcrossNodes is issue 15's consent scenario on two
+// PostgreSQL nodes: a reader in Germany sees a Chinese customer's name
+// masked until the customer's consent is recorded (on node A), then in
+// clear on node B, counted; once the consent is withdrawn on A, the next
+// read on B is masked again.
+func TestPostgresConsentAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	pol := transferPolicyFile(t)
+	db := pgtest.NewDatabase(t)
+	args := []string{"serve", "--region", "cn-north", "--store", db, "--listen", "127.0.0.1:0", "--admin-location", "CN", "--policy", pol}
+	a := startProc(t, nodeEnv("cn-north"), args...)
+	b := startProc(t, nodeEnv("cn-north"), args...)
+	admin := a.client(t)
+	out, err := admin.Create(ctx, []client.NewRecord{{Collection: "customers", Subject: "li-na", Jurisdiction: "CN",
+		Fields: map[string]string{"name": "Li Na", "phone": "+8613900139000"}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out.Records[0].ID
+	p, err := admin.CreatePrincipal(ctx, client.PrincipalRequest{ID: "agent-de", Kind: "person", Roles: []string{"support"}, Location: "DE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := mustClient(t, b.URL, p.Token).ForPurpose("support")
+	clear := func() bool {
+		t.Helper()
+		r, err := reader.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Fields["name"] == "Li Na"
+	}
+	if clear() {
+		t.Fatal("the name left for Germany without the subject's consent")
+	}
+	con, err := admin.GiveConsent(ctx, "cn-north", "li-na", client.ConsentRequest{Destination: "DE", Purpose: "support", Evidence: "consent-form-0042"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !clear() {
+		t.Fatal("with the consent recorded on node A, node B still masks the name")
+	}
+	if got := recount(t, admin); got != 1 {
+		t.Fatalf("the read under consent was counted for %d individuals, want 1", got)
+	}
+	if _, err := admin.WithdrawConsent(ctx, "cn-north", "li-na", con.ID); err != nil {
+		t.Fatal(err)
+	}
+	if clear() {
+		t.Fatal("node B showed the name after the consent was withdrawn on node A")
+	}
+	list, err := mustClient(t, b.URL, e2eToken).Consents(ctx, "cn-north", "li-na")
+	if err != nil || len(list.Consents) != 1 || list.Consents[0].Withdrawn == nil {
+		t.Fatalf("consents: %+v, %v", list, err)
+	}
 }

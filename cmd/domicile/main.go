@@ -29,6 +29,7 @@ func commands() []command {
 		{"records", "put, get, find and delete records through the API", runRecords},
 		{"audit", "verify and export a region's tamper-evident audit log; fetch checkpoints and keys", runAudit},
 		{"transfers", "report a region's cross-border transfers of a year, signed; verify a report offline", runTransfers},
+		{"consents", "record, withdraw and list subjects' consents to transfers", runConsents},
 		{"witness", "run a witness that cosigns regions' audit checkpoints; make its key", runWitness},
 		{"guard", "seed decoy records and list breach-detection alerts", runGuard},
 		{"tokens", "tokenize values and detokenize tokens through the access decision", runTokens},

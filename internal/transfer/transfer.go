@@ -160,16 +160,17 @@ type Plan struct {
 	markers [][]byte         // the markers it inserts
 }
 
-// Committed tells the ledger that p was committed, so that its cached
-// counts and markers include p's: call it after the commit succeeds.
+// Committed tells the ledger that p was committed, so that its caches
+// know p's markers and no longer hold the counts p changed (the next plan
+// reads them afresh): call it after the commit succeeds.
 func (l *Ledger) Committed(p *Plan) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for class, n := range p.added {
-		k := string(individualsCounter(p.Year, class))
-		if c, ok := l.counts[k]; ok {
-			c.n += n
-			l.counts[k] = c
+		if n > 0 {
+			// Not adjusted in place: the cached value may have been read
+			// after this commit already, and would then count it twice.
+			delete(l.counts, string(individualsCounter(p.Year, class)))
 		}
 	}
 	for _, m := range p.markers {

@@ -373,3 +373,32 @@ func TestReport(t *testing.T) {
 		t.Errorf("mechanism status %v", status)
 	}
 }
+
+// TestCommittedNeverCountsTwice: a count cached after a plan's commit
+// already includes it; telling the ledger of the commit afterwards must
+// not add it again (it would refuse transfers the thresholds allow).
+func TestCommittedNeverCountsTwice(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, "cn-north")
+	p1, err := e.l.Plan(ctx, transferOf("JP", "cn-to-jp", []string{"name"}, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b store.Batch
+	p1.AddTo(&b)
+	if err := e.st.Apply(ctx, &b); err != nil {
+		t.Fatal(err)
+	}
+	// Another request reads the count afresh, after p1's commit.
+	if _, err := e.l.Replan(ctx, transferOf("JP", "cn-to-jp", []string{"name"}, "y")); err != nil {
+		t.Fatal(err)
+	}
+	e.l.Committed(p1)
+	p3, err := e.l.Plan(ctx, transferOf("JP", "cn-to-jp", []string{"name"}, "z"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p3.Counted[NonSensitive]; got != 2 {
+		t.Fatalf("after x (committed) and z (planned), the plan counts %d individuals, want 2", got)
+	}
+}
