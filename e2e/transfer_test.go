@@ -155,6 +155,15 @@ func TestPostgresTransferLedger(t *testing.T) {
 	if got := recount(t, admin); got != 12 {
 		t.Fatalf("after the refusal the log names %d individuals, want 12", got)
 	}
+	// The signed report says the same as the recount.
+	rep, err := mustClient(t, b.URL, e2eToken).TransferReport(ctx, "cn-north", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Report.Individuals.NonSensitive != 12 || len(rep.Report.Transfers) != 1 || rep.Report.Transfers[0].Individuals != 12 ||
+		rep.Report.Transfers[0].Mechanism != "cn-us-standard-contract" || rep.Report.Required != "standard contract or certification" {
+		t.Fatalf("report %+v, want 12 individuals to the US under cn-us-standard-contract", rep.Report)
+	}
 	alerts, err := admin.Alerts(ctx, client.AlertFilter{Rule: "transfer-mechanism-insufficient"})
 	if err != nil {
 		t.Fatal(err)

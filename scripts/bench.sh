@@ -16,6 +16,8 @@
 #   issue 6  creates with the audit log on vs off at 8 goroutines, as an
 #            interleaved A/B test in one benchmark (<= +15%);
 #            audit verify (>= 200,000 entries/s)
+#   issue 15 a read from abroad, checked and counted by the transfer ledger,
+#            vs the same read in the region (<= +15%)
 #
 # Each metric's median is taken on its own, so a ratio is a ratio of
 # medians, which need not come from the same round. Raw results go to
@@ -47,6 +49,7 @@ for ((r = 1; r <= rounds; r++)); do
 	echo "round $r of $rounds ..." >&2
 	(cd internal/app && "$bin/app.test" -test.run '^$' -test.bench '^Benchmark(Create|Get)$' -test.benchtime 3000x) >>"$out"
 	(cd internal/app && "$bin/app.test" -test.run '^$' -test.bench '^BenchmarkTokens$' -test.benchtime 400x) >>"$out"
+	(cd internal/app && "$bin/app.test" -test.run '^$' -test.bench '^BenchmarkTransferRead$' -test.benchtime 2000x) >>"$out"
 	(cd internal/audit && "$bin/audit.test" -test.run '^$' -test.bench '^BenchmarkCreateInterleaved$' -test.benchtime 20000x) >>"$out"
 	(cd internal/audit && "$bin/audit.test" -test.run '^$' -test.bench '^BenchmarkVerify$' -test.benchtime 3x) >>"$out"
 done
@@ -96,6 +99,14 @@ END {
 	for (k = 1; k <= count; k++) {
 		n = order[k]
 		if (n ~ /^BenchmarkCreateInterleaved\//) printf "  %-40s %+6.1f%%  (off %.0f/s, on %.0f/s)\n", substr(n, 28), m(n, "overhead-%"), m(n, "off-ops/s"), m(n, "on-ops/s")
+	}
+	print "\nissue 15: read from abroad, counted, vs in-region (target <= +15% time per read)"
+	for (k = 1; k <= count; k++) {
+		n = order[k]
+		if (n ~ /^BenchmarkTransferRead\/abroad-/) {
+			base = n; sub(/abroad-counted(-new)?/, "in-region", base)
+			if (m(n, "ops/s") > 0) printf "  %-40s %+6.1f%%\n", substr(n, 23), 100 * (m(base, "ops/s") / m(n, "ops/s") - 1)
+		}
 	}
 	print "\nissue 6: audit verify (target >= 200,000 entries/s)"
 	for (k = 1; k <= count; k++) {

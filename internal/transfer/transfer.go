@@ -559,7 +559,15 @@ func (l *Ledger) buckets(ctx context.Context, p *Plan, t Transfer, choices []cho
 	}
 	for _, b := range order {
 		a := byBucket[b]
-		p.ops.Put(bucketKey(p.Year, b), []byte{})
+		bk := bucketKey(p.Year, b)
+		ok, err := l.has(ctx, bk)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			p.ops.Put(bk, []byte{})
+			p.markers = append(p.markers, bk)
+		}
 		p.ops.Add(bucketRecords(p.Year, b), int64(len(a.records)))
 		slices.Sort(a.fields)
 		slices.Sort(a.rules)
