@@ -77,6 +77,30 @@ transfers:
 	return p
 }
 
+// twoCNNodes starts two nodes of cn-north on one fresh PostgreSQL
+// database, under transferPolicyFile.
+func twoCNNodes(t *testing.T) (a, b *server) {
+	t.Helper()
+	db := pgtest.NewDatabase(t) // fails, never skips, when CI is set
+	args := []string{"serve", "--region", "cn-north", "--store", db, "--listen", "127.0.0.1:0", "--admin-location", "CN", "--policy", transferPolicyFile(t)}
+	return startProc(t, nodeEnv("cn-north"), args...), startProc(t, nodeEnv("cn-north"), args...)
+}
+
+// newAgent creates a principal with the support role at location and
+// returns clients acting as it, for support, on each of nodes.
+func newAgent(t *testing.T, id, location string, nodes ...*server) []*client.Client {
+	t.Helper()
+	p, err := nodes[0].client(t).CreatePrincipal(context.Background(), client.PrincipalRequest{ID: id, Kind: "person", Roles: []string{"support"}, Location: location})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*client.Client
+	for _, n := range nodes {
+		out = append(out, mustClient(t, n.URL, p.Token).ForPurpose("support"))
+	}
+	return out
+}
+
 // TestPostgresTransferLedger is issue 15's counting scenario on two
 // PostgreSQL nodes of cn-north: a US support agent reads Chinese customers
 // through both nodes at once, overlapping subjects included; every
@@ -87,11 +111,7 @@ transfers:
 // mechanism is refused too.
 func TestPostgresTransferLedger(t *testing.T) {
 	ctx := context.Background()
-	pol := transferPolicyFile(t)
-	db := pgtest.NewDatabase(t)
-	args := []string{"serve", "--region", "cn-north", "--store", db, "--listen", "127.0.0.1:0", "--admin-location", "CN", "--policy", pol}
-	a := startProc(t, nodeEnv("cn-north"), args...)
-	b := startProc(t, nodeEnv("cn-north"), args...)
+	a, b := twoCNNodes(t)
 
 	admin := a.client(t)
 	const n = 14
@@ -104,11 +124,7 @@ func TestPostgresTransferLedger(t *testing.T) {
 		}
 		ids[i] = out.Records[0].ID
 	}
-	p, err := admin.CreatePrincipal(ctx, client.PrincipalRequest{ID: "agent-us", Kind: "person", Roles: []string{"support"}, Location: "US"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	readers := []*client.Client{mustClient(t, a.URL, p.Token).ForPurpose("support"), mustClient(t, b.URL, p.Token).ForPurpose("support")}
+	readers := newAgent(t, "agent-us", "US", a, b)
 
 	// 12 individuals, the contract's limit, read from 8 clients over both
 	// nodes, each client reading an overlapping window of 6.
@@ -147,7 +163,7 @@ func TestPostgresTransferLedger(t *testing.T) {
 	}
 
 	// The 13th individual would need a security assessment.
-	_, err = readers[1].Get(ctx, ids[12])
+	_, err := readers[1].Get(ctx, ids[12])
 	var ce *client.Error
 	if !errors.As(err, &ce) || ce.Problem.Code != "transfer_mechanism_insufficient" || !strings.Contains(ce.Problem.Detail, "need a security assessment") {
 		t.Fatalf("13th individual: %v, want transfer_mechanism_insufficient naming the security assessment", err)
@@ -250,11 +266,7 @@ func mustClient(t *testing.T, url, token string) *client.Client {
 // read on B is masked again.
 func TestPostgresConsentAcrossNodes(t *testing.T) {
 	ctx := context.Background()
-	pol := transferPolicyFile(t)
-	db := pgtest.NewDatabase(t)
-	args := []string{"serve", "--region", "cn-north", "--store", db, "--listen", "127.0.0.1:0", "--admin-location", "CN", "--policy", pol}
-	a := startProc(t, nodeEnv("cn-north"), args...)
-	b := startProc(t, nodeEnv("cn-north"), args...)
+	a, b := twoCNNodes(t)
 	admin := a.client(t)
 	out, err := admin.Create(ctx, []client.NewRecord{{Collection: "customers", Subject: "li-na", Jurisdiction: "CN",
 		Fields: map[string]string{"name": "Li Na", "phone": "+8613900139000"}}}, "")
@@ -262,11 +274,7 @@ func TestPostgresConsentAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := out.Records[0].ID
-	p, err := admin.CreatePrincipal(ctx, client.PrincipalRequest{ID: "agent-de", Kind: "person", Roles: []string{"support"}, Location: "DE"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader := mustClient(t, b.URL, p.Token).ForPurpose("support")
+	reader := newAgent(t, "agent-de", "DE", b)[0]
 	clear := func() bool {
 		t.Helper()
 		r, err := reader.Get(ctx, id)
