@@ -104,7 +104,7 @@ func apiSuite(ctx context.Context, c *apiConn, policyFile, region string) (suite
 // readKeys reads every PEM PUBLIC KEY block of file: a region's audit keys,
 // as 'domicile audit keys --pem' or 'domicile audit pubkey' writes them.
 func readKeys(file, region string, sig suite.Signature) ([]crypto.PublicKey, error) {
-	hint := "fetch the keys with: domicile audit keys --region " + region + " --pem > " + file
+	hint := "fetch the keys with: domicile audit keys --region " + region + " --pem > " + region + "-keys.pem, and pass that file"
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, withHint(err, hint)

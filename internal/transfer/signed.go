@@ -40,20 +40,8 @@ type Signed struct {
 // ErrReport is wrapped by every error of VerifyReport.
 var ErrReport = errors.New("transfer report does not verify")
 
-// KeyHash returns the 4-byte key hash of pub under origin, as checkpoints
-// and signed reports name the key.
-//
-// Errors: when pub is not a key of sig.
-func KeyHash(origin string, pub crypto.PublicKey, sig suite.Signature, h suite.Hash) ([4]byte, error) {
-	fp, err := checkpoint.Fingerprint(origin, pub, sig, h)
-	if err != nil {
-		return [4]byte{}, err
-	}
-	return [4]byte(fp[:4]), nil
-}
-
 // SignReport marshals r and signs it with priv, a key of sig; origin is
-// the region's audit log origin, which names the key (see KeyHash).
+// the region's audit log origin, which names the key (see checkpoint.KeyHash).
 //
 // Errors: those of the signature scheme, and when priv is not a key of sig.
 func SignReport(r *Report, origin string, priv crypto.Signer, sig suite.Signature, h suite.Hash, rand io.Reader) (*Signed, error) {
@@ -61,7 +49,7 @@ func SignReport(r *Report, origin string, priv crypto.Signer, sig suite.Signatur
 	if err != nil {
 		return nil, fmt.Errorf("transfer: marshal report: %w", err)
 	}
-	kh, err := KeyHash(origin, priv.Public(), sig, h)
+	kh, err := checkpoint.KeyHash(origin, priv.Public(), sig, h)
 	if err != nil {
 		return nil, fmt.Errorf("transfer: sign report: %w", err)
 	}
@@ -89,7 +77,7 @@ func VerifyReport(s *Signed, origin string, keys []crypto.PublicKey, sig suite.S
 	}
 	var pub crypto.PublicKey
 	for i, k := range keys {
-		kh, err := KeyHash(origin, k, sig, h)
+		kh, err := checkpoint.KeyHash(origin, k, sig, h)
 		if err != nil {
 			return nil, fmt.Errorf("%w: key %d of %d: %v", ErrReport, i+1, len(keys), err)
 		}

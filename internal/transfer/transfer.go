@@ -307,16 +307,9 @@ func (l *Ledger) plan(ctx context.Context, t Transfer, fresh bool) (*Plan, error
 
 // classes returns the classes of personal information of it that leave.
 func (l *Ledger) classes(it Item) []string {
-	coll, _ := l.pol.Collection(it.Collection)
 	var out []string
 	for name := range it.Fields {
-		class := NonSensitive
-		if coll != nil {
-			if f, ok := coll.Field(name); ok && f.Sensitive {
-				class = Sensitive
-			}
-		}
-		if !slices.Contains(out, class) {
+		if class := l.classOf(it.Collection, name); !slices.Contains(out, class) {
 			out = append(out, class)
 		}
 	}
