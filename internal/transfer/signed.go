@@ -3,13 +3,12 @@ package transfer
 import (
 	"bytes"
 	"crypto"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
-	"github.com/domicile/domicile/internal/audit/checkpoint"
+	"github.com/domicile/domicile/internal/signed"
 	"github.com/domicile/domicile/internal/suite"
 )
 
@@ -30,12 +29,10 @@ import (
 const SignedReportContext = "domicile transfer report v1\n"
 
 // Signed is a signed report: the exact bytes signed and the signature.
-type Signed struct {
-	Payload   []byte  // the report's JSON, as signed
-	Algorithm string  // the signature scheme's ID, such as "SM2"
-	KeyHash   [4]byte // the signing key's key hash under the log's origin
-	Signature []byte
-}
+type Signed = signed.Envelope
+
+// reportKind is the kind of document a transfer report is.
+var reportKind = signed.Kind{Context: SignedReportContext, Noun: "report"}
 
 // ErrReport is wrapped by every error of VerifyReport.
 var ErrReport = errors.New("transfer report does not verify")
@@ -49,19 +46,11 @@ func SignReport(r *Report, origin string, priv crypto.Signer, sig suite.Signatur
 	if err != nil {
 		return nil, fmt.Errorf("transfer: marshal report: %w", err)
 	}
-	kh, err := checkpoint.KeyHash(origin, priv.Public(), sig, h)
+	s, err := signed.Sign(reportKind, payload, origin, priv, sig, h, rand)
 	if err != nil {
-		return nil, fmt.Errorf("transfer: sign report: %w", err)
+		return nil, fmt.Errorf("transfer: %w", err)
 	}
-	s, err := sig.Sign(rand, priv, signedMessage(payload))
-	if err != nil {
-		return nil, fmt.Errorf("transfer: sign report: %w", err)
-	}
-	return &Signed{Payload: payload, Algorithm: sig.ID(), KeyHash: kh, Signature: s}, nil
-}
-
-func signedMessage(payload []byte) []byte {
-	return append([]byte(SignedReportContext), payload...)
+	return s, nil
 }
 
 // VerifyReport checks s with the key among keys (all of sig, the region's
@@ -72,29 +61,8 @@ func signedMessage(payload []byte) []byte {
 // among keys, a signature that does not verify (an edited payload), a
 // payload that is no report.
 func VerifyReport(s *Signed, origin string, keys []crypto.PublicKey, sig suite.Signature, h suite.Hash) (*Report, error) {
-	if s.Algorithm != sig.ID() {
-		return nil, fmt.Errorf("%w: it is signed with %q, the keys given are %s keys", ErrReport, s.Algorithm, sig.ID())
-	}
-	var pub crypto.PublicKey
-	for i, k := range keys {
-		kh, err := checkpoint.KeyHash(origin, k, sig, h)
-		if err != nil {
-			return nil, fmt.Errorf("%w: key %d of %d: %v", ErrReport, i+1, len(keys), err)
-		}
-		if kh == s.KeyHash {
-			pub = k
-			break
-		}
-	}
-	if pub == nil {
-		given := fmt.Sprintf("%d keys", len(keys))
-		if len(keys) == 1 {
-			given = "1 key"
-		}
-		return nil, fmt.Errorf("%w: signed by key %s, which is not among the %s given", ErrReport, hex.EncodeToString(s.KeyHash[:]), given)
-	}
-	if err := sig.Verify(pub, signedMessage(s.Payload), s.Signature); err != nil {
-		return nil, fmt.Errorf("%w: signature does not verify (edited report) with key %s", ErrReport, hex.EncodeToString(s.KeyHash[:]))
+	if err := signed.Verify(reportKind, s, origin, keys, sig, h); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrReport, err)
 	}
 	r, err := ParseReport(s.Payload)
 	if err != nil {
