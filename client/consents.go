@@ -44,3 +44,15 @@ func (c *Client) Consents(ctx context.Context, region, subject string) (*Consent
 	var out Consents
 	return &out, c.do(ctx, http.MethodGet, path, nil, "", &out)
 }
+
+// ExportSubject returns the subject's package of region: everything the
+// region holds about the subject, signed by the region. A principal abroad
+// that receives clear values makes a transfer, counted and checked like
+// any read.
+func (c *Client) ExportSubject(ctx context.Context, region, subject string) (*SubjectPackage, error) {
+	if region == "" || subject == "" {
+		return nil, errors.New("domicile: empty region or subject")
+	}
+	var out SubjectPackage
+	return &out, c.do(ctx, http.MethodGet, "/v1/regions/"+url.PathEscape(region)+"/subjects/"+url.PathEscape(subject)+"/export", nil, "", &out)
+}

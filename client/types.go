@@ -1,6 +1,9 @@
 package client
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Wire types of the /v1 API. The server and the gateway use the same types,
 // so the documented shapes and the code cannot drift apart.
@@ -547,4 +550,21 @@ type Consent struct {
 type Consents struct {
 	Region   string    `json:"region"`
 	Consents []Consent `json:"consents"`
+}
+
+// SubjectPackage is everything one region holds about a subject, signed
+// with the region's audit key (GET
+// /v1/regions/{region}/subjects/{subject}/export): the subject's records
+// as the caller may see them, consents, transfers abroad and every access
+// from the audit log. 'domicile subjects verify' checks it offline.
+type SubjectPackage struct {
+	Region    string `json:"region"`
+	Algorithm string `json:"algorithm"` // the signature scheme, such as "SM2"
+	// KeyHash names the signing audit key as checkpoints name it (hex of
+	// 4 bytes).
+	KeyHash   string `json:"key_hash"`
+	Payload   []byte `json:"payload"`
+	Signature []byte `json:"signature"`
+	// Package is the payload as JSON, to read; only Payload is signed.
+	Package json.RawMessage `json:"package"`
 }

@@ -30,6 +30,7 @@ func commands() []command {
 		{"audit", "verify and export a region's tamper-evident audit log; fetch checkpoints and keys", runAudit},
 		{"transfers", "report a region's cross-border transfers of a year, signed; verify a report offline", runTransfers},
 		{"consents", "record, withdraw and list subjects' consents to transfers", runConsents},
+		{"subjects", "export everything held about a subject, per region and signed; verify an export offline", runSubjects},
 		{"witness", "run a witness that cosigns regions' audit checkpoints; make its key", runWitness},
 		{"guard", "seed decoy records and list breach-detection alerts", runGuard},
 		{"tokens", "tokenize values and detokenize tokens through the access decision", runTokens},

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/hex"
 	"net/http"
 
 	"github.com/domicile/domicile/client"
@@ -52,4 +53,15 @@ func wireConsent(c *region.Consent) client.Consent {
 		out.Withdrawn = &w
 	}
 	return out
+}
+
+// exportSubject answers the subject's package of the region, signed.
+func (h *handler) exportSubject(w http.ResponseWriter, r *http.Request) {
+	p, err := h.s.ExportSubject(r.Context(), caller(r), r.PathValue("region"), r.PathValue("subject"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, client.SubjectPackage{Region: p.Package.Region, Algorithm: p.Algorithm,
+		KeyHash: hex.EncodeToString(p.KeyHash[:]), Payload: p.Payload, Signature: p.Signature, Package: p.Payload})
 }

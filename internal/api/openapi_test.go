@@ -93,6 +93,7 @@ var wireTypes = map[string]any{
 	"Consents":            client.Consents{},
 	"AuditKey":            client.AuditKey{},
 	"TransferReport":      client.TransferReport{},
+	"SubjectPackage":      client.SubjectPackage{},
 	"TransferReportBody":  client.TransferReportBody{},
 	"TransferIndividuals": client.TransferIndividuals{},
 	"TransferThreshold":   client.TransferThreshold{},
@@ -460,6 +461,13 @@ func checkSchemaType(t *testing.T, doc jsonObj, where string, typ reflect.Type, 
 		s = deref(t, doc, s)
 	} else if typ.Kind() == reflect.Struct && typ != timeType {
 		t.Errorf("%s: inline schema for %s; use a $ref to its schema", where, typ.Name())
+		return
+	}
+	if typ == reflect.TypeFor[json.RawMessage]() {
+		// Raw JSON, written as it is: an object here.
+		if s["type"] != "object" {
+			t.Errorf("%s: type %v, want object (Go json.RawMessage)", where, s["type"])
+		}
 		return
 	}
 	if typ.Kind() == reflect.Slice && typ.Elem().Kind() == reflect.Uint8 {

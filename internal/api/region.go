@@ -62,6 +62,7 @@ func NewRegion(o RegionOptions) (http.Handler, error) {
 		"exportAuditLog":           h.auditExport,
 		"getTransferReport":        h.transferReport,
 		"listConsents":             h.listConsents,
+		"exportSubject":            h.exportSubject,
 		"giveConsent":              h.giveConsent,
 		"withdrawConsent":          h.withdrawConsent,
 		"listAlerts":               h.alerts,

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -19,6 +20,9 @@ type Filter struct {
 	Principal string
 	Action    entry.Action
 	Record    string // entries naming this record id
+	// Subject selects the entries naming this subject's keyed reference
+	// (the region keyring's SubjectRef).
+	Subject []byte
 }
 
 func (f *Filter) match(e *entry.Entry) bool {
@@ -32,6 +36,8 @@ func (f *Filter) match(e *entry.Entry) bool {
 	case f.Action != "" && e.Action != f.Action:
 		return false
 	case f.Record != "" && !slices.Contains(e.Records, f.Record):
+		return false
+	case f.Subject != nil && !slices.ContainsFunc(e.Subjects, func(m entry.SubjectMAC) bool { return bytes.Equal(m, f.Subject) }):
 		return false
 	}
 	return true

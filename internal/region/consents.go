@@ -50,7 +50,7 @@ func (s *Service) GiveConsent(ctx context.Context, c Caller, region, subject str
 	if err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, c, consentEntry("consent-given:"+out.ID, ref)); err != nil {
+	if err := s.record(ctx, c, subjectEntry("consent-given:"+out.ID, ref)); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -70,7 +70,7 @@ func (s *Service) WithdrawConsent(ctx context.Context, c Caller, region, subject
 	if err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, c, consentEntry("consent-withdrawn:"+out.ID, ref)); err != nil {
+	if err := s.record(ctx, c, subjectEntry("consent-withdrawn:"+out.ID, ref)); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -86,12 +86,14 @@ func (s *Service) Consents(ctx context.Context, c Caller, region, subject string
 	if err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, c, consentEntry("consent-list", ref)); err != nil {
+	if err := s.record(ctx, c, subjectEntry("consent-list", ref)); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func consentEntry(rule string, ref []byte) entry.Entry {
+// subjectEntry is the entry of an administration about one subject,
+// named by its keyed reference.
+func subjectEntry(rule string, ref []byte) entry.Entry {
 	return entry.Entry{Action: entry.Admin, Decision: "allow", Rule: rule, Subjects: []entry.SubjectMAC{ref}}
 }

@@ -264,6 +264,12 @@ type Page struct {
 
 // ListSubject returns a page of subject's records in the region.
 func (s *Service) ListSubject(ctx context.Context, c Caller, subject, cursor string, limit int) (*Page, error) {
+	return s.listSubject(ctx, c, subject, cursor, limit, entry.Read)
+}
+
+// listSubject is ListSubject, audited as action (a read, or a subject
+// package's export).
+func (s *Service) listSubject(ctx context.Context, c Caller, subject, cursor string, limit int, action entry.Action) (*Page, error) {
 	p, err := s.v.ListBySubject(ctx, subject, cursor, limit)
 	if err != nil {
 		return nil, err
@@ -284,7 +290,7 @@ func (s *Service) ListSubject(ctx context.Context, c Caller, subject, cursor str
 	if err := s.observe(ctx, c, guard.Event{Action: guard.ActionRead, RecordIDs: out.ids(), ClearFields: ClearCount(out.Records...)}); err != nil {
 		return nil, err
 	}
-	if err := s.recordTransfer(ctx, c, tr, plan, readEntry(entry.Read, "", "", out.Records)); err != nil {
+	if err := s.recordTransfer(ctx, c, tr, plan, readEntry(action, "", "", out.Records)); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -91,6 +91,7 @@ var Routes = []Route{
 	{"GET", "/v1/regions/{region}/subjects/{subject}/consents", "listConsents", ByRegion, false},
 	{"POST", "/v1/regions/{region}/subjects/{subject}/consents", "giveConsent", ByRegion, false},
 	{"POST", "/v1/regions/{region}/subjects/{subject}/consents/{id}/withdraw", "withdrawConsent", ByRegion, false},
+	{"GET", "/v1/regions/{region}/subjects/{subject}/export", "exportSubject", ByRegion, false},
 	{"GET", "/v1/alerts", "listAlerts", FanOut, false},
 	{"POST", "/v1/principals", "createPrincipal", FanOut, false},
 	{"GET", "/v1/principals", "listPrincipals", FanOut, false},
