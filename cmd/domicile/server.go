@@ -120,6 +120,8 @@ func printDevBanner(e *env, d *app.Dev, p *policy.Policy, data string) {
 
 const serveExamples = `  DOMICILE_UNSEAL_CN_NORTH=... DOMICILE_ADMIN_TOKEN=... domicile serve --region cn-north --data /var/lib/domicile/cn-north --policy policy.yaml
   domicile serve --region eu-central --data ./eu --unseal-file /run/secrets/eu-central --admin-token-file /run/secrets/admin --listen 127.0.0.1:8711
+  domicile serve --region eu-central --data ./eu --unseal shamir   # asks for M shares (see: domicile keys split --help)
+  domicile serve --region cn-north --data ./cn --unseal 'pkcs11:module=/usr/lib/softhsm/libsofthsm2.so;token=domicile;key=region-cn-north;pin-file=/run/secrets/pin' --unseal-wrapped cn-north.wrapped
   domicile serve --region eu-central --store postgres://domicile@db.eu.internal:5432/domicile_eu_central --listen 10.2.0.5:8710`
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -129,7 +131,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	storeURL := fs.String("store", "", "the region's own PostgreSQL database, postgres://USER@HOST:PORT/DB?sslmode=...; any number of nodes of the region may share it (password: PGPASSWORD or ~/.pgpass)")
 	pol := fs.String("policy", "", "policy file (default: the built-in example)")
 	listen := fs.String("listen", "127.0.0.1:8710", "address to serve the region's API on")
-	unsealFile := fs.String("unseal-file", "", "file holding the unseal secret (default: environment DOMICILE_UNSEAL_<REGION>)")
+	unsealFrom := addUnsealFlags(fs)
 	adminLocation := fs.String("admin-location", "US", "where the bootstrap administrator operates (ISO 3166-1 alpha-2); reads of strict regions from elsewhere are transfers")
 	tokenFile := fs.String("admin-token-file", "", "file holding the admin API token (default: environment DOMICILE_ADMIN_TOKEN)")
 	var witnesses witnessURLs
@@ -154,10 +156,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	secret, err := readSecret(e, *unsealFile, app.SecretEnv(*region))
+	secret, err := unsealFrom.secret(e, *region)
 	if err != nil {
 		return err
 	}
+	defer clear(secret)
 	token, err := readSecret(e, *tokenFile, "DOMICILE_ADMIN_TOKEN")
 	if err != nil {
 		return err
@@ -175,7 +178,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	case app.StageOpen:
 		return withHint(err, serveHint(err, *region))
 	case app.StageSealed:
-		return withHint(err, "set "+app.SecretEnv(*region)+" or pass --unseal-file with the region's unseal secret")
+		return withHint(err, unsealFrom.sealedHint(*region))
 	case app.StagePrincipals:
 		return withHint(err, "check --admin-location (an ISO 3166-1 alpha-2 code) and that the policy has an admin role")
 	}
