@@ -130,6 +130,7 @@ func TestBadInput(t *testing.T) {
 		{"fail/principal-bad-id", "POST", "/v1/principals", s.Token, []byte(`{"id":"bad id!","kind":"person","roles":["support"],"location":"CN"}`), 400, "invalid_principal"},
 		{"fail/principal-unknown-role", "POST", "/v1/principals", s.Token, []byte(`{"id":"p1","kind":"person","roles":["overlord"],"location":"CN"}`), 400, "invalid_principal"},
 		{"fail/principal-bad-location", "POST", "/v1/principals", s.Token, []byte(`{"id":"p2","kind":"person","roles":["support"],"location":"XX"}`), 400, "invalid_principal"},
+		{"fail/principal-bad-organisation", "POST", "/v1/principals", s.Token, []byte(`{"id":"p4","kind":"person","roles":["support"],"location":"US","organisation":"Acme Inc"}`), 400, "invalid_principal"},
 		{"fail/principal-bad-expiry", "POST", "/v1/principals", s.Token, []byte(`{"id":"p3","kind":"person","roles":["support"],"location":"CN","expires_in":"forever"}`), 400, "invalid_request"},
 		{"fail/principal-unknown", "GET", "/v1/principals/nobody", s.Token, nil, 404, "no_such_principal"},
 	} {

@@ -17,6 +17,7 @@ import (
 )
 
 const principalsExamples = `  domicile principals create --id agent-7 --kind person --role support --location US --expires-in 720h
+  domicile principals create --id acme-us-analyst --role support --location US --organisation acme-us
   domicile principals create --id crm-sync --kind service --role ingest --location DE --region eu-central
   domicile principals list
   domicile principals disable agent-7
@@ -63,11 +64,12 @@ func runPrincipals(ctx context.Context, e *env, args []string) error {
 }
 
 func principalsCreate(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "principals create", "domicile principals create --id ID --role ROLE --location CC [--kind person|service] [--region R] [--expires-in 720h]", principalsExamples)
+	fs := newFlagSet(e, "principals create", "domicile principals create --id ID --role ROLE --location CC [--kind person|service] [--organisation ORG] [--region R] [--expires-in 720h]", principalsExamples)
 	af := addAPIFlags(fs)
 	id := fs.String("id", "", "the principal's id (required)")
 	kind := fs.String("kind", "person", "person or service")
 	location := fs.String("location", "", "ISO 3166-1 alpha-2 code of where it operates (required)")
+	org := fs.String("organisation", "", "the legal entity it acts for, as transfer mechanisms name their recipients (default: none)")
 	expires := fs.String("expires-in", "", "token lifetime, such as 720h (default: no expiry)")
 	var roles, regions stringList
 	fs.Var(&roles, "role", "a role of the policy (repeat for several; required)")
@@ -82,7 +84,7 @@ func principalsCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	out, err := c.c.CreatePrincipal(ctx, client.PrincipalRequest{ID: *id, Kind: *kind, Roles: roles, Location: *location, Regions: regions, ExpiresIn: *expires})
+	out, err := c.c.CreatePrincipal(ctx, client.PrincipalRequest{ID: *id, Kind: *kind, Roles: roles, Location: *location, Organisation: *org, Regions: regions, ExpiresIn: *expires})
 	if err != nil {
 		return c.failed(ctx, "", err)
 	}

@@ -46,14 +46,18 @@ func TokenID(tok string) string { return bearer.ID(tok) }
 // Account is a principal as the directory stores it. It holds no token:
 // only keyed MACs of tokens, under the region's key.
 type Account struct {
-	ID       string    `json:"id"`
-	Kind     string    `json:"kind"` // person or service
-	Roles    []string  `json:"roles"`
-	Location string    `json:"location"`
-	Regions  []string  `json:"regions,omitempty"`
-	State    State     `json:"state"`
-	Created  time.Time `json:"created"`
-	Tokens   []Token   `json:"tokens"`
+	ID       string   `json:"id"`
+	Kind     string   `json:"kind"` // person or service
+	Roles    []string `json:"roles"`
+	Location string   `json:"location"`
+	// Organisation is the legal entity the principal acts for (a
+	// subsidiary, a processor), which transfer mechanisms name as their
+	// recipients; empty: the data controller itself.
+	Organisation string    `json:"organisation,omitempty"`
+	Regions      []string  `json:"regions,omitempty"`
+	State        State     `json:"state"`
+	Created      time.Time `json:"created"`
+	Tokens       []Token   `json:"tokens"`
 }
 
 // Token is what the directory keeps of one token.
@@ -135,6 +139,9 @@ func (d *Directory) Validate(a *Account) error {
 	a.Location = strings.ToUpper(a.Location)
 	if !policy.IsCountry(a.Location) {
 		return fmt.Errorf("%w: location must be an ISO 3166-1 alpha-2 country code", ErrInvalid)
+	}
+	if a.Organisation != "" && !principalID.MatchString(a.Organisation) {
+		return fmt.Errorf("%w: organisation must be 1 to 128 lower-case letters, digits, '.', '_', '@' or '-', as the policy's mechanisms name recipients", ErrInvalid)
 	}
 	for _, r := range a.Regions {
 		if _, ok := d.pol.Region(r); !ok {

@@ -11,7 +11,7 @@ import (
 
 // WirePrincipal renders an account without its token MACs.
 func WirePrincipal(a *access.Account) client.Principal {
-	out := client.Principal{ID: a.ID, Kind: a.Kind, Roles: a.Roles, Location: a.Location, Regions: a.Regions,
+	out := client.Principal{ID: a.ID, Kind: a.Kind, Roles: a.Roles, Location: a.Location, Organisation: a.Organisation, Regions: a.Regions,
 		State: string(a.State), Created: a.Created, Tokens: []client.TokenInfo{}}
 	for _, t := range a.Tokens {
 		out.Tokens = append(out.Tokens, client.TokenInfo{ID: t.ID, Created: t.Created, Expires: t.Expires})
@@ -26,7 +26,7 @@ func (h *handler) createPrincipal(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a, tok, err := h.s.CreatePrincipal(r.Context(), caller(r), region.NewPrincipal{Token: req.Token, ExpiresIn: req.ExpiresIn,
-		Account: access.Account{ID: req.ID, Kind: req.Kind, Roles: req.Roles, Location: req.Location, Regions: req.Regions}})
+		Account: access.Account{ID: req.ID, Kind: req.Kind, Roles: req.Roles, Location: req.Location, Organisation: req.Organisation, Regions: req.Regions}})
 	if err != nil {
 		h.fail(w, r, err)
 		return

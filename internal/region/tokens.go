@@ -135,7 +135,7 @@ func (s *Service) Detokenize(ctx context.Context, c Caller, items []DetokenizeIt
 	d := s.decideEach(c, targets)
 	shown, refused := 0, 0
 	var presented, recs []string
-	tr := transfer.Transfer{Destination: c.Account.Location, Recipient: c.Account.ID}
+	tr := transfer.Transfer{Destination: c.Account.Location, Recipient: c.Account.ID, Organisation: c.Account.Organisation}
 	// The entry says per field what happened, each record and field once.
 	seenRec, clear, refusals := map[string]bool{}, map[string]bool{}, map[entry.Refusal]bool{}
 	for j, rs := range res {

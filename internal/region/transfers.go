@@ -32,7 +32,7 @@ const (
 // transferOf is what recs send abroad: for each record, the fields shown
 // in clear that a transfer rule lets leave.
 func (s *Service) transferOf(c Caller, recs []Record) transfer.Transfer {
-	t := transfer.Transfer{Destination: c.Account.Location, Recipient: c.Account.ID}
+	t := transfer.Transfer{Destination: c.Account.Location, Recipient: c.Account.ID, Organisation: c.Account.Organisation}
 	for i := range recs {
 		r := &recs[i]
 		if len(r.transfers) == 0 {

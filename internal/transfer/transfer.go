@@ -126,7 +126,10 @@ type Item struct {
 type Transfer struct {
 	Destination string // ISO 3166-1 alpha-2: where the recipient is
 	Recipient   string // the principal receiving it
-	Items       []Item
+	// Organisation is the legal entity the recipient acts for, which a
+	// mechanism's recipients must name; "" is the controller itself.
+	Organisation string
+	Items        []Item
 }
 
 // Insufficient is the error of a transfer the recorded mechanisms do not
@@ -384,14 +387,14 @@ func (l *Ledger) choose(it *Item, t Transfer, now time.Time) (choice, error) {
 		if !ok {
 			return c, &Insufficient{Reason: fmt.Sprintf("transfer rule %s names mechanism %s, which the policy does not record", name, r.Mechanism)}
 		}
-		if ok, why := m.Covers(it.Collection, t.Destination, t.Recipient, now); !ok {
+		if ok, why := m.Covers(it.Collection, t.Destination, t.Organisation, now); !ok {
 			return c, &Insufficient{Reason: fmt.Sprintf("mechanism %s (%s, %s) of transfer rule %s %s", m.Name, m.Kind, m.Reference, name, why)}
 		}
 		c.mech, c.counted = m, m.Counted()
 		return c, nil
 	}
 	for _, m := range l.pol.MechanismsOf(l.region.Name) {
-		if ok, _ := m.Covers(it.Collection, t.Destination, t.Recipient, now); ok {
+		if ok, _ := m.Covers(it.Collection, t.Destination, t.Organisation, now); ok {
 			if !m.Counted() {
 				c.mech, c.counted, c.candidates = m, false, nil
 				return c, nil

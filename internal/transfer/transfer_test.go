@@ -402,3 +402,26 @@ func TestCommittedNeverCountsTwice(t *testing.T) {
 		t.Fatalf("after x (committed) and z (planned), the plan counts %d individuals, want 2", got)
 	}
 }
+
+// TestRecipientOrganisation: a mechanism that names its recipients covers
+// a transfer only to a principal of one of those organisations.
+func TestRecipientOrganisation(t *testing.T) {
+	e := newEnv(t, "cn-north")
+	e.clock.set(time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC))
+	for _, c := range []struct{ org, want string }{
+		{"acme-kr", ""},
+		{"", "does not cover an unnamed recipient (it covers acme-kr)"},
+		{"beta-kr", "does not cover recipient beta-kr"},
+	} {
+		tr := transferOf("KR", "cn-to-kr-acme", []string{"name"}, "s1")
+		tr.Organisation = c.org
+		_, err := e.l.Plan(context.Background(), tr)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("organisation %q: %v", c.org, err)
+			}
+			continue
+		}
+		wantInsufficient(t, err, c.want)
+	}
+}
