@@ -165,7 +165,10 @@ type PrincipalRequest struct {
 	Kind     string   `json:"kind"`
 	Roles    []string `json:"roles"`
 	Location string   `json:"location"`
-	Regions  []string `json:"regions,omitempty"`
+	// Organisation is the legal entity the principal acts for, as
+	// transfer mechanisms name their recipients (optional).
+	Organisation string   `json:"organisation,omitempty"`
+	Regions      []string `json:"regions,omitempty"`
 	// ExpiresIn is the token's lifetime as a Go duration ("720h"); empty
 	// means no expiry.
 	ExpiresIn string `json:"expires_in,omitempty"`
@@ -186,14 +189,16 @@ type TokenInfo struct {
 
 // Principal is a person or service that calls the API.
 type Principal struct {
-	ID       string      `json:"id"`
-	Kind     string      `json:"kind"`
-	Roles    []string    `json:"roles"`
-	Location string      `json:"location"`
-	Regions  []string    `json:"regions,omitempty"`
-	State    string      `json:"state"`
-	Created  time.Time   `json:"created"`
-	Tokens   []TokenInfo `json:"tokens"`
+	ID       string   `json:"id"`
+	Kind     string   `json:"kind"`
+	Roles    []string `json:"roles"`
+	Location string   `json:"location"`
+	// Organisation is the legal entity the principal acts for.
+	Organisation string      `json:"organisation,omitempty"`
+	Regions      []string    `json:"regions,omitempty"`
+	State        string      `json:"state"`
+	Created      time.Time   `json:"created"`
+	Tokens       []TokenInfo `json:"tokens"`
 }
 
 // PrincipalToken is the answer to creating a principal or rotating its
@@ -567,4 +572,84 @@ type SubjectPackage struct {
 	Signature []byte `json:"signature"`
 	// Package is the payload as JSON, to read; only Payload is signed.
 	Package json.RawMessage `json:"package"`
+}
+
+// RewrapRequest is the body of POST /v1/regions/{region}/keys/rewrap.
+type RewrapRequest struct {
+	// Purpose is the key whose older versions are moved off: only data
+	// (the other purposes wrap nothing and are refused, saying why).
+	Purpose string `json:"purpose"`
+	// Batch is how many stored entries one step scans and rewraps at
+	// most; 0 means 256.
+	Batch int `json:"batch,omitempty"`
+	// Pause, such as "50ms", is how long the job waits after each step
+	// that rewrapped something, so that it does not starve writes.
+	Pause string `json:"pause,omitempty"`
+}
+
+// RewrapJob is the state of a region's rewrap job: the answer to POST
+// /v1/regions/{region}/keys/rewrap, and part of KeyUsage.
+type RewrapJob struct {
+	Region  string `json:"region"`
+	ID      string `json:"id"`
+	Purpose string `json:"purpose"`
+	// State is running, paused (unfinished, and no node holds it now: a
+	// node of the region takes it over shortly), done or failed.
+	State string `json:"state"`
+	// New is true when this request started the job, false when it was
+	// already unfinished (or in a status).
+	New bool `json:"new"`
+	// Target is the current data version when the job started.
+	Target uint32 `json:"target"`
+	// Done is how many subject keys the job rewrapped; Total how many
+	// were under older versions when it started.
+	Done       int64      `json:"done"`
+	Total      int64      `json:"total"`
+	Batch      int        `json:"batch"`
+	Pause      string     `json:"pause"`
+	StartedAt  time.Time  `json:"started"`
+	UpdatedAt  time.Time  `json:"updated"`
+	FinishedAt *time.Time `json:"finished,omitempty"`
+	// Node is the node running the job, or the last one that did.
+	Node  string `json:"node,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// KeyVersionUsage is one key version and what still uses it.
+type KeyVersionUsage struct {
+	Purpose string `json:"purpose"`
+	Version uint32 `json:"version"`
+	// State is active, retired or destroyed.
+	State   string `json:"state"`
+	Current bool   `json:"current"`
+	// SubjectKeys is how many subject keys are wrapped under the version
+	// (data versions only: the use of the other purposes is not counted).
+	SubjectKeys *int64 `json:"subject_keys,omitempty"`
+}
+
+// KeyUsage is the answer to GET /v1/regions/{region}/keys/usage.
+type KeyUsage struct {
+	Region   string            `json:"region"`
+	Versions []KeyVersionUsage `json:"versions"`
+	// Job is the region's rewrap job, if one was ever started.
+	Job *RewrapJob `json:"job,omitempty"`
+}
+
+// KeyVersionRequest is the body of POST /v1/regions/{region}/keys/retire
+// and POST /v1/regions/{region}/keys/destroy.
+type KeyVersionRequest struct {
+	Purpose string `json:"purpose"`
+	Version uint32 `json:"version"`
+	// Force confirms the change of an index or token version, whose use
+	// nothing counts: blind indexes and tokens made under it stop working.
+	Force bool `json:"force,omitempty"`
+}
+
+// KeyVersionResponse is the answer to a retire or destroy.
+type KeyVersionResponse struct {
+	Region  string `json:"region"`
+	Purpose string `json:"purpose"`
+	Version uint32 `json:"version"`
+	// State is the version's state now: retired or destroyed.
+	State string `json:"state"`
 }

@@ -161,6 +161,7 @@ func OpenRegion(ctx context.Context, c RegionConfig) (_ *Region, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("region %s: %w", c.Name, err)
 	}
+	kr.ResumeJobs() // an unfinished rewrap job goes on here if no node holds it
 	return r, nil
 }
 

@@ -89,6 +89,21 @@ var (
 	ErrInUse = errors.New("keyring: key version in use")
 	// ErrClosed is returned after Close.
 	ErrClosed = errors.New("keyring: closed")
+	// ErrDestroyed is wrapped when a key version was destroyed: its sealed
+	// material is gone from the store, and whatever it protected cannot
+	// be opened any more.
+	ErrDestroyed = errors.New("keyring: key version destroyed")
+	// ErrNotRetired is wrapped by Destroy when the version is still
+	// active: retire it first.
+	ErrNotRetired = errors.New("keyring: key version not retired")
+	// ErrTooSoon is wrapped by Destroy when another node of the region may
+	// not have reloaded its keys since the version was superseded (see
+	// Destroy).
+	ErrTooSoon = errors.New("keyring: too soon after the rotation")
+	// ErrNotDestroyable is wrapped by Destroy for versions that must be
+	// kept: audit versions (their public keys verify old checkpoints)
+	// and index version 1 (subject refs are keyed by it).
+	ErrNotDestroyable = errors.New("keyring: key version must be kept")
 )
 
 // Options configure Open.
@@ -121,6 +136,13 @@ type Options struct {
 	// processes apply to new writes; 0 means 30s, negative means only
 	// when an unknown version is met.
 	RefreshEvery time.Duration
+	// Node names this process in the rewrap job's lease and status; empty
+	// means host name and process id.
+	Node string
+	// JobLease is how long a node holds the rewrap job without renewing
+	// its lease; another node takes an unfinished job over once the lease
+	// expired. 0 means 8s.
+	JobLease time.Duration
 }
 
 // Keyring is one region's unsealed keys. It is safe for concurrent use.
@@ -146,6 +168,8 @@ type Keyring struct {
 	closed  atomic.Bool
 
 	rewrapPage int // DEKs per Rewrap batch
+
+	jobs *jobRunner // the rewrap job's runner (job.go)
 }
 
 // ring is an immutable snapshot of the KEKs.
@@ -246,6 +270,7 @@ func Open(ctx context.Context, o Options) (*Keyring, error) {
 		k.refreshEvery = defaultRefreshEvery
 	}
 	k.nextRefresh.Store(k.now().Add(k.refreshEvery).UnixNano())
+	k.jobs = newJobRunner(o.Node, o.JobLease)
 	for range 2 {
 		raw, err := k.st.Get(ctx, []byte(keyMeta))
 		if errors.Is(err, store.ErrNotFound) {
@@ -473,11 +498,16 @@ func (k *Keyring) load(ctx context.Context, base *ring) (*ring, error) {
 	for p, vs := range base.keks {
 		r.keks[p] = maps(vs)
 	}
+	seen := make(map[Purpose]map[uint32]bool, len(purposes))
 	for _, kv := range kvs {
 		p, v, ok := parseKEKKey(kv.Key)
 		if !ok {
 			return nil, fmt.Errorf("keyring: region %s: unexpected key %q", k.region, kv.Key)
 		}
+		if seen[p] == nil {
+			seen[p] = map[uint32]bool{}
+		}
+		seen[p][v] = true
 		old := r.keks[p][v]
 		if old != nil && old.rec.state == Retired {
 			continue // retirement is final
@@ -514,6 +544,16 @@ func (k *Keyring) load(ctx context.Context, base *ring) (*ring, error) {
 			r.keks[p] = map[uint32]*kek{}
 		}
 		r.keks[p][v] = kk
+	}
+	// A version no longer in the store was destroyed (Destroy): forget
+	// it. Its material is left to the garbage collector, not zeroed: a
+	// reader may still hold the previous ring.
+	for p, vs := range r.keks {
+		for v := range vs {
+			if !seen[p][v] {
+				delete(vs, v)
+			}
+		}
 	}
 	for p, vs := range r.keks {
 		for v, kk := range vs {
@@ -601,7 +641,12 @@ func (k *Keyring) kekFor(ctx context.Context, p Purpose, v uint32) (*kek, error)
 		if _, err := k.refresh(ctx); err != nil {
 			return nil, err
 		}
-		return k.lookup(p, v)
+		kk, err = k.lookup(p, v)
+		if errors.Is(err, ErrUnknownVersion) {
+			if gone, gerr := k.destroyed(ctx, p, v); gerr == nil && gone {
+				return nil, fmt.Errorf("keyring: region %s: %s key v%d: %w", k.region, p, v, ErrDestroyed)
+			}
+		}
 	}
 	return kk, err
 }
@@ -636,6 +681,7 @@ func (k *Keyring) Close() {
 	if k.closed.Swap(true) {
 		return
 	}
+	k.jobs.close() // before zeroing: the job uses the keys
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	clear(k.root)

@@ -1,6 +1,7 @@
 package keyring
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -90,7 +91,7 @@ func (k *Keyring) Rewrap(ctx context.Context, progress func(done, total int)) (i
 		if h.KeyVersion == cur {
 			return nil
 		}
-		it, err := k.rewrapOne(ctx, key, h, ct, cur)
+		it, err := k.rewrapOne(ctx, key, env, h, ct, cur)
 		if err != nil {
 			return err
 		}
@@ -109,18 +110,19 @@ func (k *Keyring) Rewrap(ctx context.Context, progress func(done, total int)) (i
 
 // rewrapItem is the rewrap of one DEK, ready to go into a batch.
 type rewrapItem struct {
-	key, tomb, env []byte
-	from, to       uint32
+	key, tomb, old, env []byte
+	from, to            uint32
 }
 
 func (it *rewrapItem) add(b *store.Batch) {
 	b.Expect(it.tomb, nil) // erased meanwhile: fail rather than resurrect
+	b.Expect(it.key, it.old)
 	b.Put(it.key, it.env)
 	b.Add(dekCounter(it.from), -1)
 	b.Add(dekCounter(it.to), 1)
 }
 
-func (k *Keyring) rewrapOne(ctx context.Context, key []byte, h envelope.Header, ct []byte, cur uint32) (rewrapItem, error) {
+func (k *Keyring) rewrapOne(ctx context.Context, key, sealed []byte, h envelope.Header, ct []byte, cur uint32) (rewrapItem, error) {
 	n := len(prefixDEK) + k.suite.MAC().Size()
 	ref := key[len(prefixDEK):n]
 	gen := uint32(key[n])<<24 | uint32(key[n+1])<<16 | uint32(key[n+2])<<8 | uint32(key[n+3])
@@ -139,7 +141,7 @@ func (k *Keyring) rewrapOne(ctx context.Context, key []byte, h envelope.Header, 
 	if err != nil {
 		return rewrapItem{}, fmt.Errorf("keyring: region %s: wrapping subject key: %w", k.region, err)
 	}
-	return rewrapItem{key: key, tomb: tombKey(ref, gen), env: env, from: h.KeyVersion, to: cur}, nil
+	return rewrapItem{key: key, tomb: tombKey(ref, gen), old: sealed, env: env, from: h.KeyVersion, to: cur}, nil
 }
 
 // applyRewraps applies a batch of rewraps; if one of its DEKs was erased
@@ -165,4 +167,100 @@ func (k *Keyring) applyRewraps(ctx context.Context, b *store.Batch, items []rewr
 		}
 	}
 	return n, nil
+}
+
+// rewrapStep is one step of the rewrap job: it scans up to limit entries of
+// the DEK key space from the key from (nil: the start), rewraps those DEKs
+// not under the current data KEK, and hands the batch of rewraps to commit
+// with the page's result; commit adds its own operations (the job's
+// progress and lease) and applies the batch atomically.
+//
+// If commit fails with store.ErrConflict, rewrapStep drops the DEKs erased
+// or changed meanwhile and calls commit once more; a second conflict (the
+// caller's own operations, such as a lost lease) is returned, wrapped.
+// Nothing is written unless commit succeeds.
+func (k *Keyring) rewrapStep(ctx context.Context, from []byte, limit int, commit func(b *store.Batch, pr pageResult) error) (pageResult, error) {
+	if k.closed.Load() {
+		return pageResult{}, ErrClosed
+	}
+	r, err := k.refresh(ctx)
+	if err != nil {
+		return pageResult{}, err
+	}
+	cur := r.current[Data]
+	start := from
+	if len(start) == 0 {
+		start = []byte(prefixDEK)
+	}
+	kvs, err := k.st.Scan(ctx, start, store.PrefixEnd([]byte(prefixDEK)), limit)
+	if err != nil {
+		return pageResult{}, fmt.Errorf("keyring: region %s: scanning subject keys: %w", k.region, err)
+	}
+	pr := pageResult{next: start, scanned: len(kvs), end: len(kvs) < limit}
+	if len(kvs) > 0 {
+		pr.next = append(bytes.Clone(kvs[len(kvs)-1].Key), 0)
+	}
+	var items []rewrapItem
+	for _, kv := range kvs {
+		if len(kv.Key) != len(prefixDEK)+k.suite.MAC().Size()+4 {
+			continue // a tombstone
+		}
+		h, ct, err := envelope.Parse(kv.Value)
+		if err != nil {
+			return pageResult{}, fmt.Errorf("keyring: region %s: subject key: %w", k.region, err)
+		}
+		if h.KeyVersion == cur {
+			continue
+		}
+		it, err := k.rewrapOne(ctx, kv.Key, kv.Value, h, ct, cur)
+		if err != nil {
+			return pageResult{}, err
+		}
+		items = append(items, it)
+	}
+	for attempt := 0; ; attempt++ {
+		var b store.Batch
+		for i := range items {
+			items[i].add(&b)
+		}
+		pr.rewrapped = len(items)
+		err := commit(&b, pr)
+		if err == nil || attempt > 0 || !errors.Is(err, store.ErrConflict) || len(items) == 0 {
+			if err != nil {
+				return pageResult{}, fmt.Errorf("keyring: region %s: rewrapping: %w", k.region, err)
+			}
+			return pr, nil
+		}
+		if items, err = k.unchanged(ctx, items); err != nil {
+			return pageResult{}, err
+		}
+	}
+}
+
+// pageResult is what one rewrapStep did.
+type pageResult struct {
+	next      []byte // where the next page starts
+	scanned   int    // entries read (keys and tombstones)
+	rewrapped int    // DEKs moved to the current data KEK
+	end       bool   // no entries after this page
+}
+
+// unchanged keeps the items whose DEK still holds the envelope read and
+// has no tombstone: the others were erased (or rewrapped) meanwhile.
+func (k *Keyring) unchanged(ctx context.Context, items []rewrapItem) ([]rewrapItem, error) {
+	keys := make([][]byte, 0, 2*len(items))
+	for _, it := range items {
+		keys = append(keys, it.key, it.tomb)
+	}
+	vals, err := store.GetMany(ctx, k.st, keys)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: region %s: rereading subject keys: %w", k.region, err)
+	}
+	out := items[:0]
+	for i, it := range items {
+		if vals[2*i+1] == nil && bytes.Equal(vals[2*i], it.old) {
+			out = append(out, it)
+		}
+	}
+	return out, nil
 }

@@ -98,6 +98,15 @@ func (k *Keyring) RotateWith(ctx context.Context, p Purpose, apply func(b *store
 // Index version 1 may be retired for blind indexes; subject refs keep using
 // its sealed subject-ref subkey.
 func (k *Keyring) Retire(ctx context.Context, p Purpose, v uint32) error {
+	return k.RetireWith(ctx, p, v, nil)
+}
+
+// RetireWith is Retire with the commit done by apply, if not nil, instead
+// of the store's Apply, as in RotateWith: apply gets the batch that retires
+// the version and must apply it atomically, adding its own writes (an
+// audit entry). A data version still in use fails with an *InUseError,
+// which wraps ErrInUse and holds the count.
+func (k *Keyring) RetireWith(ctx context.Context, p Purpose, v uint32, apply func(b *store.Batch) error) error {
 	if !p.valid() {
 		return fmt.Errorf("keyring: unknown purpose %q", p)
 	}
@@ -113,11 +122,14 @@ func (k *Keyring) Retire(ctx context.Context, p Purpose, v uint32) error {
 	kk := r.keks[p][v]
 	switch {
 	case kk == nil:
+		if gone, err := k.destroyed(ctx, p, v); err == nil && gone {
+			return fmt.Errorf("keyring: region %s: retiring %s key v%d: %w", k.region, p, v, ErrDestroyed)
+		}
 		return fmt.Errorf("keyring: region %s: retiring %s key v%d: %w", k.region, p, v, ErrUnknownVersion)
 	case kk.rec.state == Retired:
 		return nil
 	case r.current[p] == v:
-		return fmt.Errorf("keyring: region %s: retiring %s key v%d: it is current: %w", k.region, p, v, ErrInUse)
+		return &InUseError{Region: k.region, Purpose: p, Version: v, Current: true}
 	}
 	if p == Data {
 		n, err := k.countDEKs(ctx, func(kv uint32) bool { return kv == v })
@@ -125,7 +137,7 @@ func (k *Keyring) Retire(ctx context.Context, p Purpose, v uint32) error {
 			return err
 		}
 		if n > 0 {
-			return fmt.Errorf("keyring: region %s: retiring data key v%d: %d subject keys still use it: %w", k.region, v, n, ErrInUse)
+			return &InUseError{Region: k.region, Purpose: p, Version: v, Count: n}
 		}
 	}
 	rec := *kk.rec
@@ -137,7 +149,10 @@ func (k *Keyring) Retire(ctx context.Context, p Purpose, v uint32) error {
 	}
 	var b store.Batch
 	b.Put(kekKey(p, v), env)
-	if err := k.st.Apply(ctx, &b); err != nil {
+	if apply == nil {
+		apply = func(b *store.Batch) error { return k.st.Apply(ctx, b) }
+	}
+	if err := apply(&b); err != nil {
 		return fmt.Errorf("keyring: region %s: retiring %s key v%d: %w", k.region, p, v, err)
 	}
 	_, err = k.refreshLocked(ctx)
@@ -172,6 +187,9 @@ type PurposeStatus struct {
 	Purpose  Purpose
 	Current  uint32
 	Versions []VersionStatus // ascending
+	// Destroyed lists the versions whose material Destroy removed,
+	// ascending.
+	Destroyed []uint32
 }
 
 // VersionStatus describes one key version.
@@ -209,6 +227,9 @@ func (k *Keyring) Status(ctx context.Context) (Status, error) {
 			ps.Versions = append(ps.Versions, vs)
 		}
 		slices.SortFunc(ps.Versions, func(a, b VersionStatus) int { return cmp.Compare(a.Version, b.Version) })
+		if ps.Destroyed, err = k.destroyedVersions(ctx, p); err != nil {
+			return Status{}, err
+		}
 		st.Purposes = append(st.Purposes, ps)
 	}
 	return st, nil

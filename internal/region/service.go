@@ -265,6 +265,8 @@ func domainError(err error) error {
 		return errcode.Wrap(errcode.InvalidPrincipal, err, "%s", strings.TrimPrefix(err.Error(), "access: invalid principal: "))
 	case errors.Is(err, keyring.ErrSealed), errors.Is(err, keyring.ErrWrongSecret):
 		return errcode.Wrap(errcode.RegionSealed, err, "the region is sealed")
+	case errors.Is(err, keyring.ErrDestroyed):
+		return errcode.Wrap(errcode.UnknownKeyVersion, err, "it was made under a key version that was destroyed ('domicile keys status' lists them)")
 	}
 	return err
 }
