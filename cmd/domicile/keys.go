@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math"
 	"slices"
@@ -126,27 +127,9 @@ func runKeysRotate(ctx context.Context, e *env, args []string) error {
 
 New writes use the new version; data under older versions stays readable.`)
 	af := addAPIFlags(fs)
-	region := fs.String("region", "", "the region `NAME`, such as cn-north")
-	purpose := fs.String("key", "", "which key-encryption key: "+strings.Join(keyPurposes, ", "))
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	region, purpose := addKeyFlags(fs)
+	if err := parseKeyFlags(fs, args, region, purpose); err != nil {
 		return err
-	}
-	if err := wantArgs(fs, pos); err != nil {
-		return err
-	}
-	if err := needFlag(fs, "region", *region, "'domicile keys status' lists the regions"); err != nil {
-		return err
-	}
-	if err := needFlag(fs, "key", *purpose, "--key is one of "+strings.Join(keyPurposes, ", ")); err != nil {
-		return err
-	}
-	known := false
-	for _, p := range keyPurposes {
-		known = known || p == *purpose
-	}
-	if !known {
-		return usageErrorf("keys rotate: unknown --key %q", *purpose).withHint("--key is one of " + strings.Join(keyPurposes, ", "))
 	}
 	conn, err := af.connect(e, fs.Name())
 	if err != nil {
@@ -345,14 +328,17 @@ version stop working for good, so those need --force. The destruction is
 recorded in the region's audit log.`)
 }
 
-// keysVersionCommand runs keys retire or keys destroy.
-func keysVersionCommand(ctx context.Context, e *env, args []string, verb, help string) error {
-	fs := newFlagSet(e, "keys "+verb, "domicile keys "+verb+" --region NAME --key data|index|token|audit --version V [--force] [flags]", help)
-	af := addAPIFlags(fs)
-	region := fs.String("region", "", "the region `NAME`, such as cn-north")
-	purpose := fs.String("key", "", "which key-encryption key: "+strings.Join(keyPurposes, ", "))
-	version := fs.Uint("version", 0, "the version `V`; 'domicile keys status --region NAME' lists them")
-	force := fs.Bool("force", false, "confirm an index or token version: what it made stops working")
+// addKeyFlags adds --region and --key, the flags of the subcommands that
+// change one key of one region.
+func addKeyFlags(fs *flag.FlagSet) (region, purpose *string) {
+	region = fs.String("region", "", "the region `NAME`, such as cn-north")
+	purpose = fs.String("key", "", "which key-encryption key: "+strings.Join(keyPurposes, ", "))
+	return region, purpose
+}
+
+// parseKeyFlags parses args, which take no positional argument, and
+// checks the flags of addKeyFlags: both given, the key a known one.
+func parseKeyFlags(fs *flag.FlagSet, args []string, region, purpose *string) error {
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -367,7 +353,20 @@ func keysVersionCommand(ctx context.Context, e *env, args []string, verb, help s
 		return err
 	}
 	if !slices.Contains(keyPurposes, *purpose) {
-		return usageErrorf("keys %s: unknown --key %q", verb, *purpose).withHint("--key is one of " + strings.Join(keyPurposes, ", "))
+		return usageErrorf("%s: unknown --key %q", fs.Name(), *purpose).withHint("--key is one of " + strings.Join(keyPurposes, ", "))
+	}
+	return nil
+}
+
+// keysVersionCommand runs keys retire or keys destroy.
+func keysVersionCommand(ctx context.Context, e *env, args []string, verb, help string) error {
+	fs := newFlagSet(e, "keys "+verb, "domicile keys "+verb+" --region NAME --key data|index|token|audit --version V [--force] [flags]", help)
+	af := addAPIFlags(fs)
+	region, purpose := addKeyFlags(fs)
+	version := fs.Uint("version", 0, "the version `V`; 'domicile keys status --region NAME' lists them")
+	force := fs.Bool("force", false, "confirm an index or token version: what it made stops working")
+	if err := parseKeyFlags(fs, args, region, purpose); err != nil {
+		return err
 	}
 	if *version == 0 || *version > math.MaxUint32 {
 		return usageErrorf("keys %s: --version is required (1 or more)", verb).withHint("'domicile keys status --region NAME' lists the versions")

@@ -20,6 +20,7 @@ package signed
 import (
 	"crypto"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -57,6 +58,17 @@ func Sign(k Kind, payload []byte, origin string, priv crypto.Signer, sig suite.S
 		return nil, fmt.Errorf("sign: %w", err)
 	}
 	return &Envelope{Payload: payload, Algorithm: sig.ID(), KeyHash: kh, Signature: s}, nil
+}
+
+// SignJSON signs v's JSON (encoding/json) as Sign signs a payload.
+//
+// Errors: v's marshalling's, and those of Sign.
+func SignJSON(k Kind, v any, origin string, priv crypto.Signer, sig suite.Signature, h suite.Hash, rand io.Reader) (*Envelope, error) {
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("sign: marshal the %s: %w", k.Noun, err)
+	}
+	return Sign(k, payload, origin, priv, sig, h, rand)
 }
 
 func message(k Kind, payload []byte) []byte {

@@ -117,11 +117,7 @@ var ErrPackage = errors.New("subject package does not verify")
 //
 // Errors: those of the signature scheme, and when priv is not a key of sig.
 func Sign(p *Package, origin string, priv crypto.Signer, sig suite.Signature, h suite.Hash, rand io.Reader) (*Signed, error) {
-	payload, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("subjects: marshal package: %w", err)
-	}
-	e, err := signed.Sign(kind, payload, origin, priv, sig, h, rand)
+	e, err := signed.SignJSON(kind, p, origin, priv, sig, h, rand)
 	if err != nil {
 		return nil, fmt.Errorf("subjects: %w", err)
 	}

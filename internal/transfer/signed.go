@@ -42,11 +42,7 @@ var ErrReport = errors.New("transfer report does not verify")
 //
 // Errors: those of the signature scheme, and when priv is not a key of sig.
 func SignReport(r *Report, origin string, priv crypto.Signer, sig suite.Signature, h suite.Hash, rand io.Reader) (*Signed, error) {
-	payload, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("transfer: marshal report: %w", err)
-	}
-	s, err := signed.Sign(reportKind, payload, origin, priv, sig, h, rand)
+	s, err := signed.SignJSON(reportKind, r, origin, priv, sig, h, rand)
 	if err != nil {
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
