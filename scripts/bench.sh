@@ -50,6 +50,7 @@ for ((r = 1; r <= rounds; r++)); do
 	(cd internal/app && "$bin/app.test" -test.run '^$' -test.bench '^Benchmark(Create|Get)$' -test.benchtime 3000x) >>"$out"
 	(cd internal/app && "$bin/app.test" -test.run '^$' -test.bench '^BenchmarkTokens$' -test.benchtime 400x) >>"$out"
 	(cd internal/app && "$bin/app.test" -test.run '^$' -test.bench '^BenchmarkTransferRead(Interleaved)?$' -test.benchtime 2000x) >>"$out"
+	(cd internal/app && "$bin/app.test" -test.run '^$' -test.bench '^BenchmarkCreateDuringRewrap$' -test.benchtime 3x) >>"$out"
 	(cd internal/audit && "$bin/audit.test" -test.run '^$' -test.bench '^BenchmarkCreateInterleaved$' -test.benchtime 20000x) >>"$out"
 	(cd internal/audit && "$bin/audit.test" -test.run '^$' -test.bench '^BenchmarkVerify$' -test.benchtime 3x) >>"$out"
 done
@@ -112,6 +113,11 @@ END {
 			base = n; sub(/abroad-counted(-new)?/, "in-region", base)
 			if (m(n, "ops/s") > 0) printf "  %-40s %+6.1f%%\n", substr(n, 23), 100 * (m(base, "ops/s") / m(n, "ops/s") - 1)
 		}
+	}
+	print "\nissue 16: creates (8 clients) while the rewrap job moves 20,000 subject keys, phases alternated"
+	for (k = 1; k <= count; k++) {
+		n = order[k]
+		if (n ~ /^BenchmarkCreateDuringRewrap\//) printf "  %-40s creates %+6.1f%%  rewrap %6.0f keys/s  (job busy %.0f%% of its phases)\n", substr(n, 29), m(n, "overhead-%"), m(n, "rewrap-keys/s"), m(n, "job-busy-%")
 	}
 	print "\nissue 6: audit verify (target >= 200,000 entries/s)"
 	for (k = 1; k <= count; k++) {

@@ -436,3 +436,95 @@ func BenchmarkTransferRead(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCreateDuringRewrap measures what the rewrap job costs
+// concurrent creates over HTTP (8 clients): phases of creates without a
+// job alternate with phases during which a job moves every stored subject
+// key to a new data version (rotated just before). overhead-% is the mean
+// time per create with the job over without; rewrap-keys/s is the job's
+// own rate while creates go on, and job-busy-% how much of the job phases
+// it was running (below 100, it finished early and overhead-% is low).
+func BenchmarkCreateDuringRewrap(b *testing.B) {
+	for _, o := range []struct {
+		name string
+		opts keyring.RewrapOptions
+	}{{"unthrottled", keyring.RewrapOptions{}}, {"pause=20ms", keyring.RewrapOptions{Pause: 20 * time.Millisecond}}} {
+		b.Run(o.name, func(b *testing.B) { benchCreateDuringRewrap(b, o.opts) })
+	}
+}
+
+func benchCreateDuringRewrap(b *testing.B, opts keyring.RewrapOptions) {
+	const (
+		stored = 20000
+		phase  = 400 // creates per phase
+	)
+	e := newBenchEnv(b, "cn-north", "CN")
+	e.store(b, stored)
+	kr := e.region.Keyring
+	c, err := client.New(e.url, e.token, client.WithPurpose("support"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	next := stored
+	creates := func(n int) time.Duration {
+		var wg sync.WaitGroup
+		var failed atomic.Value
+		var i atomic.Int64
+		start := time.Now()
+		for range 8 {
+			wg.Go(func() {
+				for k := i.Add(1); k <= int64(n); k = i.Add(1) {
+					r := e.record(next + int(k))
+					if _, err := c.Create(ctx, []client.NewRecord{{Collection: r.Collection, Subject: r.Subject, Jurisdiction: r.Jurisdiction, Fields: r.Fields}}, ""); err != nil {
+						failed.Store(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		next += n + 8
+		if err, ok := failed.Load().(error); ok {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	var off, on, busy time.Duration
+	var moved int64
+	var jobTime time.Duration
+	b.ResetTimer()
+	for range b.N {
+		off += creates(phase)
+		if _, err := kr.Rotate(ctx, keyring.Data); err != nil {
+			b.Fatal(err)
+		}
+		job, _, err := kr.StartRewrap(ctx, opts, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d := creates(phase)
+		on += d
+		st, err := kr.RewrapStatus(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for st.State == keyring.JobRunning { // not timed: let it finish
+			time.Sleep(10 * time.Millisecond)
+			if st, err = kr.RewrapStatus(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if st.ID != job.ID || st.State != keyring.JobDone {
+			b.Fatalf("rewrap job %s ended %s (%s)", st.ID, st.State, st.Error)
+		}
+		took := st.Finished.Sub(st.Started)
+		moved += st.Done
+		jobTime += took
+		busy += min(took, d)
+	}
+	b.StopTimer()
+	b.ReportMetric(100*(float64(on)/float64(off)-1), "overhead-%")
+	b.ReportMetric(float64(moved)/jobTime.Seconds(), "rewrap-keys/s")
+	b.ReportMetric(100*float64(busy)/float64(on), "job-busy-%")
+}
