@@ -19,11 +19,53 @@ func (c *Client) CreatePrincipal(ctx context.Context, req PrincipalRequest) (*Pr
 
 // Principals lists the principals.
 func (c *Client) Principals(ctx context.Context) (*PrincipalsResponse, error) {
+	return c.ListPrincipals(ctx, PrincipalFilter{})
+}
+
+// PrincipalFilter selects principals; empty fields match every one.
+type PrincipalFilter struct {
+	Role, Location, Organisation string
+	State                        string // active, disabled or locked
+}
+
+// ListPrincipals lists the principals f selects.
+func (c *Client) ListPrincipals(ctx context.Context, f PrincipalFilter) (*PrincipalsResponse, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"role": f.Role, "location": f.Location, "organisation": f.Organisation, "state": f.State} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	path := "/v1/principals"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
 	var out PrincipalsResponse
-	if err := c.do(ctx, http.MethodGet, "/v1/principals", nil, "", &out); err != nil {
+	if err := c.do(ctx, http.MethodGet, path, nil, "", &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// UpdatePrincipal changes a principal's roles, location, organisation or
+// regions in every region; what ch leaves out stays.
+func (c *Client) UpdatePrincipal(ctx context.Context, id string, ch PrincipalChange) (*Principal, error) {
+	if id == "" {
+		return nil, errors.New("domicile: empty principal id")
+	}
+	var out Principal
+	if err := c.do(ctx, http.MethodPatch, "/v1/principals/"+url.PathEscape(id), ch, "", &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeletePrincipal removes a principal, and its tokens, from every region.
+func (c *Client) DeletePrincipal(ctx context.Context, id string) error {
+	if id == "" {
+		return errors.New("domicile: empty principal id")
+	}
+	return c.do(ctx, http.MethodDelete, "/v1/principals/"+url.PathEscape(id), nil, "", nil)
 }
 
 // Principal returns one principal.

@@ -653,3 +653,43 @@ type KeyVersionResponse struct {
 	// State is the version's state now: retired or destroyed.
 	State string `json:"state"`
 }
+
+// UnsealRequest is the body of POST /v1/regions/{region}/unseal: exactly
+// one of Share, HSM and Reset. The route takes no secret path and no
+// secret: only one Shamir share per call, or a request to use the HSM the
+// node was started with.
+type UnsealRequest struct {
+	// Share is one Shamir share (dms1-M-I-...), as 'domicile keys split'
+	// printed it. It is never logged or echoed.
+	Share string `json:"share,omitempty"`
+	// HSM asks the node to unwrap the unseal secret with the PKCS#11
+	// token and wrapped file it was started with (--unseal pkcs11:...
+	// --unseal-wrapped FILE --start-sealed).
+	HSM bool `json:"hsm,omitempty"`
+	// Reset drops the shares given so far.
+	Reset bool `json:"reset,omitempty"`
+}
+
+// SealStatus is a region node's seal state: the answer to POST
+// /v1/regions/{region}/unseal and POST /v1/regions/{region}/seal.
+type SealStatus struct {
+	Region string `json:"region"`
+	Sealed bool   `json:"sealed"`
+	// Progress is how many good shares the node holds towards unsealing.
+	Progress int `json:"progress"`
+	// Threshold is how many shares unseal, known from the first share
+	// (0 before it).
+	Threshold int `json:"threshold,omitempty"`
+	// HSM says that the node was started with a PKCS#11 token to unseal
+	// with ({"hsm": true}).
+	HSM bool `json:"hsm,omitempty"`
+}
+
+// PrincipalChange is the body of PATCH /v1/principals/{id}: the attributes
+// to change; those left out stay.
+type PrincipalChange struct {
+	Roles        []string  `json:"roles,omitempty"`
+	Location     *string   `json:"location,omitempty"`
+	Organisation *string   `json:"organisation,omitempty"`
+	Regions      *[]string `json:"regions,omitempty"`
+}

@@ -27,6 +27,8 @@ func keysCommands() []apiCommand {
 		{"split", "split an unseal secret into Shamir shares, any M of N unseal", runKeysSplit},
 		{"combine", "check that Shamir shares combine (into a given secret)", runKeysCombine},
 		{"hsm-wrap", "wrap an unseal secret with an AES key on a PKCS#11 token (HSM)", runKeysHSMWrap},
+		{"seal", "seal a running region: it drops its keys and answers region_sealed", runKeysSeal},
+		{"unseal", "unseal a running region online with Shamir shares (or --hsm), no restart", runKeysUnseal},
 	}
 }
 

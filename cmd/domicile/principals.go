@@ -18,6 +18,9 @@ import (
 
 const principalsExamples = `  domicile principals create --id agent-7 --kind person --role support --location US --expires-in 720h
   domicile principals create --id acme-us-analyst --role support --location US --organisation acme-us
+  domicile principals list --role support --location US
+  domicile principals update agent-7 --role support --role analyst --location DE
+  domicile principals delete agent-7
   domicile principals create --id crm-sync --kind service --role ingest --location DE --region eu-central
   domicile principals list
   domicile principals disable agent-7
@@ -41,7 +44,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func runPrincipals(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintf(e.stdout, "Usage: domicile principals create|list|get|disable|enable|unlock|rotate-token|rescue|new-token\n\nPrincipals are the people and services that call the API. Each has roles, a\nlocation (where it operates: reads of strict regions from elsewhere are\ntransfers) and API tokens, shown once and kept only as keyed hashes.\n\nunlock with --data or --store, and rescue, work offline on one region's store:\nthey prove possession of the region's unseal secret by opening its keys, and\nrecord the break-glass in the region's audit log.\n\nExamples:\n%s\n", principalsExamples)
+		fmt.Fprintf(e.stdout, "Usage: domicile principals create|list|get|update|delete|disable|enable|unlock|rotate-token|rescue|new-token\n\nPrincipals are the people and services that call the API. Each has roles, a\nlocation (where it operates: reads of strict regions from elsewhere are\ntransfers) and API tokens, shown once and kept only as keyed hashes.\n\nunlock with --data or --store, and rescue, work offline on one region's store:\nthey prove possession of the region's unseal secret by opening its keys, and\nrecord the break-glass in the region's audit log.\n\nExamples:\n%s\n", principalsExamples)
 		if len(args) == 0 {
 			return &exitError{code: 2, silent: true}
 		}
@@ -55,6 +58,10 @@ func runPrincipals(ctx context.Context, e *env, args []string) error {
 		return principalsCreate(ctx, e, rest)
 	case "list":
 		return principalsList(ctx, e, rest)
+	case "update":
+		return principalsUpdate(ctx, e, rest)
+	case "delete":
+		return principalsDelete(ctx, e, rest)
 	case "get", "disable", "enable", "unlock", "rotate-token":
 		return principalsOne(ctx, e, sub, rest)
 	case "rescue":
@@ -101,17 +108,28 @@ func printToken(e *env, out *client.PrincipalToken) {
 }
 
 func principalsList(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "principals list", "domicile principals list [--format table|json]", principalsExamples)
+	fs := newFlagSet(e, "principals list", "domicile principals list [--role R] [--location CC] [--organisation ORG] [--state S] [--format table|json]", principalsExamples)
 	af := addAPIFlags(fs)
 	format := fs.String("format", "table", "table or json")
+	var f client.PrincipalFilter
+	fs.StringVar(&f.Role, "role", "", "only principals holding this `ROLE`")
+	fs.StringVar(&f.Location, "location", "", "only principals located in this country, `CC`")
+	fs.StringVar(&f.Organisation, "organisation", "", "only principals acting for this `ORG`")
+	fs.StringVar(&f.State, "state", "", "only principals in this `STATE`: active, disabled or locked")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := wantArgs(fs, fs.Args()); err != nil {
+		return err
+	}
+	if err := formatFlag(fs, *format, "table", "json"); err != nil {
 		return err
 	}
 	c, err := af.connect(e, "principals list")
 	if err != nil {
 		return err
 	}
-	out, err := c.c.Principals(ctx)
+	out, err := c.c.ListPrincipals(ctx, f)
 	if err != nil {
 		return c.failed(ctx, "", err)
 	}
@@ -121,7 +139,7 @@ func principalsList(ctx context.Context, e *env, args []string) error {
 		return enc.Encode(out)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tROLES\tLOCATION\tSTATE\tTOKENS")
+	fmt.Fprintln(tw, "ID\tKIND\tROLES\tLOCATION\tORGANISATION\tSTATE\tTOKENS")
 	for _, p := range out.Principals {
 		var toks []string
 		for _, t := range p.Tokens {
@@ -131,9 +149,97 @@ func principalsList(ctx context.Context, e *env, args []string) error {
 			}
 			toks = append(toks, s)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Kind, strings.Join(p.Roles, ","), p.Location, p.State, strings.Join(toks, " "))
+		org := p.Organisation
+		if org == "" {
+			org = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Kind, strings.Join(p.Roles, ","), p.Location, org, p.State, strings.Join(toks, " "))
 	}
 	return tw.Flush()
+}
+
+// principalsUpdate changes a principal's roles, location, organisation
+// or regions in every region.
+func principalsUpdate(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "principals update", "domicile principals update ID [--role ROLE]... [--location CC] [--organisation ORG] [--region R]... [--all-regions]", principalsExamples)
+	af := addAPIFlags(fs)
+	var roles, regions stringList
+	fs.Var(&roles, "role", "the roles it holds from now on (repeat; replaces the current ones)")
+	location := fs.String("location", "", "where it operates from now on, `CC`")
+	org := fs.String("organisation", "", "the legal entity it acts for from now on, `ORG` ('-' removes it)")
+	fs.Var(&regions, "region", "the regions it may reach from now on (repeat; replaces the current ones)")
+	allRegions := fs.Bool("all-regions", false, "it may reach every region from now on")
+	id, err := parseWithID(fs, args)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return usageErrorf("principals update: missing ID").withHint("give the principal's id, such as: domicile principals update agent-7 --role support")
+	}
+	var ch client.PrincipalChange
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["role"] {
+		ch.Roles = roles
+	}
+	if set["location"] {
+		ch.Location = location
+	}
+	if set["organisation"] {
+		o := *org
+		if o == "-" {
+			o = ""
+		}
+		ch.Organisation = &o
+	}
+	switch {
+	case set["region"] && *allRegions:
+		return usageErrorf("principals update: --region and --all-regions exclude each other").withHint("give the regions, or --all-regions")
+	case set["region"]:
+		r := []string(regions)
+		ch.Regions = &r
+	case *allRegions:
+		ch.Regions = &[]string{}
+	}
+	if ch.Roles == nil && ch.Location == nil && ch.Organisation == nil && ch.Regions == nil {
+		return usageErrorf("principals update: nothing to change").withHint("give --role, --location, --organisation, --region or --all-regions")
+	}
+	c, err := af.connect(e, fs.Name())
+	if err != nil {
+		return err
+	}
+	p, err := c.c.UpdatePrincipal(ctx, id, ch)
+	if err != nil {
+		return c.failed(ctx, "", err)
+	}
+	org2 := p.Organisation
+	if org2 == "" {
+		org2 = "none"
+	}
+	fmt.Fprintf(e.stdout, "principal %s: roles %s, location %s, organisation %s\n", p.ID, strings.Join(p.Roles, ","), p.Location, org2)
+	return nil
+}
+
+// principalsDelete removes a principal and its tokens from every region.
+func principalsDelete(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "principals delete", "domicile principals delete ID", principalsExamples)
+	af := addAPIFlags(fs)
+	id, err := parseWithID(fs, args)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return usageErrorf("principals delete: missing ID").withHint("give the principal's id; 'domicile principals list' lists them")
+	}
+	c, err := af.connect(e, fs.Name())
+	if err != nil {
+		return err
+	}
+	if err := c.c.DeletePrincipal(ctx, id); err != nil {
+		return c.failed(ctx, "", err)
+	}
+	fmt.Fprintf(e.stdout, "principal %s deleted; its tokens no longer work\n", id)
+	return nil
 }
 
 // principalsNewToken prints a fresh API token (for serve's

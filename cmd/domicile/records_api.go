@@ -117,10 +117,12 @@ func (a *apiError) Unwrap() error { return a.err }
 // cliHints replace the API's hints that speak of HTTP (headers, bodies)
 // with what a user of the CLI does instead.
 var cliHints = map[string]string{
-	"unauthenticated": "set DOMICILE_TOKEN to a principal's token (make run / domicile dev writes the admin's to data/admin.token); a rotated, expired or revoked token fails too",
-	"unknown_purpose": "pass --purpose with one of the purposes under 'purposes:' in the policy (examples/policy.yaml for make run)",
-	"malformed_json":  "the CLI and the server disagree on the API: use a domicile binary of the server's version ('domicile version')",
-	"rate_limited":    "too many failed authentications from this address: fix DOMICILE_TOKEN, then retry in a minute",
+	"unauthenticated":   "set DOMICILE_TOKEN to a principal's token (make run / domicile dev writes the admin's to data/admin.token); a rotated, expired or revoked token fails too",
+	"unknown_purpose":   "pass --purpose with one of the purposes under 'purposes:' in the policy (examples/policy.yaml for make run)",
+	"malformed_json":    "the CLI and the server disagree on the API: use a domicile binary of the server's version ('domicile version')",
+	"rate_limited":      "too many failed authentications from this address: fix DOMICILE_TOKEN, then retry in a minute",
+	"no_such_principal": "'domicile principals list' lists the principals",
+	"invalid_principal": "'domicile principals --help' shows what a principal takes; the policy lists the roles and regions",
 }
 
 // failed turns an error of the client into what the CLI shows: the API's

@@ -121,6 +121,7 @@ func printDevBanner(e *env, d *app.Dev, p *policy.Policy, data string) {
 const serveExamples = `  DOMICILE_UNSEAL_CN_NORTH=... DOMICILE_ADMIN_TOKEN=... domicile serve --region cn-north --data /var/lib/domicile/cn-north --policy policy.yaml
   domicile serve --region eu-central --data ./eu --unseal-file /run/secrets/eu-central --admin-token-file /run/secrets/admin --listen 127.0.0.1:8711
   domicile serve --region eu-central --data ./eu --unseal shamir   # asks for M shares (see: domicile keys split --help)
+  domicile serve --region eu-central --data ./eu --start-sealed     # listens sealed; then: domicile keys unseal --region eu-central --addr http://127.0.0.1:8710
   domicile serve --region cn-north --data ./cn --unseal 'pkcs11:module=/usr/lib/softhsm/libsofthsm2.so;token=domicile;key=region-cn-north;pin-file=/run/secrets/pin' --unseal-wrapped cn-north.wrapped
   domicile serve --region eu-central --store postgres://domicile@db.eu.internal:5432/domicile_eu_central --listen 10.2.0.5:8710`
 
@@ -161,6 +162,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer clear(secret)
+	hsmLater, err := unsealFrom.deferred(e)
+	if err != nil {
+		return err
+	}
 	token, err := readSecret(e, *tokenFile, "DOMICILE_ADMIN_TOKEN")
 	if err != nil {
 		return err
@@ -173,7 +178,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	err = app.Serve(ctx, app.ServeConfig{Policy: p, Region: *region, Dir: *data, Store: *storeURL, Secret: secret,
 		AdminToken: string(token), AdminLocation: *adminLocation, Listen: *listen, Logger: newLogger(e),
-		Listening: listening(e, "region "+*region), WitnessURLs: witnesses})
+		Listening: listening(e, "region "+*region), WitnessURLs: witnesses, StartSealed: *unsealFrom.startSealed, HSMUnseal: hsmLater})
 	switch app.StageOf(err) {
 	case app.StageOpen:
 		return withHint(err, serveHint(err, *region))

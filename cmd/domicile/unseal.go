@@ -26,6 +26,9 @@ import (
 // unsealFlags are serve's flags that say where the unseal secret is.
 type unsealFlags struct {
 	mode, file, sharesFile, wrapped *string
+	// startSealed defers the secret: the node starts sealed and takes it
+	// through the API (POST /v1/regions/{region}/unseal).
+	startSealed *bool
 }
 
 const unsealUsage = "where the unseal secret comes from: env (DOMICILE_UNSEAL_<REGION>), file (--unseal-file), " +
@@ -38,6 +41,8 @@ func addUnsealFlags(fs *flag.FlagSet) *unsealFlags {
 		file:       fs.String("unseal-file", "", "file holding the unseal secret (--unseal file; default: environment DOMICILE_UNSEAL_<REGION>)"),
 		sharesFile: fs.String("unseal-shares-file", "", "with --unseal shamir: read the shares from this file, one per line, instead of stdin (for tests and automation: less safe, the shares sit together on one disk)"),
 		wrapped:    fs.String("unseal-wrapped", "", "with --unseal pkcs11:...: the file that 'domicile keys hsm-wrap' wrote"),
+		startSealed: fs.Bool("start-sealed", false, "start listening with the region sealed (region_sealed to every request) and wait to be unsealed online: "+
+			"Shamir shares one by one with 'domicile keys unseal', or, with --unseal pkcs11:... --unseal-wrapped FILE, 'domicile keys unseal --hsm'"),
 	}
 }
 
@@ -82,14 +87,62 @@ func (u *unsealFlags) check() (string, error) {
 	if *u.wrapped != "" && mode != "pkcs11" {
 		return "", wrong("--unseal-wrapped")
 	}
+	if *u.startSealed {
+		switch {
+		case mode == "file":
+			return "", usageErrorf("serve: --start-sealed does not go with --unseal-file").
+				withHint("--start-sealed waits for Shamir shares (or the HSM) through the API; to start unsealed, drop --start-sealed")
+		case *u.sharesFile != "":
+			return "", usageErrorf("serve: --start-sealed does not go with --unseal-shares-file").
+				withHint("give the shares after the start: domicile keys unseal --region REGION --addr NODE_URL --shares-file FILE")
+		case mode == "env":
+			mode = "shamir" // shares through the API; the environment is not read
+		}
+	}
 	return mode, nil
+}
+
+// deferred checks the flags of a node started with --start-sealed and
+// returns how it unwraps the secret with its HSM when the unseal route asks
+// (nil without --unseal pkcs11:...). The token URI and the wrapped file
+// are checked now, the token is opened (and its PIN read) only then.
+func (u *unsealFlags) deferred(e *env) (func(context.Context) ([]byte, error), error) {
+	mode, err := u.check()
+	if err != nil || mode != "pkcs11" {
+		return nil, err
+	}
+	uri, err := unseal.ParsePKCS11URI(*u.mode)
+	if err != nil {
+		return nil, usageErrorf("serve: --unseal: %v", err).withHint(pkcs11Form)
+	}
+	b, err := os.ReadFile(*u.wrapped)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("serve: --unseal-wrapped: %w", err), "check the path and its permissions")
+	}
+	if label, err := unseal.WrappedKeyLabel(b); err != nil {
+		return nil, hsmHint(fmt.Errorf("serve: --unseal-wrapped %s: %w", *u.wrapped, err))
+	} else if label != uri.Key {
+		return nil, withHint(fmt.Errorf("serve: --unseal-wrapped %s was wrapped by key %q, not key=%s", *u.wrapped, label, uri.Key),
+			"give the key= that wrapped it, or the file wrapped for this key")
+	}
+	raw, file := *u.mode, *u.wrapped
+	return func(context.Context) ([]byte, error) {
+		secret, err := hsmUnwrap(e, raw, file)
+		if err != nil {
+			var ce *cliError
+			if errors.As(err, &ce) && ce.hint != "" {
+				return nil, fmt.Errorf("%w (hint: %s)", err, ce.hint)
+			}
+		}
+		return secret, err
+	}, nil
 }
 
 // secret returns the region's unseal secret from where the flags say; the
 // caller clears it once used.
 func (u *unsealFlags) secret(e *env, region string) ([]byte, error) {
 	mode, err := u.check()
-	if err != nil {
+	if err != nil || *u.startSealed {
 		return nil, err
 	}
 	switch mode {

@@ -244,6 +244,78 @@ func (d *Directory) put(ctx context.Context, a *Account, b *store.Batch, commit 
 	return nil
 }
 
+// Change is a change to a principal's attributes; nil fields stay as they
+// are.
+type Change struct {
+	Roles        []string
+	Location     *string
+	Organisation *string
+	Regions      *[]string
+}
+
+// Update applies ch to principal id, validated as at creation, and
+// returns the account as it is now.
+//
+// Errors: ErrNoPrincipal; ErrInvalid (wrapped) for a change that makes an
+// invalid principal, nothing changed; the store's.
+func (d *Directory) Update(ctx context.Context, id string, ch Change, commit Commit) (*Account, error) {
+	a, err := d.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ch.Roles != nil {
+		a.Roles = slices.Clone(ch.Roles)
+	}
+	if ch.Location != nil {
+		a.Location = *ch.Location
+	}
+	if ch.Organisation != nil {
+		a.Organisation = *ch.Organisation
+	}
+	if ch.Regions != nil {
+		a.Regions = slices.Clone(*ch.Regions)
+	}
+	if err := d.Validate(a); err != nil {
+		return nil, err
+	}
+	return a, d.put(ctx, a, &store.Batch{}, commit)
+}
+
+// Delete removes principal id and with it its tokens, at once on every
+// node (each node's cache of authentications is reset by the write here,
+// and the others' within AuthCacheTTL).
+//
+// Errors: ErrNoPrincipal; the store's.
+func (d *Directory) Delete(ctx context.Context, id string, commit Commit) error {
+	if _, err := d.Get(ctx, id); err != nil {
+		return err
+	}
+	var b store.Batch
+	b.Delete(accountKey(id))
+	defer d.cache.reset()
+	if commit == nil {
+		commit = d.st.Apply
+	}
+	if err := commit(ctx, &b); err != nil {
+		return fmt.Errorf("access: delete principal: %w", err)
+	}
+	return nil
+}
+
+// Filter selects principals for a listing; zero fields match every one.
+type Filter struct {
+	Role, Location, Organisation string
+	State                        State
+}
+
+// Match reports whether a is selected by f.
+func (f Filter) Match(a *Account) bool {
+	return (f.Role == "" || slices.Contains(a.Roles, f.Role)) &&
+		(f.Location == "" || strings.EqualFold(a.Location, f.Location)) &&
+		(f.Organisation == "" || a.Organisation == f.Organisation) &&
+		(f.State == "" || a.State == f.State)
+}
+
 // SetState enables, disables, locks or unlocks a principal.
 func (d *Directory) SetState(ctx context.Context, id string, s State) (*Account, error) {
 	return d.SetStateWith(ctx, id, s, nil)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/domicile/domicile/client"
-	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/region"
 	"github.com/domicile/domicile/internal/web"
 )
@@ -41,7 +40,7 @@ func (h *handler) keyUsage(w http.ResponseWriter, r *http.Request) {
 	for _, p := range u.Status.Purposes {
 		for _, v := range p.Versions {
 			kv := client.KeyVersionUsage{Purpose: string(p.Purpose), Version: v.Version, State: string(v.State), Current: v.Version == p.Current}
-			if p.Purpose == keyring.Data {
+			if p.Purpose == region.DataKey {
 				n := max(v.DEKs, 0)
 				kv.SubjectKeys = &n
 			}
@@ -59,7 +58,7 @@ func (h *handler) keyUsage(w http.ResponseWriter, r *http.Request) {
 }
 
 func wireJob(name string, j *region.RewrapJob) client.RewrapJob {
-	out := client.RewrapJob{Region: name, ID: j.ID, Purpose: string(keyring.Data), State: string(j.State), Target: j.Target,
+	out := client.RewrapJob{Region: name, ID: j.ID, Purpose: string(region.DataKey), State: string(j.State), Target: j.Target,
 		Done: j.Done, Total: j.Total, Batch: j.Options.Batch, Pause: j.Options.Pause.String(), StartedAt: j.Started,
 		UpdatedAt: j.Updated, Node: j.Node, Error: j.Error}
 	if !j.Finished.IsZero() {

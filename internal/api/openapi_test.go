@@ -94,6 +94,7 @@ var wireTypes = map[string]any{
 	"AuditKey":            client.AuditKey{},
 	"TransferReport":      client.TransferReport{},
 	"SubjectPackage":      client.SubjectPackage{},
+	"PrincipalChange":     client.PrincipalChange{},
 	"TransferReportBody":  client.TransferReportBody{},
 	"TransferIndividuals": client.TransferIndividuals{},
 	"TransferThreshold":   client.TransferThreshold{},

@@ -5,6 +5,7 @@ import (
 
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/errcode"
 	"github.com/domicile/domicile/internal/region"
 	"github.com/domicile/domicile/internal/web"
 )
@@ -34,8 +35,26 @@ func (h *handler) createPrincipal(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusCreated, client.PrincipalToken{Principal: WirePrincipal(a), Token: tok})
 }
 
+// principalFilter reads a principal listing's query: role, location,
+// organisation and state.
+func principalFilter(r *http.Request) (access.Filter, error) {
+	q := r.URL.Query()
+	f := access.Filter{Role: q.Get("role"), Location: q.Get("location"), Organisation: q.Get("organisation"), State: access.State(q.Get("state"))}
+	switch f.State {
+	case "", access.Active, access.Disabled, access.Locked:
+	default:
+		return f, errcode.New(errcode.InvalidRequest, "state must be active, disabled or locked")
+	}
+	return f, nil
+}
+
 func (h *handler) listPrincipals(w http.ResponseWriter, r *http.Request) {
-	list, err := h.s.Principals(r.Context(), caller(r))
+	f, err := principalFilter(r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	list, err := h.s.Principals(r.Context(), caller(r), f)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -57,6 +76,25 @@ func (h *handler) setState(st access.State) http.HandlerFunc {
 			return h.s.SetPrincipalState(r.Context(), c, id, st)
 		})
 	}
+}
+
+func (h *handler) updatePrincipal(w http.ResponseWriter, r *http.Request) {
+	var req client.PrincipalChange
+	if err := web.DecodeJSON(r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.principal(w, r, func(c region.Caller, id string) (*access.Account, error) {
+		return h.s.UpdatePrincipal(r.Context(), c, id, access.Change{Roles: req.Roles, Location: req.Location, Organisation: req.Organisation, Regions: req.Regions})
+	})
+}
+
+func (h *handler) deletePrincipal(w http.ResponseWriter, r *http.Request) {
+	if err := h.s.DeletePrincipal(r.Context(), caller(r), r.PathValue("id")); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *handler) unlock(w http.ResponseWriter, r *http.Request) {

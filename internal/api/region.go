@@ -20,13 +20,17 @@ type RegionOptions struct {
 	Logger  *slog.Logger
 	Metrics *web.Metrics
 	MaxBody int64
+	// Sealer, when set, is the node's seal state, which the seal and
+	// unseal routes drive; nil refuses to seal through the API.
+	Sealer Sealer
 }
 
 // handler serves the API of one region: it decodes a request, calls the
 // region service and encodes the answer, nothing more.
 type handler struct {
-	s   *region.Service
-	log *slog.Logger
+	s      *region.Service
+	log    *slog.Logger
+	sealer Sealer
 }
 
 // NewRegion returns the handler of one region's node: every route of
@@ -37,7 +41,7 @@ func NewRegion(o RegionOptions) (http.Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{s: o.Service, log: log}
+	h := &handler{s: o.Service, log: log, sealer: o.Sealer}
 	handlers := map[string]http.HandlerFunc{
 		"createRecords":            h.create,
 		"getRecord":                h.get,
@@ -55,6 +59,8 @@ func NewRegion(o RegionOptions) (http.Handler, error) {
 		"getRegionKeyUsage":        h.keyUsage,
 		"retireRegionKey":          h.retireKey,
 		"destroyRegionKey":         h.destroyKey,
+		"sealRegion":               h.seal,
+		"unsealRegion":             h.unsealed,
 		"seedDecoys":               h.seedDecoys,
 		"listAuditEntries":         h.auditEntries,
 		"getAuditEntry":            h.auditEntry,
@@ -64,6 +70,7 @@ func NewRegion(o RegionOptions) (http.Handler, error) {
 		"getAuditPublicKey":        h.auditPubkey,
 		"listAuditKeys":            h.auditKeys,
 		"exportAuditLog":           h.auditExport,
+		"backupRegion":             h.backup,
 		"getTransferReport":        h.transferReport,
 		"listConsents":             h.listConsents,
 		"exportSubject":            h.exportSubject,
@@ -73,6 +80,8 @@ func NewRegion(o RegionOptions) (http.Handler, error) {
 		"createPrincipal":          h.createPrincipal,
 		"listPrincipals":           h.listPrincipals,
 		"getPrincipal":             h.getPrincipal,
+		"updatePrincipal":          h.updatePrincipal,
+		"deletePrincipal":          h.deletePrincipal,
 		"disablePrincipal":         h.setState(access.Disabled),
 		"enablePrincipal":          h.setState(access.Active),
 		"unlockPrincipal":          h.unlock,

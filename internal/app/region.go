@@ -10,12 +10,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/domicile/domicile/internal/access"
 	"github.com/domicile/domicile/internal/api"
 	"github.com/domicile/domicile/internal/audit"
-	"github.com/domicile/domicile/internal/errcode"
 	"github.com/domicile/domicile/internal/guard"
 	"github.com/domicile/domicile/internal/guard/decoys"
 	"github.com/domicile/domicile/internal/guard/webhook"
@@ -58,11 +59,25 @@ type RegionConfig struct {
 	WitnessURLs []string
 	// Metrics may be shared by every region of a process.
 	Metrics *web.Metrics
+	// HSMUnseal, if set, unwraps the region's unseal secret with the HSM
+	// the node was started with; the unseal route calls it for
+	// {"hsm": true}. The caller clears the secret it returns.
+	HSMUnseal func(ctx context.Context) ([]byte, error)
+	// OnUnseal, if set, runs when the region is unsealed online, after
+	// its keys are open and before it serves (serve makes sure of its
+	// bootstrap administrator there); an error seals it again.
+	OnUnseal func(ctx context.Context, r *Region) error
 }
 
 // Region is one region's node: its store, keyring, vault and handler. A
-// sealed region has only a handler, which refuses every API request with
-// the code region_sealed.
+// sealed region has only its store and a handler, which refuses every API
+// request with the code region_sealed but the unseal route (see seal.go).
+//
+// A region is sealed and unsealed in-process (Unseal through the API,
+// Seal): the fields opened with the keys (Keyring to Audit) are set when
+// it is unsealed and nil while it is sealed. Read them only while nothing
+// seals or unseals the region (at start, in tests); Handler stays the
+// same throughout.
 type Region struct {
 	Name    string
 	Store   store.Store
@@ -81,6 +96,18 @@ type Region struct {
 	Handler http.Handler
 	// Sealed is why the region does not serve, or nil.
 	Sealed error
+
+	// cfg is the configuration the region was opened with, less its
+	// secret, to open the keys again when unsealed online.
+	cfg RegionConfig
+	// api is the handler of the unsealed region.
+	api http.Handler
+	// cur is what Handler serves now: api, or the sealed handler.
+	cur atomic.Pointer[current]
+	// inflight is held (read) by every request served by api, so that
+	// sealing waits for them before it zeroes the keys.
+	inflight sync.RWMutex
+	seal     *sealer
 }
 
 // SecretEnv is the environment variable holding a region's unseal secret:
@@ -112,21 +139,52 @@ func OpenRegion(ctx context.Context, c RegionConfig) (_ *Region, err error) {
 			r.release(false)
 		}
 	}()
-	pr, _ := c.Policy.Region(c.Name)
-	kr, err := keyring.Open(ctx, keyring.Options{Region: c.Name, Suite: suiteOf(pr), Store: st, Secret: c.Secret, KDF: c.KDF})
-	switch {
+	if err = refuseRestorePending(ctx, st, c.Name); err != nil { // restore.go
+		return nil, err
+	}
+	r.cfg = c
+	r.cfg.Secret = nil
+	r.seal = newSealer(r, c)
+	r.Handler = http.HandlerFunc(r.serveHTTP)
+	switch err := r.openKeys(ctx, c.Secret); {
 	case errors.Is(err, keyring.ErrSealed), errors.Is(err, keyring.ErrWrongSecret):
-		r.Sealed = fmt.Errorf("region %s is sealed: %w", c.Name, err)
-		r.Handler = web.Middleware(sealedHandler(c.Name, err), c.Metrics, log, 0)
-		log.Error("region is sealed", "err", err, "hint", "set "+SecretEnv(c.Name)+" or the region's unseal file")
+		r.setSealed(err)
+		log.Error("region is sealed", "err", err, "hint", "set "+SecretEnv(c.Name)+" or the region's unseal file, or unseal it online: domicile keys unseal --region "+c.Name)
 		return r, nil
 	case err != nil:
-		return nil, fmt.Errorf("region %s: keyring: %w", c.Name, err)
+		return nil, err
+	}
+	r.seal.markOpen()
+	r.cur.Store(&current{h: r.api, keyed: true})
+	r.Keyring.ResumeJobs() // an unfinished rewrap job goes on here if no node holds it
+	return r, nil
+}
+
+// openKeys opens what the region's keys open: the keyring, the audit log,
+// tokens, vault, principals, guard, transfer ledger, service and API
+// handler (r.api), with secret. It does not start serving them. On error
+// it closes again whatever it opened; a missing or wrong secret wraps
+// keyring.ErrSealed or keyring.ErrWrongSecret.
+func (r *Region) openKeys(ctx context.Context, secret []byte) (err error) {
+	c := r.cfg
+	log, st := r.log, r.Store
+	pr, _ := c.Policy.Region(c.Name)
+	kr, err := keyring.Open(ctx, keyring.Options{Region: c.Name, Suite: suiteOf(pr), Store: st, Secret: secret, KDF: c.KDF})
+	switch {
+	case errors.Is(err, keyring.ErrSealed), errors.Is(err, keyring.ErrWrongSecret):
+		return err
+	case err != nil:
+		return fmt.Errorf("region %s: keyring: %w", c.Name, err)
 	}
 	r.Keyring = kr
+	defer func() {
+		if err != nil {
+			r.detach().close(log, false)
+		}
+	}()
 	alog, err := openAudit(ctx, c, kr, st, log)
 	if err != nil {
-		return nil, fmt.Errorf("region %s: audit log: %w", c.Name, err)
+		return fmt.Errorf("region %s: audit log: %w", c.Name, err)
 	}
 	r.Audit = alog
 	c.Metrics.RegionCounter("domicile_audit_void_entries_total",
@@ -134,35 +192,34 @@ func OpenRegion(ctx context.Context, c RegionConfig) (_ *Region, err error) {
 		c.Name, func() float64 { return float64(alog.Voids()) })
 	tok, err := tokens.New(tokens.Options{Region: c.Name, Policy: c.Policy, Keyring: kr, Store: st})
 	if err != nil {
-		return nil, fmt.Errorf("region %s: tokens: %w", c.Name, err)
+		return fmt.Errorf("region %s: tokens: %w", c.Name, err)
 	}
 	v, err := vault.New(vault.Options{Policy: c.Policy, Region: c.Name, Keyring: kr, Store: st, Tokens: tok, Audit: alog})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.Vault = v
 	dir, engine, masker, err := accessFor(c.Policy, kr, st)
 	if err != nil {
-		return nil, fmt.Errorf("region %s: %w", c.Name, err)
+		return fmt.Errorf("region %s: %w", c.Name, err)
 	}
 	r.Directory = dir
 	g, hooks, err := guardFor(ctx, c, kr, st, dir, alog, log)
 	r.Guard, r.hooks = g, hooks // the hooks exist even when the guard failed
 	if err != nil {
-		return nil, fmt.Errorf("region %s: guard: %w", c.Name, err)
+		return fmt.Errorf("region %s: guard: %w", c.Name, err)
 	}
 	ledger, err := transfer.New(st, c.Policy, c.Name, c.Now)
 	if err != nil {
-		return nil, fmt.Errorf("region %s: %w", c.Name, err)
+		return fmt.Errorf("region %s: %w", c.Name, err)
 	}
 	r.Service = region.New(region.Options{Vault: v, Tokens: tok, Guard: g, Directory: dir, Access: engine, Masker: masker,
 		Decoys: decoys.New(), Transfers: ledger, Logger: log})
-	r.Handler, err = api.NewRegion(api.RegionOptions{Service: r.Service, Logger: log, Metrics: c.Metrics})
+	r.api, err = api.NewRegion(api.RegionOptions{Service: r.Service, Logger: log, Metrics: c.Metrics, Sealer: r.seal})
 	if err != nil {
-		return nil, fmt.Errorf("region %s: %w", c.Name, err)
+		return fmt.Errorf("region %s: %w", c.Name, err)
 	}
-	kr.ResumeJobs() // an unfinished rewrap job goes on here if no node holds it
-	return r, nil
+	return nil
 }
 
 // Close releases the region: it flushes the guard, signs a checkpoint
@@ -171,42 +228,56 @@ func (r *Region) Close() error { return r.release(true) }
 
 // release closes whatever the region opened, last opened first; with
 // checkpoint it first signs what is pending in the audit log, so that a
-// clean stop leaves the whole log covered by a checkpoint.
+// clean stop leaves the whole log covered by a checkpoint. It waits for a
+// seal in progress to finish closing the keys.
 func (r *Region) release(checkpoint bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if r.Guard != nil {
-		r.Guard.Close(ctx) // flushes its counters
+	if r.seal != nil {
+		r.seal.mu.Lock()
+		defer r.seal.mu.Unlock()
+		r.seal.waitClosed(context.Background())
 	}
-	if r.hooks != nil {
-		r.hooks.Close(ctx)
-	}
-	if r.Audit != nil {
-		if checkpoint {
-			if _, err := r.Audit.Checkpoint(ctx); err != nil && !errors.Is(err, audit.ErrNotFound) {
-				r.log.Error("audit: final checkpoint", "err", err)
-			}
-		}
-		r.Audit.Close()
-	}
-	if r.Keyring != nil {
-		r.Keyring.Close()
-	}
+	r.detach().close(r.log, checkpoint)
 	return r.Store.Close()
 }
 
-// sealedHandler answers every API request of a sealed region.
-func sealedHandler(region string, cause error) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		web.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		detail := "region " + region + " is sealed: no unseal secret was given"
-		if errors.Is(cause, keyring.ErrWrongSecret) {
-			detail = "region " + region + " is sealed: the unseal secret given does not open its keys"
+// keyed is what a region opened with its keys and closes when sealed.
+type keyed struct {
+	keyring *keyring.Keyring
+	audit   *audit.Log
+	guard   *guard.Guard
+	hooks   *webhook.Sender
+}
+
+// detach takes from r what its keys opened, leaving those fields nil, for
+// the caller to close.
+func (r *Region) detach() keyed {
+	k := keyed{keyring: r.Keyring, audit: r.Audit, guard: r.Guard, hooks: r.hooks}
+	r.Keyring, r.Audit, r.Guard, r.hooks = nil, nil, nil, nil
+	r.Vault, r.Directory, r.Service, r.api = nil, nil, nil, nil
+	return k
+}
+
+// close closes k, last opened first: it flushes the guard, signs a
+// checkpoint over what the audit log holds pending (with checkpoint), and
+// zeroes the keys.
+func (k keyed) close(log *slog.Logger, checkpoint bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if k.guard != nil {
+		k.guard.Close(ctx) // flushes its counters
+	}
+	if k.hooks != nil {
+		k.hooks.Close(ctx)
+	}
+	if k.audit != nil {
+		if checkpoint {
+			if _, err := k.audit.Checkpoint(ctx); err != nil && !errors.Is(err, audit.ErrNotFound) {
+				log.Error("audit: final checkpoint", "err", err)
+			}
 		}
-		web.WriteError(w, r, nil, errcode.New(errcode.RegionSealed, "%s; set %s (or its unseal file) and restart", detail, SecretEnv(region)))
-	})
-	return mux
+		k.audit.Close()
+	}
+	if k.keyring != nil {
+		k.keyring.Close()
+	}
 }

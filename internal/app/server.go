@@ -89,6 +89,15 @@ type ServeConfig struct {
 	// WitnessURLs are witnesses the region publishes its checkpoints to
 	// (see RegionConfig).
 	WitnessURLs []string
+	// StartSealed starts the node without its keys when Secret is empty:
+	// it listens, answers region_sealed (/healthz ok, /readyz not ready)
+	// and waits to be unsealed through POST /v1/regions/{region}/unseal
+	// (Shamir shares one by one, or HSMUnseal). Without it, a sealed
+	// region fails the start with StageSealed.
+	StartSealed bool
+	// HSMUnseal, if set, unwraps the unseal secret with the node's HSM,
+	// when the unseal route asks for it (see RegionConfig).
+	HSMUnseal func(ctx context.Context) ([]byte, error)
 }
 
 // Serve runs one node of a region until ctx is done: it opens the region,
@@ -96,18 +105,32 @@ type ServeConfig struct {
 // and, when ctx is done, stops gracefully and closes the region. An error
 // starting it is a *StartError.
 func Serve(ctx context.Context, c ServeConfig) error {
+	admin := access.Account{ID: "admin", Kind: "person", Roles: []string{"admin"}, Location: c.AdminLocation}
+	ensure := func(ctx context.Context, r *Region) error {
+		return EnsurePrincipals(ctx, []*Region{r}, []Bootstrap{{Account: admin, Token: c.AdminToken}})
+	}
 	r, err := OpenRegion(ctx, RegionConfig{Policy: c.Policy, Name: c.Region, Dir: c.Dir, Store: c.Store, Secret: c.Secret,
-		KDF: c.KDF, Logger: c.Logger, Metrics: web.NewMetrics(), WitnessURLs: c.WitnessURLs})
+		KDF: c.KDF, Logger: c.Logger, Metrics: web.NewMetrics(), WitnessURLs: c.WitnessURLs,
+		HSMUnseal: c.HSMUnseal, OnUnseal: ensure})
 	if err != nil {
 		return &StartError{Stage: StageOpen, Err: err}
 	}
 	defer r.Close()
-	if r.Sealed != nil {
+	switch {
+	case r.Sealed != nil && !c.StartSealed:
 		return &StartError{Stage: StageSealed, Err: r.Sealed}
-	}
-	admin := access.Account{ID: "admin", Kind: "person", Roles: []string{"admin"}, Location: c.AdminLocation}
-	if err := EnsurePrincipals(ctx, []*Region{r}, []Bootstrap{{Account: admin, Token: c.AdminToken}}); err != nil {
-		return &StartError{Stage: StagePrincipals, Err: err}
+	case r.Sealed != nil:
+		if len(c.Secret) == 0 {
+			r.setSealed(errStartedSealed)
+		}
+		if c.Logger != nil {
+			c.Logger.Warn("region is sealed: waiting to be unsealed", "region", c.Region,
+				"hint", "domicile keys unseal --region "+c.Region+" --addr THIS_NODE_URL")
+		}
+	default:
+		if err := ensure(ctx, r); err != nil {
+			return &StartError{Stage: StagePrincipals, Err: err}
+		}
 	}
 	s, err := listen(c.Listen, r.Handler, c.Logger)
 	if err != nil {

@@ -25,7 +25,7 @@ var domain = []string{
 	"internal/suite/...", "internal/envelope/...", "internal/keyring/...", "internal/policy/...",
 	"internal/store", "internal/store/memstore/...", "internal/store/storetest/...",
 	"internal/tokens/...", "internal/token/...", "internal/audit/...", "internal/vault/...",
-	"internal/access/...", "internal/guard/...", "internal/transfer/...", "internal/signed/...", "internal/subjects/...", "internal/normalize/...",
+	"internal/access/...", "internal/guard/...", "internal/transfer/...", "internal/signed/...", "internal/subjects/...", "internal/backup/...", "internal/unseal/...", "internal/normalize/...",
 	"internal/recordfmt/...", "internal/errcode/...", "internal/paging/...", "internal/region/...",
 	"internal/residency/...", "internal/recid/...", "internal/seed/...",
 }

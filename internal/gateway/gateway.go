@@ -120,6 +120,7 @@ func (g *Gateway) handlers(m *web.Metrics) func(web.Route) http.Handler {
 		"listAlerts":           g.alerts,
 		"createPrincipal":      g.createPrincipal,
 		"listPrincipals":       g.listPrincipals,
+		"updatePrincipal":      g.updatePrincipal,
 		"rotatePrincipalToken": g.rotateToken,
 		"unlockPrincipal":      g.unlockPrincipal,
 		"getOpenAPI":           web.ServeOpenAPI,

@@ -139,8 +139,24 @@ func (g *Gateway) rotateToken(w http.ResponseWriter, r *http.Request) {
 	g.fanOutBody(w, r, body, req.Token)
 }
 
+// updatePrincipal sends a principal's change, checked here, to every
+// region.
+func (g *Gateway) updatePrincipal(w http.ResponseWriter, r *http.Request) {
+	var req client.PrincipalChange
+	if err := web.DecodeJSON(r, &req); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	g.fanOutBody(w, r, body, "")
+}
+
 func (g *Gateway) listPrincipals(w http.ResponseWriter, r *http.Request) {
-	answers := g.fanOut(r, g.order, http.MethodGet, "/v1/principals", nil, nil)
+	answers := g.fanOut(r, g.order, http.MethodGet, "/v1/principals", func(string) string { return r.URL.RawQuery }, nil)
 	if g.firstFailure(w, r, answers) {
 		return
 	}

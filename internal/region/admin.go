@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/domicile/domicile/internal/access"
@@ -334,13 +335,77 @@ func (s *Service) sameCreation(ctx context.Context, a access.Account, tok string
 	return cur, true
 }
 
-// Principals lists the region's principals (admin).
-func (s *Service) Principals(ctx context.Context, c Caller) ([]access.Account, error) {
+// Principals lists the region's principals that f selects (admin).
+func (s *Service) Principals(ctx context.Context, c Caller, f access.Filter) ([]access.Account, error) {
 	if err := s.admin(ctx, c); err != nil {
 		return nil, err
 	}
 	list, err := s.dir.List(ctx)
-	return list, domainError(err)
+	if err != nil {
+		return nil, domainError(err)
+	}
+	return slices.DeleteFunc(list, func(a access.Account) bool { return !f.Match(&a) }), nil
+}
+
+// UpdatePrincipal changes principal id's roles, location, organisation or
+// regions (admin). The change is in the audit log, in the same commit,
+// naming the attributes changed (never their values' history). A
+// principal cannot take the admin role from itself.
+func (s *Service) UpdatePrincipal(ctx context.Context, c Caller, id string, ch access.Change) (*access.Account, error) {
+	if _, err := s.decide(ctx, c, target{action: policy.PermAdmin}); err != nil {
+		return nil, err
+	}
+	if id == c.Account.ID && ch.Roles != nil && !s.grantsAdmin(ch.Roles) {
+		return nil, errcode.New(errcode.InvalidPrincipal, "a principal cannot take administration from itself; another administrator can")
+	}
+	var what []string
+	for name, changed := range map[string]bool{"roles": ch.Roles != nil, "location": ch.Location != nil, "organisation": ch.Organisation != nil, "regions": ch.Regions != nil} {
+		if changed {
+			what = append(what, name)
+		}
+	}
+	if len(what) == 0 {
+		return nil, errcode.New(errcode.InvalidRequest, "the change names nothing to change: give roles, location, organisation or regions")
+	}
+	slices.Sort(what)
+	a, err := s.dir.Update(ctx, id, ch, s.principalCommit(c, "principal-update:"+id+":"+strings.Join(what, ",")))
+	return a, domainError(err)
+}
+
+// DeletePrincipal removes principal id and its tokens (admin), audited in
+// the same commit. A principal cannot delete itself.
+func (s *Service) DeletePrincipal(ctx context.Context, c Caller, id string) error {
+	if _, err := s.decide(ctx, c, target{action: policy.PermAdmin}); err != nil {
+		return err
+	}
+	if id == c.Account.ID {
+		return errcode.New(errcode.InvalidPrincipal, "a principal cannot delete itself; another administrator can")
+	}
+	return domainError(s.dir.Delete(ctx, id, s.principalCommit(c, "principal-delete:"+id)))
+}
+
+// principalCommit applies a directory change with its audit entry; nil
+// (the directory's own commit) when the region keeps no audit log.
+func (s *Service) principalCommit(c Caller, rule string) access.Commit {
+	if s.v.Audit() == nil {
+		return nil
+	}
+	return func(ctx context.Context, b *store.Batch) error {
+		if err := s.v.Audit().Apply(ctx, b, requestEntry(c, adminEntry(rule))); err != nil {
+			return errcode.Wrap(errcode.AuditUnavailable, err, "the audit log cannot record the change; nothing was changed")
+		}
+		return nil
+	}
+}
+
+// grantsAdmin reports whether one of roles has the admin permission.
+func (s *Service) grantsAdmin(roles []string) bool {
+	for _, name := range roles {
+		if r, ok := s.engine.Policy().Role(name); ok && slices.Contains(r.Permissions, policy.PermAdmin) {
+			return true
+		}
+	}
+	return false
 }
 
 // Principal returns principal id (admin).

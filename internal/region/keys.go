@@ -47,6 +47,10 @@ type Rewrap struct {
 // RewrapJob is the state of the region's rewrap job.
 type RewrapJob = keyring.RewrapJob
 
+// DataKey is the purpose of the data key, the one key whose versions wrap
+// subject keys (and so the only one with anything to rewrap).
+const DataKey = keyring.Data
+
 // StartRewrap starts the job that rewraps every subject key still under an
 // older data key version with the current one (admin), and returns it
 // with started true; when a job is unfinished it returns that one with

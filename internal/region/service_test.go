@@ -314,7 +314,7 @@ func TestEveryRequestKindDecidesOnceAndIsAudited(t *testing.T) {
 			_, _, err := e.s.CreatePrincipal(ctx, c, region.NewPrincipal{Account: access.Account{ID: "agent-2", Kind: "person", Roles: []string{"support"}, Location: "CN"}})
 			return err
 		}, []entry.Action{entry.Admin}},
-		{"principal/list", func(c region.Caller) error { _, err := e.s.Principals(ctx, c); return err }, []entry.Action{entry.Admin}},
+		{"principal/list", func(c region.Caller) error { _, err := e.s.Principals(ctx, c, access.Filter{}); return err }, []entry.Action{entry.Admin}},
 		{"principal/disable", func(c region.Caller) error {
 			_, err := e.s.SetPrincipalState(ctx, c, "agent-1", access.Disabled)
 			return err

@@ -70,6 +70,19 @@ type Store interface {
 	Close() error
 }
 
+// Snapshotter is implemented by stores that copy themselves to files
+// online: the embedded store. Callers type-assert a Store to it; a store
+// without it (PostgreSQL) is backed up with its own tools.
+type Snapshotter interface {
+	// Checkpoint writes a consistent point-in-time copy of the whole store
+	// into dir, which must not exist, while other calls go on: every batch
+	// Apply acknowledged before Checkpoint was called is in the copy, and no
+	// batch is in it in part. It then applies mark, if not nil, to the copy
+	// only (never to the store), so that the copy can carry a marker the
+	// live store does not. The copy is a store of the same backend.
+	Checkpoint(ctx context.Context, dir string, mark *Batch) error
+}
+
 // OpKind is the kind of one batch operation.
 type OpKind uint8
 

@@ -53,9 +53,9 @@ type Route struct {
 	Name string
 	// Gateway is how the gateway routes the route's requests.
 	Gateway Routing
-	// Public routes are served without a bearer token: probes, metrics and
-	// the OpenAPI document. Every other route is authenticated and goes
-	// through the access decision.
+	// Public routes are served without a bearer token: probes, metrics,
+	// the OpenAPI document and the unseal route. Every other route is
+	// authenticated and goes through the access decision.
 	Public bool
 }
 
@@ -83,6 +83,11 @@ var Routes = []Route{
 	{"POST", "/v1/regions/{region}/keys/retire", "retireRegionKey", ByRegion, false},
 	{"POST", "/v1/regions/{region}/keys/destroy", "destroyRegionKey", ByRegion, false},
 	{"POST", "/v1/regions/{region}/decoys", "seedDecoys", ByRegion, false},
+	{"POST", "/v1/regions/{region}/seal", "sealRegion", ByRegion, false},
+	// Unauthenticated: the shares (or the node's HSM) are the credential,
+	// and a sealed region cannot check a token. Refusals are rate limited
+	// at the node.
+	{"POST", "/v1/regions/{region}/unseal", "unsealRegion", ByRegion, true},
 	{"GET", "/v1/regions/{region}/audit/entries", "listAuditEntries", ByRegion, false},
 	{"GET", "/v1/regions/{region}/audit/entries/{index}", "getAuditEntry", ByRegion, false},
 	{"GET", "/v1/regions/{region}/audit/proofs/inclusion", "getAuditInclusionProof", ByRegion, false},
@@ -91,6 +96,7 @@ var Routes = []Route{
 	{"GET", "/v1/regions/{region}/audit/pubkey", "getAuditPublicKey", ByRegion, false},
 	{"GET", "/v1/regions/{region}/audit/keys", "listAuditKeys", ByRegion, false},
 	{"GET", "/v1/regions/{region}/audit/export", "exportAuditLog", ByRegion, false},
+	{"GET", "/v1/regions/{region}/backup", "backupRegion", ByRegion, false},
 	{"GET", "/v1/regions/{region}/transfers/report", "getTransferReport", ByRegion, false},
 	{"GET", "/v1/regions/{region}/subjects/{subject}/consents", "listConsents", ByRegion, false},
 	{"POST", "/v1/regions/{region}/subjects/{subject}/consents", "giveConsent", ByRegion, false},
@@ -100,6 +106,8 @@ var Routes = []Route{
 	{"POST", "/v1/principals", "createPrincipal", FanOut, false},
 	{"GET", "/v1/principals", "listPrincipals", FanOut, false},
 	{"GET", "/v1/principals/{id}", "getPrincipal", AnyRegion, false},
+	{"PATCH", "/v1/principals/{id}", "updatePrincipal", FanOut, false},
+	{"DELETE", "/v1/principals/{id}", "deletePrincipal", FanOut, false},
 	{"POST", "/v1/principals/{id}/disable", "disablePrincipal", FanOut, false},
 	{"POST", "/v1/principals/{id}/enable", "enablePrincipal", FanOut, false},
 	{"POST", "/v1/principals/{id}/unlock", "unlockPrincipal", FanOut, false},
