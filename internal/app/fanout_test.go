@@ -31,16 +31,16 @@ func (s *switchable) RoundTrip(r *http.Request) (*http.Response, error) {
 	return s.next.RoundTrip(r)
 }
 
-// A principal creation through the gateway while one region is down: the
-// caller learns the token and what is missing, and repeating the same
-// request with that token finishes it; no region keeps a token nobody got.
-func TestPrincipalFanOutConverges(t *testing.T) {
+// newFanOutEnv opens every region of the bench policy behind a gateway,
+// each through a transport that can be taken down, with an administrator
+// in the US; c is the administrator's client of the gateway.
+func newFanOutEnv(t *testing.T) (regions []*Region, transports map[string]*switchable, c *client.Client) {
+	t.Helper()
 	pol := benchPolicy(t)
 	ctx := context.Background()
 	adminTok := access.NewToken()
 	backends := map[string]gateway.Backend{}
-	var ru *switchable
-	var regions []*Region
+	transports = map[string]*switchable{}
 	for _, pr := range pol.Regions {
 		r, err := OpenRegion(ctx, RegionConfig{Policy: pol, Name: pr.Name, Dir: filepath.Join(t.TempDir(), pr.Name), Secret: []byte("fan-out"), KDF: benchKDF})
 		if err != nil {
@@ -49,9 +49,7 @@ func TestPrincipalFanOutConverges(t *testing.T) {
 		t.Cleanup(func() { r.Close() })
 		regions = append(regions, r)
 		tr := &switchable{next: gateway.LocalTransport(r.Handler)}
-		if pr.Name == "ru-central" {
-			ru = tr
-		}
+		transports[pr.Name] = tr
 		backends[pr.Name] = gateway.Backend{URL: &url.URL{Scheme: "http", Host: pr.Name}, Transport: tr}
 	}
 	admin := access.Account{ID: "admin", Kind: "person", Roles: []string{"admin"}, Location: "US"}
@@ -62,14 +60,24 @@ func TestPrincipalFanOutConverges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New("http://gateway", adminTok, client.WithHTTPClient(&http.Client{Transport: gateway.LocalTransport(gw)}))
+	c, err = client.New("http://gateway", adminTok, client.WithHTTPClient(&http.Client{Transport: gateway.LocalTransport(gw)}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return regions, transports, c
+}
+
+// A principal creation through the gateway while one region is down: the
+// caller learns the token and what is missing, and repeating the same
+// request with that token finishes it; no region keeps a token nobody got.
+func TestPrincipalFanOutConverges(t *testing.T) {
+	ctx := context.Background()
+	regions, transports, c := newFanOutEnv(t)
+	ru := transports["ru-central"]
 	req := client.PrincipalRequest{ID: "agent-7", Kind: "person", Roles: []string{"support"}, Location: "DE"}
 
 	ru.down.Store(true)
-	_, err = c.CreatePrincipal(ctx, req)
+	_, err := c.CreatePrincipal(ctx, req)
 	var ce *client.Error
 	if !errors.As(err, &ce) || ce.Problem.Code != "region_unavailable" || ce.Problem.Token == "" {
 		t.Fatalf("create with ru-central down: %v, want region_unavailable with the token", err)
@@ -108,32 +116,9 @@ func TestPrincipalFanOutConverges(t *testing.T) {
 // cannot demote or delete itself, and a deleted principal's token stops
 // working everywhere; each change is in every region's audit log.
 func TestPrincipalUpdateAndDelete(t *testing.T) {
-	pol := benchPolicy(t)
 	ctx := context.Background()
-	adminTok, agentTok := access.NewToken(), access.NewToken()
-	backends := map[string]gateway.Backend{}
-	var regions []*Region
-	for _, pr := range pol.Regions {
-		r, err := OpenRegion(ctx, RegionConfig{Policy: pol, Name: pr.Name, Dir: filepath.Join(t.TempDir(), pr.Name), Secret: []byte("principals"), KDF: benchKDF})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { r.Close() })
-		regions = append(regions, r)
-		backends[pr.Name] = gateway.Backend{URL: &url.URL{Scheme: "http", Host: pr.Name}, Transport: gateway.LocalTransport(r.Handler)}
-	}
-	admin := access.Account{ID: "admin", Kind: "person", Roles: []string{"admin"}, Location: "US"}
-	if err := EnsurePrincipals(ctx, regions, []Bootstrap{{Account: admin, Token: adminTok}}); err != nil {
-		t.Fatal(err)
-	}
-	gw, err := gateway.New(gateway.Options{Resolver: pol.Resolver(), Backends: backends})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New("http://gateway", adminTok, client.WithHTTPClient(&http.Client{Transport: gateway.LocalTransport(gw)}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	regions, _, c := newFanOutEnv(t)
+	agentTok := access.NewToken()
 	if _, err := c.CreatePrincipal(ctx, client.PrincipalRequest{ID: "agent-7", Kind: "person", Roles: []string{"support"}, Location: "DE", Token: agentTok}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,8 @@ package keyring
 
 import (
 	"context"
+	"slices"
 
-	"github.com/domicile/domicile/internal/envelope"
 	"github.com/domicile/domicile/internal/store"
 )
 
@@ -20,25 +20,9 @@ import (
 // Errors: ErrClosed, store errors, wrapped; never the subject id, which it
 // does not know.
 func (k *Keyring) DestroySubjectKeyByRef(ctx context.Context, ref []byte, b *store.Batch) (live bool, done func(), err error) {
-	if k.closed.Load() {
-		return false, nil, ErrClosed
-	}
-	k.cache.evict(ref)
-	done = func() { k.cache.evict(ref) }
-	es, err := k.entries(ctx, ref)
+	es, done, err := k.destroyDEKs(ctx, ref, b)
 	if err != nil {
 		return false, nil, err
 	}
-	for _, e := range es {
-		if e.dead {
-			continue
-		}
-		live = true
-		b.Delete(dekKey(ref, e.gen))
-		b.Put(tombKey(ref, e.gen), tombstone())
-		if h, _, err := envelope.Parse(e.env); err == nil {
-			b.Add(dekCounter(h.KeyVersion), -1)
-		}
-	}
-	return live, done, nil
+	return slices.ContainsFunc(es, func(e dekEntry) bool { return !e.dead }), done, nil
 }

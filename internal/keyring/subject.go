@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/domicile/domicile/internal/envelope"
@@ -372,29 +373,12 @@ func (k *Keyring) existing(ctx context.Context, ref []byte, version uint32) (cip
 // (Options.CacheTTL); they cannot write with it, because the Expect that
 // SubjectKey adds to every write batch fails once the tombstone exists.
 func (k *Keyring) DestroySubjectKey(ctx context.Context, subject string, b *store.Batch) (done func(), err error) {
-	if k.closed.Load() {
-		return nil, ErrClosed
-	}
 	ref := k.SubjectRef(subject)
-	k.cache.evict(ref)
-	done = func() { k.cache.evict(ref) }
-	es, err := k.entries(ctx, ref)
+	es, done, err := k.destroyDEKs(ctx, ref, b)
 	if err != nil {
 		return nil, err
 	}
-	live := 0
-	for _, e := range es {
-		if e.dead {
-			continue
-		}
-		live++
-		b.Delete(dekKey(ref, e.gen))
-		b.Put(tombKey(ref, e.gen), tombstone())
-		if h, _, err := envelope.Parse(e.env); err == nil {
-			b.Add(dekCounter(h.KeyVersion), -1)
-		}
-	}
-	if live == 0 {
+	if !slices.ContainsFunc(es, func(e dekEntry) bool { return !e.dead }) {
 		next := uint32(1)
 		if n := len(es); n > 0 {
 			next = es[n-1].gen + 1
@@ -402,4 +386,28 @@ func (k *Keyring) DestroySubjectKey(ctx context.Context, subject string, b *stor
 		b.Put(tombKey(ref, next), tombstone())
 	}
 	return done, nil
+}
+
+// destroyDEKs adds to b the deletion of every live DEK of ref, with a
+// tombstone for each, and returns ref's entries as they were.
+func (k *Keyring) destroyDEKs(ctx context.Context, ref []byte, b *store.Batch) (es []dekEntry, done func(), err error) {
+	if k.closed.Load() {
+		return nil, nil, ErrClosed
+	}
+	k.cache.evict(ref)
+	done = func() { k.cache.evict(ref) }
+	if es, err = k.entries(ctx, ref); err != nil {
+		return nil, nil, err
+	}
+	for _, e := range es {
+		if e.dead {
+			continue
+		}
+		b.Delete(dekKey(ref, e.gen))
+		b.Put(tombKey(ref, e.gen), tombstone())
+		if h, _, err := envelope.Parse(e.env); err == nil {
+			b.Add(dekCounter(h.KeyVersion), -1)
+		}
+	}
+	return es, done, nil
 }

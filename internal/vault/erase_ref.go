@@ -29,30 +29,10 @@ func (v *Vault) EraseRef(ctx context.Context, ref []byte, who Actor) (records in
 	if len(ref) < entry.MinMAC || len(ref) > entry.MaxMAC || len(ref) != len(v.keys.SubjectRef("")) {
 		return 0, false, errorf(CodeInvalidSubject, "a subject ref of %d bytes is not one of region %s", len(ref), v.region.Name)
 	}
-	prefix := subjectPrefix(ref)
-	kvs, err := v.st.Scan(ctx, prefix, store.PrefixEnd(prefix), 0)
-	if err != nil {
-		return 0, false, fmt.Errorf("vault: erase: %w", err)
-	}
 	var b store.Batch
-	var ids []string
-	for _, kv := range kvs {
-		id := idFromKey(kv.Key, prefix)
-		st, err := v.load(ctx, id)
-		if CodeOf(err) == CodeNotFound {
-			b.Delete(kv.Key)
-			continue
-		}
-		if err != nil {
-			return 0, false, err
-		}
-		v.deleteOps(&b, id, st)
-		ids = append(ids, id)
-	}
-	if v.tokens != nil {
-		if err := v.tokens.EraseSubject(ctx, &b, ref); err != nil {
-			return 0, false, fmt.Errorf("vault: erase: %w", err)
-		}
+	ids, err := v.eraseOps(ctx, ref, &b)
+	if err != nil {
+		return 0, false, err
 	}
 	live, done, err := v.keys.DestroySubjectKeyByRef(ctx, ref, &b)
 	if err != nil {

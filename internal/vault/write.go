@@ -489,34 +489,10 @@ func (v *Vault) EraseSubject(ctx context.Context, subject string, who Actor) (in
 		return 0, err
 	}
 	ref := v.keys.SubjectRef(subject)
-	prefix := subjectPrefix(ref)
-	kvs, err := v.st.Scan(ctx, prefix, store.PrefixEnd(prefix), 0)
-	if err != nil {
-		return 0, fmt.Errorf("vault: erase: %w", err)
-	}
 	var b store.Batch
-	n := 0
-	var erased []string
-	for _, kv := range kvs {
-		id := idFromKey(kv.Key, prefix)
-		st, err := v.load(ctx, id)
-		if CodeOf(err) == CodeNotFound {
-			b.Delete(kv.Key)
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		v.deleteOps(&b, id, st)
-		erased = append(erased, id)
-		n++
-	}
-	if v.tokens != nil {
-		// The live entries of the subject's fpe tokens go in the same
-		// batch as its key: no token of the subject detokenizes after.
-		if err := v.tokens.EraseSubject(ctx, &b, ref); err != nil {
-			return 0, fmt.Errorf("vault: erase: %w", err)
-		}
+	erased, err := v.eraseOps(ctx, ref, &b)
+	if err != nil {
+		return 0, err
 	}
 	done, err := v.keys.DestroySubjectKey(ctx, subject, &b)
 	if err != nil {
@@ -527,7 +503,38 @@ func (v *Vault) EraseSubject(ctx context.Context, subject string, who Actor) (in
 	if err != nil {
 		return 0, fmt.Errorf("vault: erase: %w", err)
 	}
-	return n, nil
+	return len(erased), nil
+}
+
+// eraseOps adds to b the deletion of every record of the subject ref and,
+// in the same batch, of the live entries of its fpe tokens (so that no
+// token of the subject detokenizes after), and returns the records' ids.
+func (v *Vault) eraseOps(ctx context.Context, ref []byte, b *store.Batch) ([]string, error) {
+	prefix := subjectPrefix(ref)
+	kvs, err := v.st.Scan(ctx, prefix, store.PrefixEnd(prefix), 0)
+	if err != nil {
+		return nil, fmt.Errorf("vault: erase: %w", err)
+	}
+	var ids []string
+	for _, kv := range kvs {
+		id := idFromKey(kv.Key, prefix)
+		st, err := v.load(ctx, id)
+		if CodeOf(err) == CodeNotFound {
+			b.Delete(kv.Key)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		v.deleteOps(b, id, st)
+		ids = append(ids, id)
+	}
+	if v.tokens != nil {
+		if err := v.tokens.EraseSubject(ctx, b, ref); err != nil {
+			return nil, fmt.Errorf("vault: erase: %w", err)
+		}
+	}
+	return ids, nil
 }
 
 var lockSeed = maphash.MakeSeed()
