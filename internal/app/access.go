@@ -119,6 +119,7 @@ func guardFor(ctx context.Context, c RegionConfig, kr *keyring.Keyring, st store
 		return nil, nil, err
 	}
 	mac := kr.Suite().MAC()
+	series := seriesOf(c.Metrics) // metrics.go
 	var hooks *webhook.Sender
 	if len(c.Policy.Guard.Webhooks) > 0 {
 		hooks = webhook.New(webhook.Options{Hooks: c.Policy.Guard.Webhooks, Logger: log})
@@ -131,9 +132,13 @@ func guardFor(ctx context.Context, c RegionConfig, kr *keyring.Keyring, st store
 		MAC:    func() hash.Hash { return mac.New(key) },
 		Locker: guard.LockerFunc(func(ctx context.Context, id string) error {
 			_, err := dir.SetState(ctx, id, access.Locked)
+			if err == nil {
+				series.locked(c.Name)
+			}
 			return err
 		}),
 		OnAlert: func(a guard.Alert) {
+			series.alert(c.Name, a)
 			log.Warn("guard alert", "alert", a.ID, "rule", a.Rule, "severity", a.Severity, "principal", a.Principal, "response", a.Response)
 			// Alerts are audit entries too.
 			ae := entry.Entry{Action: entry.Admin, Principal: a.Principal, Decision: "alert-" + a.Severity, Rule: a.Rule, Outcome: entry.OK}

@@ -19,6 +19,7 @@ import (
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/seed"
 	"github.com/domicile/domicile/internal/suite"
+	"github.com/domicile/domicile/internal/tlsconf"
 	"github.com/domicile/domicile/internal/vault"
 	"github.com/domicile/domicile/internal/web"
 )
@@ -46,6 +47,9 @@ type DevConfig struct {
 	// WitnessURLs are witnesses every region publishes its checkpoints to
 	// (see RegionConfig).
 	WitnessURLs []string
+	// TLS serves the gateway over TLS with a local CA made in DATA/tls
+	// (development only: the CA's key lies next to the data).
+	TLS bool
 }
 
 // Dev is a running development deployment: every region of the policy in
@@ -58,7 +62,10 @@ type Dev struct {
 	// Seeded is the number of customers created at this start.
 	Seeded int
 	// Fresh is true when the data directory was new.
-	Fresh  bool
+	Fresh bool
+	// CAFile is the local CA's certificate that clients trust, when the
+	// deployment serves TLS.
+	CAFile string
 	server *server
 }
 
@@ -84,6 +91,14 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 	principals, err := devPrincipals(c.DataDir, c.AdminLocation)
 	if err != nil {
 		return nil, err
+	}
+	var st *serverTLS
+	if c.TLS {
+		var files tlsconf.DevFiles
+		if st, files, err = devTLS(c.DataDir, log); err != nil {
+			return nil, err
+		}
+		d.CAFile = files.CA
 	}
 	d.TokenFile = filepath.Join(c.DataDir, "admin.token")
 	metrics := web.NewMetrics()
@@ -122,7 +137,7 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 		}
 		d.Seeded = n
 	}
-	d.server, err = listen(c.Listen, gw, log)
+	d.server, err = listenTLS(c.Listen, gw, log, st)
 	if err != nil {
 		d.closeRegions()
 		return nil, err

@@ -133,6 +133,7 @@ func OpenRegion(ctx context.Context, c RegionConfig) (_ *Region, err error) {
 	if err != nil {
 		return nil, err
 	}
+	st = meterStore(c.Metrics, c.Name, st) // metrics.go
 	r := &Region{Name: c.Name, Store: st, log: log}
 	defer func() {
 		if err != nil {
@@ -146,6 +147,7 @@ func OpenRegion(ctx context.Context, c RegionConfig) (_ *Region, err error) {
 	r.cfg.Secret = nil
 	r.seal = newSealer(r, c)
 	r.Handler = http.HandlerFunc(r.serveHTTP)
+	registerRegionMetrics(c.Metrics, r, c)
 	switch err := r.openKeys(ctx, c.Secret); {
 	case errors.Is(err, keyring.ErrSealed), errors.Is(err, keyring.ErrWrongSecret):
 		r.setSealed(err)
@@ -187,9 +189,6 @@ func (r *Region) openKeys(ctx context.Context, secret []byte) (err error) {
 		return fmt.Errorf("region %s: audit log: %w", c.Name, err)
 	}
 	r.Audit = alog
-	c.Metrics.RegionCounter("domicile_audit_void_entries_total",
-		"Void audit entries this process wrote: indexes a node reserved but never wrote (it died), or gave up.",
-		c.Name, func() float64 { return float64(alog.Voids()) })
 	tok, err := tokens.New(tokens.Options{Region: c.Name, Policy: c.Policy, Keyring: kr, Store: st})
 	if err != nil {
 		return fmt.Errorf("region %s: tokens: %w", c.Name, err)

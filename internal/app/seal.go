@@ -356,7 +356,7 @@ func (s *sealer) sealedHandler(cause error) http.Handler {
 		s.log.Error("sealed handler", "err", err)
 	}
 	mux.HandleFunc("/", refuse)
-	return web.Middleware(mux, s.metrics, s.log, 0)
+	return web.Middleware(mux, s.metrics.At(web.LayerRegion, s.r.Name), s.log, 0)
 }
 
 // shareProblem says what is wrong with a refused share, from its error;

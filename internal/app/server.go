@@ -39,6 +39,8 @@ const (
 	StageGateway Stage = "gateway"
 	// StageListen: listening on the address.
 	StageListen Stage = "listen"
+	// StageTLS: loading the TLS certificates, keys or CAs.
+	StageTLS Stage = "tls"
 )
 
 // StartError is an error starting a server. Its message is Err's; Stage
@@ -81,8 +83,11 @@ type ServeConfig struct {
 	// AdminLocation (an ISO 3166-1 alpha-2 code).
 	AdminToken    string
 	AdminLocation string
-	// Listen is the address to serve the region's API on.
+	// Listen is the address to serve the region's API on; TLS, if set,
+	// serves it over TLS (the gateway's certificate required with a
+	// client CA).
 	Listen string
+	TLS    TLSConfig
 	Logger *slog.Logger
 	// Listening, if set, is called with the server's URL once it listens.
 	Listening func(url string)
@@ -105,6 +110,11 @@ type ServeConfig struct {
 // and, when ctx is done, stops gracefully and closes the region. An error
 // starting it is a *StartError.
 func Serve(ctx context.Context, c ServeConfig) error {
+	// TLS files first: a wrong path should not wait for the keyring.
+	st, err := c.TLS.load(c.Logger)
+	if err != nil {
+		return err
+	}
 	admin := access.Account{ID: "admin", Kind: "person", Roles: []string{"admin"}, Location: c.AdminLocation}
 	ensure := func(ctx context.Context, r *Region) error {
 		return EnsurePrincipals(ctx, []*Region{r}, []Bootstrap{{Account: admin, Token: c.AdminToken}})
@@ -132,7 +142,7 @@ func Serve(ctx context.Context, c ServeConfig) error {
 			return &StartError{Stage: StagePrincipals, Err: err}
 		}
 	}
-	s, err := listen(c.Listen, r.Handler, c.Logger)
+	s, err := listenTLS(c.Listen, r.Handler, c.Logger, st)
 	if err != nil {
 		return err
 	}
@@ -149,7 +159,12 @@ type GatewayConfig struct {
 	// every region of the policy needs at least one.
 	Regions map[string][]*url.URL
 	Listen  string
-	Logger  *slog.Logger
+	// TLS, if set, serves the gateway over TLS, requiring callers'
+	// certificates with a client CA; BackendTLS is how it speaks TLS to
+	// https:// nodes.
+	TLS        TLSConfig
+	BackendTLS BackendTLSConfig
+	Logger     *slog.Logger
 	// Listening, if set, is called with the server's URL once it listens.
 	Listening func(url string)
 	// TrustedProxies are the proxies in front of the gateway whose
@@ -169,16 +184,30 @@ func newLimiter(trusted []netip.Prefix) *web.FailureLimiter {
 // RunGateway serves the gateway in front of the regions' nodes until ctx
 // is done, then stops gracefully. An error starting it is a *StartError.
 func RunGateway(ctx context.Context, c GatewayConfig) error {
+	st, err := c.TLS.load(c.Logger)
+	if err != nil {
+		return err
+	}
+	transport, backendReloads, err := c.BackendTLS.backendTransport(c.Regions, c.Logger)
+	if err != nil {
+		return err
+	}
 	backends := map[string]gateway.Backend{}
 	for name, urls := range c.Regions {
-		backends[name] = gateway.Backend{URLs: urls}
+		backends[name] = gateway.Backend{URLs: urls, Transport: transport}
 	}
 	h, err := gateway.New(gateway.Options{Resolver: c.Policy.Resolver(), Backends: backends, Logger: c.Logger, Metrics: web.NewMetrics(),
 		Limiter: newLimiter(c.TrustedProxies)})
 	if err != nil {
 		return &StartError{Stage: StageGateway, Err: err}
 	}
-	s, err := listen(c.Listen, h, c.Logger)
+	if len(backendReloads) > 0 {
+		if st == nil {
+			st = &serverTLS{}
+		}
+		st.reloads = append(st.reloads, backendReloads...)
+	}
+	s, err := listenTLS(c.Listen, h, c.Logger, st)
 	if err != nil {
 		return err
 	}
@@ -192,14 +221,23 @@ func RunGateway(ctx context.Context, c GatewayConfig) error {
 // (dev, serve, gateway): listen, serve in the background, then either
 // fail or stop gracefully.
 type server struct {
-	srv  *http.Server
-	addr net.Addr
-	done chan error // Serve's result
+	srv    *http.Server
+	addr   net.Addr
+	scheme string     // http or https
+	done   chan error // Serve's result
+	// stopReload stops reloading TLS key pairs on SIGHUP.
+	stopReload func()
 }
 
 // listen starts serving h on addr. Failing to listen is a *StartError of
 // StageListen.
 func listen(addr string, h http.Handler, log *slog.Logger) (*server, error) {
+	return listenTLS(addr, h, log, nil)
+}
+
+// listenTLS is listen over TLS when st has a configuration, reloading st's
+// key pairs on SIGHUP from now on.
+func listenTLS(addr string, h http.Handler, log *slog.Logger, st *serverTLS) (*server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -210,8 +248,22 @@ func listen(addr string, h http.Handler, log *slog.Logger) (*server, error) {
 	s := &server{
 		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: web.MaxHeaderBytes,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
-		addr: ln.Addr(),
-		done: make(chan error, 1),
+		addr:       ln.Addr(),
+		scheme:     "http",
+		done:       make(chan error, 1),
+		stopReload: func() {},
+	}
+	if st != nil {
+		if st.config != nil {
+			// web.Listener below TLS answers plain HTTP on the TLS port
+			// as problem+json; web.Listener above it (in Serve) answers
+			// net/http's own errors so.
+			ln = tlsListener{Listener: web.Listener(ln), config: st.config, log: log}
+			s.scheme = "https"
+		}
+		// Before the caller announces the server: a SIGHUP from then on
+		// reloads and never kills it.
+		s.stopReload = watchReload(log, st.reloads)
 	}
 	// net/http's own answers (header block too large, malformed
 	// request) become problem+json like every other.
@@ -219,8 +271,8 @@ func listen(addr string, h http.Handler, log *slog.Logger) (*server, error) {
 	return s, nil
 }
 
-// URL is the server's base URL, http://HOST:PORT.
-func (s *server) URL() string { return "http://" + s.addr.String() }
+// URL is the server's base URL, http://HOST:PORT or https://HOST:PORT.
+func (s *server) URL() string { return s.scheme + "://" + s.addr.String() }
 
 // run blocks until the server fails, returning why, or until ctx is done:
 // then it calls stopping, if set, and shuts down gracefully, giving the
@@ -228,6 +280,7 @@ func (s *server) URL() string { return "http://" + s.addr.String() }
 func (s *server) run(ctx context.Context, stopping func()) error {
 	select {
 	case err := <-s.done:
+		s.stopReload()
 		return err
 	case <-ctx.Done():
 	}
@@ -241,4 +294,7 @@ func (s *server) run(ctx context.Context, stopping func()) error {
 
 // shutdown stops accepting connections and waits for the requests in
 // flight, until ctx is done.
-func (s *server) shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+func (s *server) shutdown(ctx context.Context) error {
+	s.stopReload()
+	return s.srv.Shutdown(ctx)
+}

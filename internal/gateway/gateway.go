@@ -102,7 +102,7 @@ func New(o Options) (http.Handler, error) {
 	if limiter == nil {
 		limiter = web.NewFailureLimiter(10, 6*time.Second, nil)
 	}
-	return web.Middleware(limiter.Wrap(mux), o.Metrics, g.log, g.maxBody), nil
+	return web.Middleware(limiter.Wrap(mux), o.Metrics.At(web.LayerGateway, ""), g.log, g.maxBody), nil
 }
 
 // handlers returns the gateway's handler of each route of web.Routes: by
@@ -175,6 +175,7 @@ var forwarded = []string{"Authorization", "Content-Type", "Idempotency-Key", web
 // other failures only for reads and requests with an Idempotency-Key.
 func (g *Gateway) call(ctx context.Context, region, method, path, rawQuery string, hdr http.Header, body []byte) (*http.Response, error) {
 	b := g.backends[region]
+	web.NoteRegion(ctx, region) // the region label and access line at the edge
 	var lastErr error
 	for i, n := range b.order() {
 		u := *n.url
@@ -200,6 +201,7 @@ func (g *Gateway) call(ctx context.Context, region, method, path, rawQuery strin
 		resp, err := b.transport.RoundTrip(req)
 		if err == nil {
 			n.markUp()
+			web.NoteUsage(ctx, resp.Header)
 			g.drain.observe(region, hdr, resp)
 			return resp, nil
 		}

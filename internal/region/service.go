@@ -153,7 +153,8 @@ func (d *decision) of(t target) access.Decision {
 
 // decide is the one access decision of a request: it decides gate and, when
 // gate is allowed, each of more (the records the request will write or
-// return), logs the outcome once (ids, action, rule; never a value), and
+// return), logs the outcome once at debug level (ids, action, rule; never a
+// value: the edge's access line at info says how the request ended), and
 // when gate is denied reports the denial to the guard and the audit log
 // and returns the denial's error.
 func (s *Service) decide(ctx context.Context, c Caller, gate target, more ...target) (*decision, error) {
@@ -170,7 +171,7 @@ func (s *Service) decide(ctx context.Context, c Caller, gate target, more ...tar
 			d.per[t] = s.engine.Decide(p, s.request(c, t))
 		}
 	}
-	s.log.Info("access", "request_id", c.RequestID, "principal", c.Account.ID, "location", c.Account.Location, "action", string(gate.action),
+	s.log.Debug("access", "request_id", c.RequestID, "principal", c.Account.ID, "location", c.Account.Location, "action", string(gate.action),
 		"collection", gate.collection, "purpose", c.Purpose, "allowed", d.Allowed, "code", d.Code, "rule", d.Rule,
 		"transfer", d.Transfer, "decisions", 1+len(d.per))
 	if d.Allowed {
@@ -200,7 +201,7 @@ func (s *Service) decideEach(c Caller, targets []target) *decision {
 	if len(targets) > 0 {
 		action = string(targets[0].action)
 	}
-	s.log.Info("access", "request_id", c.RequestID, "principal", c.Account.ID, "location", c.Account.Location, "action", action,
+	s.log.Debug("access", "request_id", c.RequestID, "principal", c.Account.ID, "location", c.Account.Location, "action", action,
 		"purpose", c.Purpose, "decisions", len(d.per), "denied", denied)
 	return d
 }

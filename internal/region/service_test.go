@@ -74,7 +74,7 @@ func newEnv(t testing.TB) *env {
 	r, err := app.OpenRegion(context.Background(), app.RegionConfig{Policy: pol, Name: "cn-north",
 		Dir: filepath.Join(t.TempDir(), "cn-north"), Secret: []byte("region test"),
 		KDF:    keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1},
-		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}) // per-request lines are debug
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func (s *Service) Tokenize(ctx context.Context, c Caller, items []TokenizeItem) 
 		out[i] = TokenizeResult{Token: rs.Token, Kind: rs.Kind, KeyVersion: rs.KeyVersion}
 		issued++
 	}
-	s.log.Info("tokenize", "request_id", c.RequestID, "principal", c.Account.ID, "items", len(items), "issued", issued)
+	s.log.Debug("tokenize", "request_id", c.RequestID, "principal", c.Account.ID, "items", len(items), "issued", issued)
 	if err := s.record(ctx, c, entry.Entry{Action: entry.Tokenize, Decision: "allow", Outcome: entry.OK}); err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func (s *Service) Detokenize(ctx context.Context, c Caller, items []DetokenizeIt
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("detokenize", "request_id", c.RequestID, "principal", c.Account.ID, "location", c.Account.Location, "purpose", c.Purpose,
+	s.log.Debug("detokenize", "request_id", c.RequestID, "principal", c.Account.ID, "location", c.Account.Location, "purpose", c.Purpose,
 		"items", len(items), "shown", shown, "refused", refused)
 	if err := s.observe(ctx, c, guard.Event{Action: guard.ActionDetokenize, Tokens: presented, RecordIDs: recs, ClearFields: shown}); err != nil {
 		return nil, err

@@ -20,13 +20,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/domicile/domicile/internal/errcode"
 )
@@ -43,62 +38,6 @@ const (
 	// RuleHeader says which access rule applied to an answer.
 	RuleHeader = "Domicile-Access-Rule"
 )
-
-// Metrics are the Prometheus metrics of a server. One Metrics serves one
-// process; it is not global.
-type Metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-}
-
-// NewMetrics returns a fresh registry with the HTTP metrics. No label ever
-// carries a submitted value: routes are patterns, codes are stable codes.
-func NewMetrics() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry()}
-	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "domicile_http_requests_total", Help: "HTTP requests by route pattern and status.",
-	}, []string{"route", "status"})
-	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "domicile_http_request_seconds", Help: "HTTP request latency by route pattern.",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
-	}, []string{"route"})
-	m.reg.MustRegister(m.requests, m.latency, collectors.NewGoCollector())
-	return m
-}
-
-// observe counts a request by route pattern and status; m may be nil.
-func (m *Metrics) observe(r *http.Request, status int, start time.Time) {
-	if m == nil {
-		return
-	}
-	route := r.Pattern
-	if route == "" {
-		route = "unmatched"
-	}
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
-}
-
-// RegionCounter adds the counter name, read from f, for region, replacing
-// one registered for the region before (the region reopened in the same
-// process). m may be nil.
-func (m *Metrics) RegionCounter(name, help, region string, f func() float64) {
-	if m == nil {
-		return
-	}
-	c := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{"region": region}}, f)
-	m.reg.Unregister(c) // same name and labels: the earlier one
-	_ = m.reg.Register(c)
-}
-
-// Registry is where other packages register their metrics.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
-// Handler serves /metrics.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
-}
 
 // statusWriter records the status a handler wrote.
 type statusWriter struct {
@@ -122,9 +61,11 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 
 // Middleware wraps h with what every Domicile endpoint does: a request id
 // (echoed from X-Request-Id when well formed), a body limit (maxBody, or
-// DefaultMaxBody when not positive), panic recovery into a problem, and
-// metrics by route pattern when m is not nil. It never logs URLs, bodies or
-// headers: they can hold personal data and tokens.
+// DefaultMaxBody when not positive), panic recovery into a problem, and,
+// when it is the request's edge (the outermost Middleware the request
+// passes in this process), one count in m's HTTP series (when m is not
+// nil) and one access line in log (see Metrics). It never logs URLs,
+// bodies or headers: they can hold personal data and tokens.
 func Middleware(h http.Handler, m *Metrics, log *slog.Logger, maxBody int64) http.Handler {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBody
@@ -134,6 +75,7 @@ func Middleware(h http.Handler, m *Metrics, log *slog.Logger, maxBody int64) htt
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		r, edge := enter(r) // nil when an outer server counts and logs r
 		id := r.Header.Get(RequestIDHeader)
 		if !validRequestID(id) {
 			id = newRequestID()
@@ -148,7 +90,7 @@ func Middleware(h http.Handler, m *Metrics, log *slog.Logger, maxBody int64) htt
 			// The router would answer with a redirect; a path with . or
 			// .. segments or doubled slashes names no endpoint.
 			WriteError(sw, r, log, errcode.New(errcode.NoSuchEndpoint, "the path is not in canonical form (no '.', '..' or empty segments)"))
-			m.observe(r, sw.status, start)
+			m.finish(log, r, edge, sw, sw.status, start)
 			return
 		}
 		defer func() {
@@ -161,7 +103,7 @@ func Middleware(h http.Handler, m *Metrics, log *slog.Logger, maxBody int64) htt
 					WriteError(sw, r, log, errors.New("panic"))
 				}
 			}
-			m.observe(r, sw.status, start)
+			m.finish(log, r, edge, sw, sw.status, start)
 		}()
 		h.ServeHTTP(sw, r)
 	})
