@@ -28,6 +28,7 @@ import (
 // tree size), verify against the kept checkpoint, offline and online from
 // a node started on the cut store, names the first missing entry.
 func TestAuditOnlineVerifyWithKeyHistory(t *testing.T) {
+	t.Parallel() // mostly waiting (leases, key reloads, baselines): overlaps with the other long tests
 	data := t.TempDir()
 	work := t.TempDir()
 	s := startDev(t, data, nil, "--no-seed")

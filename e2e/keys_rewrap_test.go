@@ -25,6 +25,7 @@ import (
 // with the command to run); destroy; every record still reads, and the old
 // version's material is gone from the store.
 func TestKeysRewrapToTheEnd(t *testing.T) {
+	t.Parallel() // mostly waiting (leases, key reloads, baselines): overlaps with the other long tests
 	data := t.TempDir()
 	s := startDev(t, data, nil, "--no-seed")
 	ctx := context.Background()

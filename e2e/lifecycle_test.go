@@ -23,6 +23,7 @@ func customer(subject, j string, i int) client.NewRecord {
 // unseal secret the region refuses to serve and says how to unseal, while
 // the other regions go on.
 func TestRestartAndUnseal(t *testing.T) {
+	t.Parallel() // mostly waiting (leases, key reloads, baselines): overlaps with the other long tests
 	data := t.TempDir()
 	s := startDev(t, data, nil, "--no-seed")
 	c := s.client(t)

@@ -250,6 +250,7 @@ func countPrefix(t *testing.T, db, prefix string) int {
 // decoy on node B raises a critical honeytoken alert that node A's alert
 // listing shows, with its evidence.
 func TestPostgresDecoysAcrossNodes(t *testing.T) {
+	t.Parallel() // mostly waiting (leases, key reloads, baselines): overlaps with the other long tests
 	const count = 6
 	a, b, db := twoPGNodes(t)
 	ca, cb := splitClient(t, a), splitClient(t, b)

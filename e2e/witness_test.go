@@ -28,6 +28,7 @@ import (
 // restart of the region (which forgot the size the witness holds) and of
 // the witness (which did not), the next checkpoint is cosigned too.
 func TestWitnessCosigns(t *testing.T) {
+	t.Parallel() // mostly waiting (leases, key reloads, baselines): overlaps with the other long tests
 	ctx := context.Background()
 	data := t.TempDir()
 	dir := t.TempDir()
