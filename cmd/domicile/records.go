@@ -34,6 +34,7 @@ func recordsCommands() []apiCommand {
 		{"patch", "set and remove fields of a record", runRecordsPatch},
 		{"delete", "delete a record", runRecordsDelete},
 		{"erase-subject", "erase a data subject everywhere (crypto-shredding)", runRecordsEraseSubject},
+		{"import", "store the records of a JSONL or CSV file, in batches; a rerun stores nothing twice", runRecordsImport},
 	}
 }
 
