@@ -79,46 +79,62 @@ func (s *syncBuffer) String() string {
 
 var urlLine = regexp.MustCompile(`running at (http://127\.0\.0\.1:\d+)`)
 
-// startDev starts `domicile dev` on a free port of 127.0.0.1 and waits
-// until it serves. extraEnv entries are added to the environment.
-func startDev(t testing.TB, data string, extraEnv []string, args ...string) *server {
-	t.Helper()
-	cmd := exec.Command(binary, append([]string{"dev", "--data", data, "--listen", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), extraEnv...)
-	s := &server{t: t, cmd: cmd, Data: data, stderr: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan struct{})}
+// spawn starts s.cmd, keeping its output in s, and waits until ready,
+// given each line of its stdout in turn, says it serves and at which URL.
+// It fails when the process exits first, or hangs.
+func spawn(s *server, ready func(line string) (url string, ok bool)) error {
+	s.stderr, s.stdout, s.done = &syncBuffer{}, &syncBuffer{}, make(chan struct{})
 	pr, pw := io.Pipe()
-	cmd.Stdout = io.MultiWriter(s.stdout, pw)
-	cmd.Stderr = s.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	s.cmd.Stdout = io.MultiWriter(s.stdout, pw)
+	s.cmd.Stderr = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		return err
 	}
 	go func() {
-		cmd.Wait()
+		s.cmd.Wait()
 		pw.Close()
 		close(s.done)
 	}()
 	found := make(chan string, 1)
 	go func() {
-		// The banner ends with the commands to try; wait for all of it.
 		sc := bufio.NewScanner(pr)
-		url := ""
 		for sc.Scan() {
-			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
-				url = m[1]
-			}
-			if strings.HasPrefix(sc.Text(), "Try:") && url != "" {
-				found <- url
+			if u, ok := ready(sc.Text()); ok {
+				found <- u
+				break
 			}
 		}
 		io.Copy(io.Discard, pr)
 	}()
 	select {
 	case s.URL = <-found:
+		return nil
 	case <-s.done:
-		t.Fatalf("domicile dev exited before serving:\nstdout:\n%s\nstderr:\n%s", s.stdout, s.stderr)
-	case <-time.After(2 * time.Minute): // a hung start, not a performance limit
-		cmd.Process.Kill()
-		t.Fatalf("domicile dev did not start:\n%s", s.stderr)
+		return fmt.Errorf("exited before serving:\nstdout:\n%s\nstderr:\n%s", s.stdout, s.stderr)
+	case <-time.After(3 * time.Minute): // a hung start, not a performance limit
+		s.cmd.Process.Kill()
+		<-s.done
+		return fmt.Errorf("did not start:\n%s", s.stderr)
+	}
+}
+
+// startDev starts `domicile dev` on a free port of 127.0.0.1 and waits
+// until it serves. extraEnv entries are added to the environment.
+func startDev(t testing.TB, data string, extraEnv []string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"dev", "--data", data, "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), extraEnv...)
+	s := &server{t: t, cmd: cmd, Data: data}
+	url := ""
+	err := spawn(s, func(line string) (string, bool) {
+		// The banner ends with the commands to try; wait for all of it.
+		if m := urlLine.FindStringSubmatch(line); m != nil {
+			url = m[1]
+		}
+		return url, strings.HasPrefix(line, "Try:") && url != ""
+	})
+	if err != nil {
+		t.Fatalf("domicile dev %v", err)
 	}
 	tok, err := os.ReadFile(filepath.Join(data, "admin.token"))
 	if err != nil {

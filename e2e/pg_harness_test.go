@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/examples"
@@ -47,37 +43,20 @@ func startProc(t testing.TB, extraEnv []string, args ...string) *server {
 func launch(extraEnv []string, args ...string) (*server, error) {
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), extraEnv...)
-	s := &server{cmd: cmd, Token: e2eToken, stderr: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan struct{})}
-	pr, pw := io.Pipe()
-	cmd.Stdout = io.MultiWriter(s.stdout, pw)
-	cmd.Stderr = s.stderr
-	if err := cmd.Start(); err != nil {
+	s := &server{cmd: cmd, Token: e2eToken}
+	if err := spawn(s, matchURL(listeningLine)); err != nil {
 		return nil, err
 	}
-	go func() {
-		cmd.Wait()
-		pw.Close()
-		close(s.done)
-	}()
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
+	return s, nil
+}
+
+// matchURL is a readiness check of spawn: the first submatch of re.
+func matchURL(re *regexp.Regexp) func(string) (string, bool) {
+	return func(line string) (string, bool) {
+		if m := re.FindStringSubmatch(line); m != nil {
+			return m[1], true
 		}
-		io.Copy(io.Discard, pr)
-	}()
-	select {
-	case s.URL = <-found:
-		return s, nil
-	case <-s.done:
-		return nil, fmt.Errorf("exited before serving:\nstdout:\n%s\nstderr:\n%s", s.stdout, s.stderr)
-	case <-time.After(3 * time.Minute): // a hung start, not a performance limit
-		cmd.Process.Kill()
-		<-s.done
-		return nil, fmt.Errorf("did not start:\n%s", s.stderr)
+		return "", false
 	}
 }
 

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"io"
 	"math/big"
 	"net"
 	"net/url"
@@ -134,36 +132,9 @@ func startTLSProc(t *testing.T, extraEnv []string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), extraEnv...)
-	s := &server{t: t, cmd: cmd, Token: e2eToken, stderr: &syncBuffer{}, stdout: &syncBuffer{}, done: make(chan struct{})}
-	pr, pw := io.Pipe()
-	cmd.Stdout = io.MultiWriter(s.stdout, pw)
-	cmd.Stderr = s.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		cmd.Wait()
-		pw.Close()
-		close(s.done)
-	}()
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := httpsLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	select {
-	case s.URL = <-found:
-	case <-s.done:
-		t.Fatalf("domicile %s exited before serving:\nstdout:\n%s\nstderr:\n%s", args[0], s.stdout, s.stderr)
-	case <-time.After(2 * time.Minute): // a hung start, not a performance limit
-		cmd.Process.Kill()
-		<-s.done
-		t.Fatalf("domicile %s did not start:\n%s", args[0], s.stderr)
+	s := &server{t: t, cmd: cmd, Token: e2eToken}
+	if err := spawn(s, matchURL(httpsLine)); err != nil {
+		t.Fatalf("domicile %s %v", args[0], err)
 	}
 	t.Cleanup(s.Stop)
 	return s
