@@ -4,33 +4,19 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"hash/maphash"
-	"slices"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
 	"github.com/domicile/domicile/internal/store"
 )
 
-// stripeCount is the number of per-key lock stripes. Two keys share a
-// stripe with probability 1/stripeCount, which only costs waiting.
-const stripeCount = 1024
-
-// stripe is one lock stripe a batch holds: exclusively when the batch
-// inserts or expects a key of that stripe, shared when it only puts or
-// deletes.
-type stripe struct {
-	index     uint32
-	exclusive bool
-}
-
 // Apply implements store.Store.
 //
 // Insert and Expect are atomic against every concurrent write of the same
-// key: a batch holds the stripes of its Insert and Expect keys
-// exclusively, and the stripes of its Put and Delete keys shared, from the
-// check until its commit is durable and visible. Batches that only put or delete do not wait for
-// each other, so their syncs are shared by Pebble's group commit. Stripes
-// are taken in ascending order, so batches cannot deadlock.
+// key: a batch holds the locks of its Insert and Expect keys exclusively,
+// and of its Put and Delete keys shared, from the check until its commit is
+// durable and visible (see keyLocks). Batches that touch no common key do
+// not wait for each other, so their syncs are shared by Pebble's group
+// commit.
 func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	if err := s.acquire(ctx, "apply"); err != nil {
 		return err
@@ -51,25 +37,10 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 		size += len(op.Key) + len(op.Value) + 16
 	}
 
-	var buf [8]stripe
-	held := s.stripesOf(ops, buf[:0])
-	for _, st := range held {
-		if st.exclusive {
-			s.stripes[st.index].Lock()
-		} else {
-			s.stripes[st.index].RLock()
-		}
-	}
-	defer func() {
-		for _, st := range held {
-			if st.exclusive {
-				s.stripes[st.index].Unlock()
-			} else {
-				s.stripes[st.index].RUnlock()
-			}
-		}
-	}()
-	// Waiting for stripes may have taken a while.
+	var buf [8]heldKey
+	held := s.locks.acquire(ops, buf[:0])
+	defer s.locks.release(held)
+	// Waiting for the locks may have taken a while.
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pebble: apply: %w", err)
 	}
@@ -105,35 +76,6 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	return nil
 }
 
-// stripesOf appends to buf the stripes of every data key of ops, sorted by
-// index without duplicates; a stripe is exclusive if any Insert or Expect
-// maps to it.
-func (s *Store) stripesOf(ops []store.Op, buf []stripe) []stripe {
-	for _, op := range ops {
-		if op.Kind == store.OpAdd {
-			continue // counters commute and need no lock
-		}
-		buf = append(buf, stripe{
-			index:     uint32(maphash.Bytes(s.seed, op.Key) % stripeCount),
-			exclusive: op.Kind == store.OpInsert || op.Kind == store.OpExpect,
-		})
-	}
-	if len(buf) < 2 {
-		return buf
-	}
-	slices.SortFunc(buf, func(a, b stripe) int { return int(a.index) - int(b.index) })
-	out := buf[:1]
-	for _, st := range buf[1:] {
-		last := &out[len(out)-1]
-		if st.index == last.index {
-			last.exclusive = last.exclusive || st.exclusive
-			continue
-		}
-		out = append(out, st)
-	}
-	return out
-}
-
 // keyState is what an earlier operation of a batch left under a key.
 type keyState struct {
 	exists bool
@@ -143,7 +85,7 @@ type keyState struct {
 // checkConditions fails with ErrConflict if an Insert of ops finds its key
 // present or an Expect finds its key not holding the expected value,
 // taking into account the earlier operations of the same batch. The caller
-// holds the stripes of every Insert and Expect key exclusively.
+// holds the locks of every Insert and Expect key exclusively.
 func (s *Store) checkConditions(ops []store.Op) (err error) {
 	r := condReader{s: s}
 	defer func() {
@@ -200,7 +142,7 @@ func (s *Store) checkConditions(ops []store.Op) (err error) {
 // condReader reads the keys of a batch's conditions through one iterator,
 // opened on first use: a seek costs about half of a Get, which builds an
 // iterator of its own, and a batch of tokens holds one condition per new
-// token. The caller holds the keys' stripes, so no write to them races the
+// token. The caller holds the keys' locks, so no write to them races the
 // iterator's view.
 type condReader struct {
 	s  *Store

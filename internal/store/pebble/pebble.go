@@ -9,7 +9,7 @@
 //
 // Every Apply is synced to the write-ahead log before it returns; Pebble's
 // commit pipeline lets concurrent Applies share one sync. Inserts are made
-// atomic by striped per-key locks rather than one store-wide lock.
+// atomic by per-key locks rather than one store-wide lock.
 package pebble
 
 import (
@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io/fs"
 	"os"
 	"sync"
@@ -54,10 +53,9 @@ type Options struct {
 // Store is a store.Store in one local directory. It is safe for concurrent
 // use.
 type Store struct {
-	db      *pebbledb.DB
-	lock    *pebbledb.Lock
-	seed    maphash.Seed // hashes keys to stripes
-	stripes [stripeCount]sync.RWMutex
+	db    *pebbledb.DB
+	lock  *pebbledb.Lock
+	locks *keyLocks // per-key locks of conditional writes
 
 	// mu is held shared by every operation and exclusively by Close, so
 	// Close waits for operations in flight and later ones see closed.
@@ -105,7 +103,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
-	return &Store{db: db, lock: lock, seed: maphash.MakeSeed()}, nil
+	return &Store{db: db, lock: lock, locks: newKeyLocks()}, nil
 }
 
 // acquire checks ctx and holds s.mu shared if the store is open; the caller

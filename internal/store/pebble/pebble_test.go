@@ -217,6 +217,37 @@ func BenchmarkOverhead(b *testing.B) {
 			})
 		})
 	}
+	// Batches of 100 inserts of distinct keys, as a tokenize request of new
+	// values writes: a store whose conditional writes serialise on
+	// unrelated keys falls behind raw Pebble as goroutines grow (issue 19,
+	// the tokenize collapse between 8 and 64 clients).
+	for _, g := range []int{8, 64} {
+		name := "goroutines=" + strconv.Itoa(g)
+		const perBatch = 100
+		b.Run("InsertBatch100/raw/"+name, func(b *testing.B) {
+			s := openTest(b, b.TempDir(), Options{})
+			storetest.RunGoroutines(b, g, func(i int) error {
+				batch := s.db.NewBatch()
+				defer batch.Close()
+				for j := range perBatch {
+					if err := batch.Set(prefixed(prefixData, storetest.BenchKey(i*perBatch+j)), value, nil); err != nil {
+						return err
+					}
+				}
+				return batch.Commit(pebbledb.Sync)
+			})
+		})
+		b.Run("InsertBatch100/store/"+name, func(b *testing.B) {
+			s := openTest(b, b.TempDir(), Options{})
+			storetest.RunGoroutines(b, g, func(i int) error {
+				var batch store.Batch
+				for j := range perBatch {
+					batch.Insert(storetest.BenchKey(i*perBatch+j), value)
+				}
+				return s.Apply(context.Background(), &batch)
+			})
+		})
+	}
 	const loaded = 10_000
 	load := func(b *testing.B) *Store {
 		s := openTest(b, b.TempDir(), Options{})
