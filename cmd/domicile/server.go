@@ -51,7 +51,11 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	fs.Var(&proxies, "trusted-proxy", trustedProxyUsage)
 	var witnesses witnessURLs
 	fs.Var(&witnesses, "witness", witnessUsage)
+	caches := addCacheFlags(fs) // memory.go
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := caches.check("dev"); err != nil {
 		return err
 	}
 	if *data == "" {
@@ -68,7 +72,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	progress := newProgress(e, "seeding sample customers")
 	d, err := app.StartDev(ctx, app.DevConfig{DataDir: *data, Listen: *listen, Policy: p, Seed: !*noSeed,
 		SeedCount: *count, Getenv: e.getenv, Logger: log, Progress: progress.update, AdminLocation: *adminLoc, TrustedProxies: proxies,
-		WitnessURLs: witnesses, TLS: *devTLS})
+		WitnessURLs: witnesses, TLS: *devTLS, BlockCache: int64(caches.block), KeyCache: *caches.keys})
 	progress.done()
 	if app.StageOf(err) == app.StageTLS {
 		return tlsHint(err)
@@ -145,7 +149,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	tlsf := addTLSFlags(fs, "require callers (the gateway) to present a certificate signed by a CA in this PEM `FILE` (mutual TLS; needs --tls-cert)")
 	var witnesses witnessURLs
 	fs.Var(&witnesses, "witness", witnessUsage)
+	caches := addCacheFlags(fs) // memory.go
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := caches.check("serve"); err != nil {
 		return err
 	}
 	if *region == "" {
@@ -190,7 +198,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	err = app.Serve(ctx, app.ServeConfig{Policy: p, Region: *region, Dir: *data, Store: *storeURL, Secret: secret,
 		AdminToken: string(token), AdminLocation: *adminLocation, Listen: *listen, TLS: tlsConf, Logger: logf.logger(e),
-		Listening: listening(e, "region "+*region), WitnessURLs: witnesses, StartSealed: *unsealFrom.startSealed, HSMUnseal: hsmLater})
+		Listening: listening(e, "region "+*region), WitnessURLs: witnesses, StartSealed: *unsealFrom.startSealed, HSMUnseal: hsmLater,
+		BlockCache: int64(caches.block), KeyCache: *caches.keys})
 	switch app.StageOf(err) {
 	case app.StageTLS:
 		return tlsHint(err)

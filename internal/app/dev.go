@@ -50,6 +50,11 @@ type DevConfig struct {
 	// TLS serves the gateway over TLS with a local CA made in DATA/tls
 	// (development only: the CA's key lies next to the data).
 	TLS bool
+	// BlockCache is the bytes of block cache every region's store shares
+	// and KeyCache the subject keys each region keeps unwrapped (see
+	// Caches); zero means the defaults.
+	BlockCache int64
+	KeyCache   int
 }
 
 // Dev is a running development deployment: every region of the policy in
@@ -67,6 +72,7 @@ type Dev struct {
 	// deployment serves TLS.
 	CAFile string
 	server *server
+	caches *Caches
 }
 
 // StartDev starts the development deployment and serves it until Close.
@@ -103,6 +109,7 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 	d.TokenFile = filepath.Join(c.DataDir, "admin.token")
 	metrics := web.NewMetrics()
 	backends := map[string]gateway.Backend{}
+	d.caches = NewCaches(c.BlockCache, c.KeyCache)
 	for _, pr := range c.Policy.Regions {
 		secret, err := devSecret(c.DataDir, pr.Name, c.Getenv, d.Fresh)
 		if err != nil {
@@ -110,7 +117,7 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 			return nil, err
 		}
 		r, err := OpenRegion(ctx, RegionConfig{Policy: c.Policy, Name: pr.Name, Dir: filepath.Join(c.DataDir, "regions", pr.Name),
-			Secret: secret, KDF: c.KDF, Logger: log, Metrics: metrics,
+			Secret: secret, KDF: c.KDF, Logger: log, Metrics: metrics, Caches: d.caches,
 			WitnessFile: filepath.Join(c.DataDir, "witness", pr.Name+".checkpoints"), WitnessURLs: c.WitnessURLs})
 		if err != nil {
 			d.closeRegions()
@@ -168,6 +175,7 @@ func (d *Dev) closeRegions() {
 	for _, r := range d.Regions {
 		r.Close()
 	}
+	d.caches.Close()
 }
 
 // Sealed lists the regions that are sealed.

@@ -59,6 +59,9 @@ type RegionConfig struct {
 	WitnessURLs []string
 	// Metrics may be shared by every region of a process.
 	Metrics *web.Metrics
+	// Caches are the process's caches (see Caches); nil gives the region
+	// a block cache of its own and the default key cache.
+	Caches *Caches
 	// HSMUnseal, if set, unwraps the region's unseal secret with the HSM
 	// the node was started with; the unseal route calls it for
 	// {"hsm": true}. The caller clears the secret it returns.
@@ -171,7 +174,7 @@ func (r *Region) openKeys(ctx context.Context, secret []byte) (err error) {
 	c := r.cfg
 	log, st := r.log, r.Store
 	pr, _ := c.Policy.Region(c.Name)
-	kr, err := keyring.Open(ctx, keyring.Options{Region: c.Name, Suite: suiteOf(pr), Store: st, Secret: secret, KDF: c.KDF})
+	kr, err := keyring.Open(ctx, keyring.Options{Region: c.Name, Suite: suiteOf(pr), Store: st, Secret: secret, KDF: c.KDF, CacheSize: c.Caches.keyCache()})
 	switch {
 	case errors.Is(err, keyring.ErrSealed), errors.Is(err, keyring.ErrWrongSecret):
 		return err

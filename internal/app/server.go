@@ -103,6 +103,10 @@ type ServeConfig struct {
 	// HSMUnseal, if set, unwraps the unseal secret with the node's HSM,
 	// when the unseal route asks for it (see RegionConfig).
 	HSMUnseal func(ctx context.Context) ([]byte, error)
+	// BlockCache and KeyCache size the node's caches (see Caches); zero
+	// means the defaults.
+	BlockCache int64
+	KeyCache   int
 }
 
 // Serve runs one node of a region until ctx is done: it opens the region,
@@ -119,8 +123,10 @@ func Serve(ctx context.Context, c ServeConfig) error {
 	ensure := func(ctx context.Context, r *Region) error {
 		return EnsurePrincipals(ctx, []*Region{r}, []Bootstrap{{Account: admin, Token: c.AdminToken}})
 	}
+	caches := NewCaches(c.BlockCache, c.KeyCache)
+	defer caches.Close() // after r.Close, deferred below
 	r, err := OpenRegion(ctx, RegionConfig{Policy: c.Policy, Name: c.Region, Dir: c.Dir, Store: c.Store, Secret: c.Secret,
-		KDF: c.KDF, Logger: c.Logger, Metrics: web.NewMetrics(), WitnessURLs: c.WitnessURLs,
+		KDF: c.KDF, Logger: c.Logger, Metrics: web.NewMetrics(), WitnessURLs: c.WitnessURLs, Caches: caches,
 		HSMUnseal: c.HSMUnseal, OnUnseal: ensure})
 	if err != nil {
 		return &StartError{Stage: StageOpen, Err: err}

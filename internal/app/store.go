@@ -41,7 +41,7 @@ func openStore(ctx context.Context, c RegionConfig) (store.Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("region %s: %w", c.Name, err)
 	}
-	st, err := pebble.Open(dir, pebble.Options{})
+	st, err := pebble.Open(dir, pebble.Options{Cache: c.Caches.blockCache()})
 	if err != nil {
 		return nil, fmt.Errorf("region %s: open store: %w", c.Name, err)
 	}

@@ -42,13 +42,35 @@ var ErrInUse = errors.New("pebble: directory is in use by another domicile proce
 
 // Options configure Open. The zero value is ready to use.
 type Options struct {
-	// CacheSize is the size of the block cache in bytes; zero means 64 MiB.
+	// Cache, if set, is a block cache shared with other stores of the
+	// process (see NewCache); CacheSize is then ignored.
+	Cache *Cache
+	// CacheSize is the size of the store's own block cache in bytes when
+	// Cache is nil; zero means 64 MiB.
 	CacheSize int64
 	// Logger receives Pebble's log messages with every key, value and
 	// other argument Pebble does not mark safe redacted. Nil discards
 	// them.
 	Logger func(format string, args ...any)
 }
+
+// Cache is a block cache that several stores of one process share, so that
+// the process's cache memory is one bound however many regions it serves.
+type Cache struct{ c *pebbledb.Cache }
+
+// NewCache makes a block cache of size bytes (zero or less: 64 MiB). Each
+// store opened with it keeps a reference of its own, so Close may come
+// before or after theirs.
+func NewCache(size int64) *Cache {
+	if size <= 0 {
+		size = defaultCacheSize
+	}
+	return &Cache{c: pebbledb.NewCache(size)}
+}
+
+// Close drops the caller's reference; the memory is freed once every
+// store using the cache is closed too.
+func (c *Cache) Close() { c.c.Unref() }
 
 // Store is a store.Store in one local directory. It is safe for concurrent
 // use.
@@ -82,12 +104,17 @@ func Open(dir string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("%w: %s (%v)", ErrInUse, dir, err)
 	}
-	cacheSize := opts.CacheSize
-	if cacheSize <= 0 {
-		cacheSize = defaultCacheSize
+	var cache *pebbledb.Cache
+	if opts.Cache != nil {
+		cache = opts.Cache.c
+	} else {
+		cacheSize := opts.CacheSize
+		if cacheSize <= 0 {
+			cacheSize = defaultCacheSize
+		}
+		cache = pebbledb.NewCache(cacheSize)
+		defer cache.Unref() // the DB holds its own reference
 	}
-	cache := pebbledb.NewCache(cacheSize)
-	defer cache.Unref() // the DB holds its own reference
 	po := &pebbledb.Options{
 		Cache:  cache,
 		Lock:   lock,
