@@ -18,6 +18,9 @@
 #            audit verify (>= 200,000 entries/s)
 #   issue 15 a read from abroad, checked and counted by the transfer ledger,
 #            vs the same read in the region (<= +15%)
+#   issue 19 tokenize at 64 clients vs 8 (no collapse: >= 1x) and the store's
+#            batches of 100 inserts vs raw Pebble at 8 and 64 goroutines;
+#            the OpenBao comparison is ../shared/bench/device.sh's
 #
 # Each metric's median is taken on its own, so a ratio is a ratio of
 # medians, which need not come from the same round. Raw results go to
@@ -43,6 +46,7 @@ trap 'rm -rf "$bin"' EXIT
 
 go test -c -o "$bin/app.test" ./internal/app
 go test -c -o "$bin/audit.test" ./internal/audit
+go test -c -o "$bin/pebble.test" ./internal/store/pebble
 
 : >"$out"
 for ((r = 1; r <= rounds; r++)); do
@@ -53,6 +57,7 @@ for ((r = 1; r <= rounds; r++)); do
 	(cd internal/app && "$bin/app.test" -test.run '^$' -test.bench '^BenchmarkCreateDuringRewrap$' -test.benchtime 3x) >>"$out"
 	(cd internal/audit && "$bin/audit.test" -test.run '^$' -test.bench '^BenchmarkCreateInterleaved$' -test.benchtime 20000x) >>"$out"
 	(cd internal/audit && "$bin/audit.test" -test.run '^$' -test.bench '^BenchmarkVerify$' -test.benchtime 3x) >>"$out"
+	(cd internal/store/pebble && "$bin/pebble.test" -test.run '^$' -test.bench '^BenchmarkOverhead$/InsertBatch100' -test.benchtime 2000x) >>"$out"
 done
 echo "raw results: $out (compare two sets with: benchstat OLD NEW)" >&2
 
@@ -118,6 +123,22 @@ END {
 	for (k = 1; k <= count; k++) {
 		n = order[k]
 		if (n ~ /^BenchmarkCreateDuringRewrap\//) printf "  %-40s creates %+6.1f%%  rewrap %6.0f keys/s  (job busy %.0f%% of its phases)\n", substr(n, 29), m(n, "overhead-%"), m(n, "rewrap-keys/s"), m(n, "job-busy-%")
+	}
+	print "\nissue 19: tokenize at 64 clients vs 8, batches of 100 (target >= 1.00x: no collapse)"
+	for (k = 1; k <= count; k++) {
+		n = order[k]
+		if (n ~ /^BenchmarkTokens\/http\/tokenize\/.*clients=64$/) {
+			base = n; sub(/clients=64$/, "clients=8", base)
+			if (m(base, "ops/s") > 0) printf "  %-40s %5.2fx  (p99 %.0f ms at 64, %.0f ms at 8)\n", substr(n, 22), m(n, "ops/s") / m(base, "ops/s"), m(n, "p99-ms"), m(base, "p99-ms")
+		}
+	}
+	print "issue 19: store batches of 100 inserts, time per batch vs raw Pebble (the conditional-write locks)"
+	for (k = 1; k <= count; k++) {
+		n = order[k]
+		if (n ~ /^BenchmarkOverhead\/InsertBatch100\/store\//) {
+			raw = n; sub(/\/store\//, "/raw/", raw)
+			if (m(raw, "ns/op") > 0) printf "  %-40s %5.2fx  (%.0f batches/s)\n", substr(n, 19), m(n, "ns/op") / m(raw, "ns/op"), 1e9 / m(n, "ns/op")
+		}
 	}
 	print "\nissue 6: audit verify (target >= 200,000 entries/s)"
 	for (k = 1; k <= count; k++) {
