@@ -1,11 +1,13 @@
 package tokens
 
 import (
+	"cmp"
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
 	"hash"
 	"hash/maphash"
+	"slices"
 	"sync"
 
 	"github.com/domicile/domicile/internal/keyring"
@@ -209,12 +211,16 @@ func (s *Service) fpeCipher(vk *verKeys, fi *fieldInfo) (*ff1.Cipher, *Error) {
 }
 
 // seenSet remembers store keys of deterministic entries known to exist, in
-// shards that are emptied when full. A miss only costs a store read.
+// shards that are emptied when full. A miss only costs a store read. A
+// batch looks up and adds 100 keys at a time from many requests at once, so
+// the shards are many and addAll takes each shard's lock once.
 type seenSet struct {
 	seed   maphash.Seed
-	shards [16]seenShard
+	shards [seenShards]seenShard
 	max    int // per shard
 }
+
+const seenShards = 256
 
 type seenShard struct {
 	mu sync.Mutex
@@ -222,7 +228,7 @@ type seenShard struct {
 }
 
 func newSeenSet(size int) *seenSet {
-	s := &seenSet{seed: maphash.MakeSeed(), max: max(1, size/16)}
+	s := &seenSet{seed: maphash.MakeSeed(), max: max(1, size/seenShards)}
 	for i := range s.shards {
 		s.shards[i].m = map[string]struct{}{}
 	}
@@ -250,11 +256,40 @@ func (s *seenSet) add(k []byte) {
 	}
 	sh := s.shard(k)
 	sh.mu.Lock()
-	if len(sh.m) >= s.max {
+	sh.put(k, s.max)
+	sh.mu.Unlock()
+}
+
+// addAll adds keys, taking each shard's lock once.
+func (s *seenSet) addAll(keys [][]byte) {
+	if s == nil || len(keys) == 0 {
+		return
+	}
+	type keyShard struct {
+		shard uint64
+		key   []byte
+	}
+	byShard := make([]keyShard, len(keys))
+	for i, k := range keys {
+		byShard[i] = keyShard{maphash.Bytes(s.seed, k) % seenShards, k}
+	}
+	slices.SortFunc(byShard, func(a, b keyShard) int { return cmp.Compare(a.shard, b.shard) })
+	for i := 0; i < len(byShard); {
+		sh := &s.shards[byShard[i].shard]
+		sh.mu.Lock()
+		for j := i; i < len(byShard) && byShard[i].shard == byShard[j].shard; i++ {
+			sh.put(byShard[i].key, s.max)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// put adds k, emptying the shard first when it is full; the caller holds mu.
+func (sh *seenShard) put(k []byte, max int) {
+	if len(sh.m) >= max {
 		clear(sh.m)
 	}
 	sh.m[string(k)] = struct{}{}
-	sh.mu.Unlock()
 }
 
 // Store keys.

@@ -119,9 +119,7 @@ func (s *Service) tokenize(ctx context.Context, items []Item) ([]Result, bool) {
 		for _, sk := range t.subjects {
 			s.keys.Commit(sk)
 		}
-		for _, k := range t.seen {
-			s.seen.add(k)
-		}
+		s.seen.addAll(t.seen)
 	}
 	return out, false
 }

@@ -2,16 +2,11 @@ package pebble
 
 import (
 	"bytes"
-	"hash/maphash"
 	"slices"
 	"sync"
 
 	"github.com/domicile/domicile/internal/store"
 )
-
-// lockShards is the number of shards of the key lock table. A shard's
-// mutex is held only to find or drop a key's lock, never while waiting.
-const lockShards = 64
 
 // keyLocks are reader/writer locks per key, made on first use and dropped
 // when their last holder lets go. A batch holds the locks of its Insert and
@@ -23,19 +18,18 @@ const lockShards = 64
 // two such batches almost surely shared one and waited for each other's
 // fsync, and throughput fell as clients grew. Per key, only batches that
 // touch the same key wait, and the others share Pebble's group commit.
+//
+// The table's mutex is taken once to register every key of a batch and
+// once to drop them, never while waiting for a key: one short critical
+// section per batch contends less than one per key over sharded mutexes.
 type keyLocks struct {
-	seed   maphash.Seed
-	shards [lockShards]lockShard
-	free   sync.Pool // of *keyLock, unlocked and unreferenced
-}
-
-type lockShard struct {
-	mu sync.Mutex
-	m  map[string]*keyLock
+	mu   sync.Mutex
+	m    map[string]*keyLock
+	free []*keyLock // unlocked, unreferenced, for reuse; guarded by mu
 }
 
 // keyLock is one key's lock; refs counts its holders and waiters and is
-// guarded by its shard's mu.
+// guarded by the table's mu.
 type keyLock struct {
 	sync.RWMutex
 	refs int
@@ -48,14 +42,7 @@ type heldKey struct {
 	lock      *keyLock
 }
 
-func newKeyLocks() *keyLocks {
-	l := &keyLocks{seed: maphash.MakeSeed()}
-	for i := range l.shards {
-		l.shards[i].m = map[string]*keyLock{}
-	}
-	l.free.New = func() any { return new(keyLock) }
-	return l
-}
+func newKeyLocks() *keyLocks { return &keyLocks{m: map[string]*keyLock{}} }
 
 // acquire locks the data keys of ops (counters commute and need none),
 // appending them to buf, and returns what release needs. Keys are locked in
@@ -80,26 +67,34 @@ func (l *keyLocks) acquire(ops []store.Op, buf []heldKey) []heldKey {
 		}
 		buf = out
 	}
+	l.mu.Lock()
 	for i := range buf {
 		h := &buf[i]
-		sh := &l.shards[maphash.Bytes(l.seed, h.key)%lockShards]
-		sh.mu.Lock()
-		kl := sh.m[string(h.key)]
+		kl := l.m[string(h.key)]
 		if kl == nil {
-			kl = l.free.Get().(*keyLock)
-			sh.m[string(h.key)] = kl
+			if n := len(l.free); n > 0 {
+				kl, l.free = l.free[n-1], l.free[:n-1]
+			} else {
+				kl = new(keyLock)
+			}
+			l.m[string(h.key)] = kl
 		}
 		kl.refs++
-		sh.mu.Unlock()
 		h.lock = kl
+	}
+	l.mu.Unlock()
+	for _, h := range buf {
 		if h.exclusive {
-			kl.Lock()
+			h.lock.Lock()
 		} else {
-			kl.RLock()
+			h.lock.RLock()
 		}
 	}
 	return buf
 }
+
+// maxFree bounds the unused locks kept for reuse.
+const maxFree = 4096
 
 // release unlocks what acquire locked and drops the locks nobody else holds
 // or waits for.
@@ -110,13 +105,16 @@ func (l *keyLocks) release(held []heldKey) {
 		} else {
 			h.lock.RUnlock()
 		}
-		sh := &l.shards[maphash.Bytes(l.seed, h.key)%lockShards]
-		sh.mu.Lock()
+	}
+	l.mu.Lock()
+	for _, h := range held {
 		h.lock.refs--
 		if h.lock.refs == 0 {
-			delete(sh.m, string(h.key))
-			l.free.Put(h.lock)
+			delete(l.m, string(h.key))
+			if len(l.free) < maxFree {
+				l.free = append(l.free, h.lock)
+			}
 		}
-		sh.mu.Unlock()
 	}
+	l.mu.Unlock()
 }

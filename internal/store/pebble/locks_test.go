@@ -57,9 +57,7 @@ func TestKeyLocksOverlappingBatches(t *testing.T) {
 	if total != keys {
 		t.Errorf("%d inserts won, want exactly %d (one per key)", total, keys)
 	}
-	for i := range s.locks.shards {
-		if n := len(s.locks.shards[i].m); n != 0 {
-			t.Errorf("shard %d still holds %d key locks after every batch finished", i, n)
-		}
+	if n := len(s.locks.m); n != 0 {
+		t.Errorf("the table still holds %d key locks after every batch finished", n)
 	}
 }
