@@ -8,7 +8,7 @@ LISTEN    ?= 127.0.0.1:8700
 GOFLAGS   ?=
 export GOFLAGS
 
-.PHONY: all build run test test-short test-postgres bench-postgres vet lint bench bench-all fuzz clean deps
+.PHONY: all build run test test-short test-postgres bench-postgres vet lint bench bench-openbao bench-all fuzz clean deps
 
 all: build
 
@@ -49,6 +49,10 @@ lint: vet
 ## bench: the figures the issues name, medians of 3 interleaved rounds with ratios (scripts/bench.sh)
 bench:
 	scripts/bench.sh 3
+
+## bench-openbao: Domicile against OpenBao transit side by side, and issue 19's five ratios (BAO=path/to/bao, or ../shared/bench/bao.xz)
+bench-openbao:
+	scripts/vs-openbao.sh
 
 ## bench-all: every benchmark of every package, once
 bench-all:

@@ -61,6 +61,12 @@ for ((r = 1; r <= rounds; r++)); do
 done
 echo "raw results: $out (compare two sets with: benchstat OLD NEW)" >&2
 
+# Issue 19's five ratios need OpenBao beside Domicile in the same run.
+if [ -n "${BAO:-}" ] || [ -f ../shared/bench/bao.xz ]; then
+	echo "Domicile against OpenBao (scripts/vs-openbao.sh) ..." >&2
+	OUT=$(dirname "$out")/bench-openbao scripts/vs-openbao.sh >"$out.openbao" 2>/dev/null || echo "vs-openbao.sh failed; run it alone to see why" >&2
+fi
+
 # Summarise: the median of each benchmark's metric over the rounds.
 awk -v rounds="$rounds" '
 function median(list,    n, v, i, j, t) {
@@ -146,3 +152,10 @@ END {
 		if (n ~ /^BenchmarkVerify\//) printf "  %-40s %8.0f entries/s\n", substr(n, 17), m(n, "entries/s")
 	}
 }' "$out"
+if [ -f "$out.openbao" ]; then
+	echo
+	sed -n '/^issue 19 ratios/,$p' "$out.openbao"
+else
+	echo
+	echo "issue 19's ratios against OpenBao: not run (set BAO=/path/to/bao, or put OpenBao at ../shared/bench/bao.xz; then make bench-openbao)"
+fi

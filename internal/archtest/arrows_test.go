@@ -109,6 +109,11 @@ var rules = []rule{
 		why:    "nothing below imports api: api -> app -> cmd, and the gateway is api's sibling, not its user",
 	},
 	{
+		name: "loadgen-bench-only", pkgs: []string{"..."}, except: []string{"internal/loadgen/...", "cmd/domicile-load/..."},
+		forbid: []string{"internal/loadgen/..."},
+		why:    "internal/loadgen is the benchmark load generator (cmd/domicile-load); the product never links it",
+	},
+	{
 		name: "app-importer", pkgs: []string{"..."}, except: []string{"internal/app/...", "cmd/..."},
 		forbid: []string{"internal/app/...", "cmd/..."},
 		why:    "nothing below imports app or cmd: they are the top of the map",
