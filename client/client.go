@@ -326,7 +326,10 @@ func (c *Client) do(ctx context.Context, method, path string, body any, idempote
 // answer, whose body the caller closes. Other answers become *Error.
 func (c *Client) send(ctx context.Context, method, path string, body any, idempotencyKey string) (*http.Response, error) {
 	var rd io.Reader
-	if body != nil {
+	ctype := "application/json"
+	if raw, ok := body.(rawBody); ok { // a document sent as it is (policy.go)
+		rd, ctype = bytes.NewReader(raw.data), raw.contentType
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, fmt.Errorf("domicile: encoding %s %s request: %w", method, routeOf(path), err)
@@ -346,7 +349,7 @@ func (c *Client) send(ctx context.Context, method, path string, body any, idempo
 	h["User-Agent"] = []string{c.ua}
 	h["Accept"] = []string{"application/json, application/problem+json"}
 	if body != nil {
-		h["Content-Type"] = []string{"application/json"}
+		h["Content-Type"] = []string{ctype}
 	}
 	if idempotencyKey != "" {
 		h["Idempotency-Key"] = []string{idempotencyKey}

@@ -39,7 +39,7 @@ func commands() []command {
 		{"backup", "take an online, signed backup of a region's embedded store", runBackup},
 		{"restore", "restore a backup offline into a new data directory, re-applying erasures", runRestore},
 		{"erasures", "export a region's erasure journal for restores", runErasures},
-		{"policy", "check a policy file", runPolicy},
+		{"policy", "check a policy file; reload the running policy and show its version", runPolicy},
 		{"crypto", "the operator's crypto toolbox: hash, mac, seal, open, sign, verify, wycheproof", runCrypto},
 		{"version", "print the version, the commit it was built from and the Go version", runVersion},
 	}

@@ -12,15 +12,21 @@ import (
 
 const policyUsage = `Usage: domicile policy check FILE...
        domicile policy regions FILE [JURISDICTION...]
+       domicile policy reload --file FILE [--region NAME] [flags]
+       domicile policy status [--region NAME] [flags]
 
 Subcommands:
   check    validate policy files and report every problem with its line and a fix
   regions  show which region holds the data of each jurisdiction
+  reload   replace the running policy of every region (or one) without a restart
+  status   show the version and digest of the policy each region serves
 
 Examples:
   domicile policy check examples/policy.yaml
   domicile policy regions examples/policy.yaml
   domicile policy regions examples/policy.yaml CN DE BR
+  domicile policy reload --file policy.yaml
+  domicile policy status
 `
 
 // runPolicy checks policy files and shows how they map jurisdictions to
@@ -37,8 +43,12 @@ func runPolicy(ctx context.Context, e *env, args []string) error {
 		return runPolicyCheck(e, args[1:])
 	case "regions":
 		return runPolicyRegions(e, args[1:])
+	case "reload":
+		return runPolicyReload(ctx, e, args[1:])
+	case "status":
+		return runPolicyStatus(ctx, e, args[1:])
 	}
-	return usageErrorf("policy: unknown subcommand %q", args[0]).withHint("the subcommands are check and regions; run 'domicile policy --help'")
+	return usageErrorf("policy: unknown subcommand %q", args[0]).withHint("the subcommands are check, regions, reload and status; run 'domicile policy --help'")
 }
 
 func runPolicyCheck(e *env, args []string) error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/domicile/domicile/examples"
 	"github.com/domicile/domicile/internal/access"
@@ -30,6 +31,36 @@ func loadPolicy(path string) (*policy.Policy, error) {
 		return nil, withHint(err, "run 'domicile policy check FILE' for every problem with its line")
 	}
 	return p, nil
+}
+
+// policyFile is a policy as a server reads it: parsed, with its document
+// and the file's modification time, which decide at start whether the
+// file or a newer policy in the region's store is in force.
+type policyFile struct {
+	p     *policy.Policy
+	doc   []byte
+	mtime time.Time
+	path  string // "" for the built-in example
+}
+
+// loadPolicyFile reads and validates the policy file at path, or the
+// embedded example when path is empty, for a server.
+func loadPolicyFile(path string) (policyFile, error) {
+	f := policyFile{doc: examples.Policy, path: path}
+	name := "examples/policy.yaml (built in)"
+	if path != "" {
+		var err error
+		if f.doc, f.mtime, err = app.ReadPolicyFile(path); err != nil {
+			return policyFile{}, withHint(err, "pass --policy FILE with a readable policy file")
+		}
+		name = path
+	}
+	p, err := policy.Parse(name, f.doc)
+	if err != nil {
+		return policyFile{}, withHint(err, "run 'domicile policy check FILE' for every problem with its line")
+	}
+	f.p = p
+	return f, nil
 }
 
 const devExamples = `  domicile dev --data ./data
@@ -64,13 +95,15 @@ func runDev(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("dev: unexpected argument %q", fs.Arg(0)).withHint("run 'domicile dev --help'")
 	}
-	p, err := loadPolicy(*pol)
+	pf, err := loadPolicyFile(*pol)
 	if err != nil {
 		return err
 	}
+	p := pf.p
 	log := logf.logger(e)
 	progress := newProgress(e, "seeding sample customers")
-	d, err := app.StartDev(ctx, app.DevConfig{DataDir: *data, Listen: *listen, Policy: p, Seed: !*noSeed,
+	d, err := app.StartDev(ctx, app.DevConfig{DataDir: *data, Listen: *listen, Policy: p, PolicyDoc: pf.doc, PolicyTime: pf.mtime,
+		PolicyFile: pf.path, Seed: !*noSeed,
 		SeedCount: *count, Getenv: e.getenv, Logger: log, Progress: progress.update, AdminLocation: *adminLoc, TrustedProxies: proxies,
 		WitnessURLs: witnesses, TLS: *devTLS, BlockCache: int64(caches.block), KeyCache: *caches.keys})
 	progress.done()
@@ -173,7 +206,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := loadPolicy(*pol)
+	pf, err := loadPolicyFile(*pol)
 	if err != nil {
 		return err
 	}
@@ -196,7 +229,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if !access.WellFormed(string(token)) {
 		return withHint(errors.New("serve: the admin token is not a Domicile token"), "make one with: domicile principals new-token (dmc_ and 52 base32 characters)")
 	}
-	err = app.Serve(ctx, app.ServeConfig{Policy: p, Region: *region, Dir: *data, Store: *storeURL, Secret: secret,
+	err = app.Serve(ctx, app.ServeConfig{Policy: pf.p, PolicyDoc: pf.doc, PolicyTime: pf.mtime, PolicyFile: pf.path, Region: *region, Dir: *data, Store: *storeURL, Secret: secret,
 		AdminToken: string(token), AdminLocation: *adminLocation, Listen: *listen, TLS: tlsConf, Logger: logf.logger(e),
 		Listening: listening(e, "region "+*region), WitnessURLs: witnesses, StartSealed: *unsealFrom.startSealed, HSMUnseal: hsmLater,
 		BlockCache: int64(caches.block), KeyCache: *caches.keys})
@@ -305,11 +338,11 @@ func runGateway(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := loadPolicy(*pol)
+	pf, err := loadPolicyFile(*pol)
 	if err != nil {
 		return err
 	}
-	err = app.RunGateway(ctx, app.GatewayConfig{Policy: p, Regions: regions, Listen: *listen, Logger: logf.logger(e),
+	err = app.RunGateway(ctx, app.GatewayConfig{Policy: pf.p, PolicyFile: pf.path, Regions: regions, Listen: *listen, Logger: logf.logger(e),
 		Listening: listening(e, "gateway"), TrustedProxies: proxies, TLS: tlsConf, BackendTLS: backendConf})
 	if app.StageOf(err) == app.StageTLS {
 		return tlsHint(err)

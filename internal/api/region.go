@@ -60,6 +60,8 @@ func NewRegion(o RegionOptions) (http.Handler, error) {
 		"retireRegionKey":          h.retireKey,
 		"destroyRegionKey":         h.destroyKey,
 		"sealRegion":               h.seal,
+		"getRegionPolicy":          h.getPolicy,
+		"putRegionPolicy":          h.putPolicy,
 		"unsealRegion":             h.unsealed,
 		"seedDecoys":               h.seedDecoys,
 		"listAuditEntries":         h.auditEntries,

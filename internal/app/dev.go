@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/domicile/domicile/internal/gateway"
 	"github.com/domicile/domicile/internal/keyring"
@@ -29,6 +30,12 @@ type DevConfig struct {
 	DataDir string
 	Listen  string
 	Policy  *policy.Policy
+	// PolicyDoc and PolicyTime are Policy's document and the file's
+	// modification time (see RegionConfig); PolicyFile is the file that a
+	// SIGHUP reads again, "" for the built-in example.
+	PolicyDoc  []byte
+	PolicyTime time.Time
+	PolicyFile string
 	// Seed creates SeedCount synthetic customers on a fresh data
 	// directory.
 	Seed      bool
@@ -72,7 +79,9 @@ type Dev struct {
 	// deployment serves TLS.
 	CAFile string
 	server *server
-	caches *Caches
+	// stopHUP stops reloading the policy on SIGHUP.
+	stopHUP func()
+	caches  *Caches
 }
 
 // StartDev starts the development deployment and serves it until Close.
@@ -109,6 +118,7 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 	d.TokenFile = filepath.Join(c.DataDir, "admin.token")
 	metrics := web.NewMetrics()
 	backends := map[string]gateway.Backend{}
+	gp := newGatewayPolicy(c.Policy) // reload.go
 	d.caches = NewCaches(c.BlockCache, c.KeyCache)
 	for _, pr := range c.Policy.Regions {
 		secret, err := devSecret(c.DataDir, pr.Name, c.Getenv, d.Fresh)
@@ -116,7 +126,8 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 			d.closeRegions()
 			return nil, err
 		}
-		r, err := OpenRegion(ctx, RegionConfig{Policy: c.Policy, Name: pr.Name, Dir: filepath.Join(c.DataDir, "regions", pr.Name),
+		r, err := OpenRegion(ctx, RegionConfig{Policy: c.Policy, PolicyDoc: c.PolicyDoc, PolicyTime: c.PolicyTime, OnPolicy: gp.p.Store,
+			Name: pr.Name, Dir: filepath.Join(c.DataDir, "regions", pr.Name),
 			Secret: secret, KDF: c.KDF, Logger: log, Metrics: metrics, Caches: d.caches,
 			WitnessFile: filepath.Join(c.DataDir, "witness", pr.Name+".checkpoints"), WitnessURLs: c.WitnessURLs})
 		if err != nil {
@@ -130,7 +141,7 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 		d.closeRegions()
 		return nil, err
 	}
-	gw, err := gateway.New(gateway.Options{Resolver: c.Policy.Resolver(), Backends: backends, Logger: log, Metrics: metrics,
+	gw, err := gateway.New(gateway.Options{Resolver: c.Policy.Resolver(), ResolverNow: gp.resolver, Backends: backends, Logger: log, Metrics: metrics,
 		Limiter: newLimiter(c.TrustedProxies)})
 	if err != nil {
 		d.closeRegions()
@@ -144,6 +155,9 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 		}
 		d.Seeded = n
 	}
+	// Before the deployment is announced: a SIGHUP from then on reloads
+	// the policy of every region and the gateway, and never kills it.
+	d.stopHUP = onSIGHUP(func() { reloadRegionsFromFile(log, c.PolicyFile, d.Regions) })
 	d.server, err = listenTLS(c.Listen, gw, log, st)
 	if err != nil {
 		d.closeRegions()
@@ -172,6 +186,9 @@ func (d *Dev) Close(ctx context.Context) error {
 }
 
 func (d *Dev) closeRegions() {
+	if d.stopHUP != nil {
+		d.stopHUP()
+	}
 	for _, r := range d.Regions {
 		r.Close()
 	}

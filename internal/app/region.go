@@ -15,17 +15,13 @@ import (
 	"time"
 
 	"github.com/domicile/domicile/internal/access"
-	"github.com/domicile/domicile/internal/api"
 	"github.com/domicile/domicile/internal/audit"
 	"github.com/domicile/domicile/internal/guard"
-	"github.com/domicile/domicile/internal/guard/decoys"
 	"github.com/domicile/domicile/internal/guard/webhook"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/region"
 	"github.com/domicile/domicile/internal/store"
-	"github.com/domicile/domicile/internal/tokens"
-	"github.com/domicile/domicile/internal/transfer"
 	"github.com/domicile/domicile/internal/vault"
 	"github.com/domicile/domicile/internal/web"
 )
@@ -33,7 +29,22 @@ import (
 // RegionConfig configures one region's node.
 type RegionConfig struct {
 	Policy *policy.Policy
-	Name   string
+	// PolicyDoc is Policy's document as read, and PolicyTime the file's
+	// modification time (zero for the built-in example): with them the
+	// node settles at start whether the file or the policy stored in the
+	// region's store is in force, and reports the policy's digest (see
+	// reload.go). Nil PolicyDoc serves Policy without storing it or
+	// watching the store for a newer one (tools such as break-glass).
+	PolicyDoc  []byte
+	PolicyTime time.Time
+	// PolicyPoll is how often the node looks for a newer policy stored by
+	// another node of the region: zero means every 2 seconds, negative
+	// never.
+	PolicyPoll time.Duration
+	// OnPolicy, if set, is called with every policy the region swaps to
+	// (dev mode points its gateway's resolver at it).
+	OnPolicy func(*policy.Policy)
+	Name     string
 	// Dir is the region's embedded-storage directory, used when Store is
 	// empty.
 	Dir string
@@ -78,9 +89,10 @@ type RegionConfig struct {
 //
 // A region is sealed and unsealed in-process (Unseal through the API,
 // Seal): the fields opened with the keys (Keyring to Audit) are set when
-// it is unsealed and nil while it is sealed. Read them only while nothing
-// seals or unseals the region (at start, in tests); Handler stays the
-// same throughout.
+// it is unsealed and nil while it is sealed; a policy reload replaces
+// Vault, Directory, Guard and Service (reload.go). Read them only while
+// nothing seals, unseals or reloads the region (at start, in tests);
+// Handler stays the same throughout.
 type Region struct {
 	Name    string
 	Store   store.Store
@@ -111,6 +123,15 @@ type Region struct {
 	// sealing waits for them before it zeroes the keys.
 	inflight sync.RWMutex
 	seal     *sealer
+	// policy is the policy the node serves (reload.go); gen counts the
+	// requests in flight on the current stack; stopPolicy stops watching
+	// the store for a newer one.
+	policy     atomic.Pointer[activePolicy]
+	gen        *generation
+	stopPolicy func()
+	// refusedVersion is the last stored version the watcher refused (under
+	// the seal lock), so that it logs each once.
+	refusedVersion int64
 }
 
 // SecretEnv is the environment variable holding a region's unseal secret:
@@ -143,23 +164,27 @@ func OpenRegion(ctx context.Context, c RegionConfig) (_ *Region, err error) {
 			r.release(false)
 		}
 	}()
-	if err = refuseRestorePending(ctx, st, c.Name); err != nil { // restore.go
-		return nil, err
-	}
 	r.cfg = c
 	r.cfg.Secret = nil
 	r.seal = newSealer(r, c)
 	r.Handler = http.HandlerFunc(r.serveHTTP)
 	registerRegionMetrics(c.Metrics, r, c)
+	registerPolicyMetrics(c.Metrics, r) // reload.go
 	switch err := r.openKeys(ctx, c.Secret); {
 	case errors.Is(err, keyring.ErrSealed), errors.Is(err, keyring.ErrWrongSecret):
 		r.setSealed(err)
+		r.policy.Store(&activePolicy{pol: c.Policy, doc: c.PolicyDoc, info: region.PolicyInfo{Region: c.Name, Source: region.PolicyFromFile, Since: r.now()}})
+		r.stopPolicy = r.watchPolicy(policyPoll(c))
 		log.Error("region is sealed", "err", err, "hint", "set "+SecretEnv(c.Name)+" or the region's unseal file, or unseal it online: domicile keys unseal --region "+c.Name)
 		return r, nil
 	case err != nil:
 		return nil, err
 	}
 	r.seal.markOpen()
+	if err = r.initPolicy(ctx); err != nil { // reload.go
+		return nil, fmt.Errorf("region %s: policy: %w", c.Name, err)
+	}
+	r.stopPolicy = r.watchPolicy(policyPoll(c))
 	r.cur.Store(&current{h: r.api, keyed: true})
 	r.Keyring.ResumeJobs() // an unfinished rewrap job goes on here if no node holds it
 	return r, nil
@@ -192,35 +217,13 @@ func (r *Region) openKeys(ctx context.Context, secret []byte) (err error) {
 		return fmt.Errorf("region %s: audit log: %w", c.Name, err)
 	}
 	r.Audit = alog
-	tok, err := tokens.New(tokens.Options{Region: c.Name, Policy: c.Policy, Keyring: kr, Store: st})
-	if err != nil {
-		return fmt.Errorf("region %s: tokens: %w", c.Name, err)
-	}
-	v, err := vault.New(vault.Options{Policy: c.Policy, Region: c.Name, Keyring: kr, Store: st, Tokens: tok, Audit: alog})
+	// Everything made from the policy, which a reload makes again
+	// (reload.go).
+	s, err := r.openStack(ctx, c, kr, alog)
 	if err != nil {
 		return err
 	}
-	r.Vault = v
-	dir, engine, masker, err := accessFor(c.Policy, kr, st)
-	if err != nil {
-		return fmt.Errorf("region %s: %w", c.Name, err)
-	}
-	r.Directory = dir
-	g, hooks, err := guardFor(ctx, c, kr, st, dir, alog, log)
-	r.Guard, r.hooks = g, hooks // the hooks exist even when the guard failed
-	if err != nil {
-		return fmt.Errorf("region %s: guard: %w", c.Name, err)
-	}
-	ledger, err := transfer.New(st, c.Policy, c.Name, c.Now)
-	if err != nil {
-		return fmt.Errorf("region %s: %w", c.Name, err)
-	}
-	r.Service = region.New(region.Options{Vault: v, Tokens: tok, Guard: g, Directory: dir, Access: engine, Masker: masker,
-		Decoys: decoys.New(), Transfers: ledger, Logger: log})
-	r.api, err = api.NewRegion(api.RegionOptions{Service: r.Service, Logger: log, Metrics: c.Metrics, Sealer: r.seal})
-	if err != nil {
-		return fmt.Errorf("region %s: %w", c.Name, err)
-	}
+	r.useStack(s)
 	return nil
 }
 
@@ -233,6 +236,9 @@ func (r *Region) Close() error { return r.release(true) }
 // clean stop leaves the whole log covered by a checkpoint. It waits for a
 // seal in progress to finish closing the keys.
 func (r *Region) release(checkpoint bool) error {
+	if r.stopPolicy != nil {
+		r.stopPolicy() // first: it takes the seal lock
+	}
 	if r.seal != nil {
 		r.seal.mu.Lock()
 		defer r.seal.mu.Unlock()
@@ -255,7 +261,7 @@ type keyed struct {
 func (r *Region) detach() keyed {
 	k := keyed{keyring: r.Keyring, audit: r.Audit, guard: r.Guard, hooks: r.hooks}
 	r.Keyring, r.Audit, r.Guard, r.hooks = nil, nil, nil, nil
-	r.Vault, r.Directory, r.Service, r.api = nil, nil, nil, nil
+	r.Vault, r.Directory, r.Service, r.api, r.gen = nil, nil, nil, nil, nil
 	return k
 }
 
@@ -282,4 +288,16 @@ func (k keyed) close(log *slog.Logger, checkpoint bool) {
 	if k.keyring != nil {
 		k.keyring.Close()
 	}
+}
+
+// policyPoll is the period of watching the store for a newer policy: c's
+// PolicyPoll, never without a PolicyDoc.
+func policyPoll(c RegionConfig) time.Duration {
+	switch {
+	case c.PolicyDoc == nil:
+		return -1
+	case c.PolicyPoll == 0:
+		return defaultPolicyPoll
+	}
+	return c.PolicyPoll
 }

@@ -70,7 +70,13 @@ func StageOf(err error) Stage {
 // serve`).
 type ServeConfig struct {
 	Policy *policy.Policy
-	Region string
+	// PolicyDoc and PolicyTime are Policy's document and the file's
+	// modification time (see RegionConfig); PolicyFile is the file that a
+	// SIGHUP reads again, "" for the built-in example.
+	PolicyDoc  []byte
+	PolicyTime time.Time
+	PolicyFile string
+	Region     string
 	// Dir and Store say where the region's data lives, as in
 	// RegionConfig.
 	Dir, Store string
@@ -125,7 +131,7 @@ func Serve(ctx context.Context, c ServeConfig) error {
 	}
 	caches := NewCaches(c.BlockCache, c.KeyCache)
 	defer caches.Close() // after r.Close, deferred below
-	r, err := OpenRegion(ctx, RegionConfig{Policy: c.Policy, Name: c.Region, Dir: c.Dir, Store: c.Store, Secret: c.Secret,
+	r, err := OpenRegion(ctx, RegionConfig{Policy: c.Policy, PolicyDoc: c.PolicyDoc, PolicyTime: c.PolicyTime, Name: c.Region, Dir: c.Dir, Store: c.Store, Secret: c.Secret,
 		KDF: c.KDF, Logger: c.Logger, Metrics: web.NewMetrics(), WitnessURLs: c.WitnessURLs, Caches: caches,
 		HSMUnseal: c.HSMUnseal, OnUnseal: ensure})
 	if err != nil {
@@ -148,6 +154,13 @@ func Serve(ctx context.Context, c ServeConfig) error {
 			return &StartError{Stage: StagePrincipals, Err: err}
 		}
 	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// Before the node is announced: a SIGHUP from then on reloads the
+	// policy (reload.go) and never kills it.
+	defer onSIGHUP(func() { reloadRegionsFromFile(log.With("region", c.Region), c.PolicyFile, []*Region{r}) })()
 	s, err := listenTLS(c.Listen, r.Handler, c.Logger, st)
 	if err != nil {
 		return err
@@ -161,6 +174,9 @@ func Serve(ctx context.Context, c ServeConfig) error {
 // GatewayConfig configures the stateless gateway (`domicile gateway`).
 type GatewayConfig struct {
 	Policy *policy.Policy
+	// PolicyFile is the file that a SIGHUP reads again, "" for the
+	// built-in example: the gateway then routes new jurisdictions by it.
+	PolicyFile string
 	// Regions gives the URLs of each region's nodes, by region name;
 	// every region of the policy needs at least one.
 	Regions map[string][]*url.URL
@@ -202,7 +218,13 @@ func RunGateway(ctx context.Context, c GatewayConfig) error {
 	for name, urls := range c.Regions {
 		backends[name] = gateway.Backend{URLs: urls, Transport: transport}
 	}
-	h, err := gateway.New(gateway.Options{Resolver: c.Policy.Resolver(), Backends: backends, Logger: c.Logger, Metrics: web.NewMetrics(),
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	gp := newGatewayPolicy(c.Policy)
+	defer onSIGHUP(func() { gp.reloadFile(log, c.PolicyFile) })()
+	h, err := gateway.New(gateway.Options{Resolver: c.Policy.Resolver(), ResolverNow: gp.resolver, Backends: backends, Logger: c.Logger, Metrics: web.NewMetrics(),
 		Limiter: newLimiter(c.TrustedProxies)})
 	if err != nil {
 		return &StartError{Stage: StageGateway, Err: err}

@@ -66,6 +66,17 @@ const (
 	WrongRegion Code = "wrong_region"
 )
 
+// Policy changes.
+const (
+	// InvalidPolicy: a policy sent to reload does not parse or validate;
+	// the detail names the line and the fix.
+	InvalidPolicy Code = "invalid_policy"
+	// PolicyChangeRefused: a valid policy changes what a reload may not
+	// change (the regions, a region's suite, where a jurisdiction's data
+	// lives, a collection or a stored field's shape).
+	PolicyChangeRefused Code = "policy_change_refused"
+)
+
 // Records, fields and values.
 const (
 	UnknownCollection   Code = "unknown_collection"

@@ -46,6 +46,11 @@ type Options struct {
 	// Resolver maps jurisdictions to regions; its regions, in order, are
 	// the regions behind the gateway (policy.Policy.Resolver gives it).
 	Resolver *residency.Resolver
+	// ResolverNow, if set, gives the resolver of each request, so that a
+	// policy reload can swap it (new jurisdictions); its regions must stay
+	// those of Resolver.
+	ResolverNow func() *residency.Resolver
+
 	Backends map[string]Backend // by region name; every region of the resolver needs one
 	Logger   *slog.Logger
 	Metrics  *web.Metrics
@@ -58,6 +63,7 @@ type Options struct {
 // Gateway routes the /v1 API across regions.
 type Gateway struct {
 	res      *residency.Resolver
+	resNow   func() *residency.Resolver
 	backends map[string]*backend
 	order    []string // region names in policy order
 	log      *slog.Logger
@@ -70,7 +76,7 @@ func New(o Options) (http.Handler, error) {
 	if o.Resolver == nil {
 		return nil, errors.New("gateway: no resolver")
 	}
-	g := &Gateway{res: o.Resolver, backends: map[string]*backend{}, log: o.Logger, maxBody: o.MaxBody, drain: newDrainWatch(nil)}
+	g := &Gateway{res: o.Resolver, resNow: o.ResolverNow, backends: map[string]*backend{}, log: o.Logger, maxBody: o.MaxBody, drain: newDrainWatch(nil)}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -264,7 +270,7 @@ func (g *Gateway) create(w http.ResponseWriter, r *http.Request) {
 	}
 	region := ""
 	for i, rec := range req.Records {
-		reg, err := g.res.RegionFor(rec.Jurisdiction)
+		reg, err := g.resolver().RegionFor(rec.Jurisdiction)
 		if err != nil {
 			e := errcode.New(errcode.UnknownJurisdiction, "jurisdiction is not an ISO 3166-1 alpha-2 code")
 			e.Index = i
@@ -489,7 +495,7 @@ func (g *Gateway) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Jurisdiction != "" {
-		reg, err := g.res.RegionFor(req.Jurisdiction)
+		reg, err := g.resolver().RegionFor(req.Jurisdiction)
 		if err != nil {
 			g.fail(w, r, errcode.New(errcode.UnknownJurisdiction, "jurisdiction is not an ISO 3166-1 alpha-2 code"))
 			return
@@ -601,4 +607,15 @@ func (g *Gateway) ready(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	web.WriteJSON(w, code, map[string]any{"regions": status})
+}
+
+// resolver is the resolver of a request: ResolverNow's, else the one the
+// gateway started with.
+func (g *Gateway) resolver() *residency.Resolver {
+	if g.resNow != nil {
+		if r := g.resNow(); r != nil {
+			return r
+		}
+	}
+	return g.res
 }

@@ -23,7 +23,7 @@ func itemError(code errcode.Code, detail string) *client.ItemError {
 }
 
 func (g *Gateway) regionOfJurisdiction(j string) (string, *client.ItemError) {
-	r, err := g.res.RegionFor(j)
+	r, err := g.resolver().RegionFor(j)
 	if err != nil {
 		return "", itemError(errcode.UnknownJurisdiction, "jurisdiction is not an ISO 3166-1 alpha-2 code")
 	}

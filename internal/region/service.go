@@ -45,7 +45,10 @@ type Options struct {
 	// leaves the region for a principal abroad is checked against the
 	// recorded mechanisms and counted there. Nil records no transfers.
 	Transfers *transfer.Ledger
-	Logger    *slog.Logger
+	// Policy holds the node's current policy and replaces it (policy.go);
+	// nil refuses the policy routes.
+	Policy PolicyControl
+	Logger *slog.Logger
 }
 
 // Service serves the requests of one region. It is safe for concurrent use.
@@ -58,6 +61,7 @@ type Service struct {
 	masker access.Masker
 	decoys guard.DecoyGenerator
 	ledger *transfer.Ledger
+	policy PolicyControl
 	log    *slog.Logger
 	name   string
 }
@@ -69,7 +73,7 @@ func New(o Options) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{v: o.Vault, tokens: o.Tokens, guard: o.Guard, dir: o.Directory, engine: o.Access, masker: o.Masker,
-		decoys: o.Decoys, ledger: o.Transfers, log: log, name: o.Vault.Region().Name}
+		decoys: o.Decoys, ledger: o.Transfers, policy: o.Policy, log: log, name: o.Vault.Region().Name}
 	if s.guard != nil && s.decoys != nil {
 		s.guard.SetPlanter(planter{s}, s.decoys) // decoys.go
 	}

@@ -57,6 +57,8 @@ var statusOf = map[errcode.Code]int{
 	errcode.InvalidPrincipal:              http.StatusBadRequest,
 	errcode.TooManyItems:                  http.StatusBadRequest,
 	errcode.HeaderTooLarge:                http.StatusRequestHeaderFieldsTooLarge,
+	errcode.InvalidPolicy:                 http.StatusUnprocessableEntity,
+	errcode.PolicyChangeRefused:           http.StatusConflict,
 }
 
 // hints tell callers what to do next, per code.
@@ -75,6 +77,8 @@ var hints = map[errcode.Code]string{
 	errcode.TransferMechanismInsufficient: "record a mechanism in the policy that covers this destination, collection and the year's count (a filed standard contract or certification, or a security assessment), or read from inside the region; 'domicile transfers report' shows the counts",
 	errcode.UnknownPurpose:                "send a Domicile-Purpose header naming a purpose listed in the policy",
 	errcode.RateLimited:                   "too many failed authentications from this address; wait for Retry-After seconds",
+	errcode.InvalidPolicy:                 "fix the lines the detail names ('domicile policy check FILE' lists every problem); the previous policy keeps serving",
+	errcode.PolicyChangeRefused:           "a reload changes roles, purposes, masks, transfer rules and guard limits; regions, suites and where a jurisdiction's data lives change only with a migration",
 	errcode.MalformedJSON:                 "send a JSON body with 'Content-Type: application/json'; the OpenAPI document at /v1/openapi.json has the shapes",
 }
 

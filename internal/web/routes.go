@@ -47,7 +47,7 @@ func (r Routing) String() string {
 
 // Route is one route of the API.
 type Route struct {
-	Method string // GET, POST, PATCH or DELETE
+	Method string // GET, POST, PUT, PATCH or DELETE
 	Path   string // a net/http pattern path, such as /v1/records/{id}
 	// Name is the route's name, its operationId in the OpenAPI document.
 	Name string
@@ -84,6 +84,10 @@ var Routes = []Route{
 	{"POST", "/v1/regions/{region}/keys/destroy", "destroyRegionKey", ByRegion, false},
 	{"POST", "/v1/regions/{region}/decoys", "seedDecoys", ByRegion, false},
 	{"POST", "/v1/regions/{region}/seal", "sealRegion", ByRegion, false},
+	// The policy a region's node serves (version and digest), and its
+	// replacement without a restart: the body is the policy document.
+	{"GET", "/v1/regions/{region}/policy", "getRegionPolicy", ByRegion, false},
+	{"PUT", "/v1/regions/{region}/policy", "putRegionPolicy", ByRegion, false},
 	// Unauthenticated: the shares (or the node's HSM) are the credential,
 	// and a sealed region cannot check a token. Refusals are rate limited
 	// at the node.
