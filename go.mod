@@ -14,6 +14,8 @@ require (
 	github.com/miekg/pkcs11 v1.1.2
 	github.com/nyaruka/phonenumbers v1.8.1
 	github.com/prometheus/client_golang v1.16.0
+	github.com/prometheus/client_model v0.3.0
+	github.com/prometheus/common v0.42.0
 	github.com/transparency-dev/formats v0.1.1
 	golang.org/x/crypto v0.59.0
 	golang.org/x/mod v0.42.0
@@ -24,10 +26,13 @@ require (
 
 // Test-only dependencies: an independent FF1 to cross-check ours,
 // testscript for the CLI, transparency-dev's Merkle tree to cross-check
-// internal/audit. (transparency-dev/formats and x/mod's signed-note, above,
-// make and check witness cosignatures.)
+// internal/audit, chromedp to drive Debian's chromium through the console.
+// (transparency-dev/formats and x/mod's signed-note, above, make and check
+// witness cosignatures.)
 require (
 	github.com/capitalone/fpe v1.2.1
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/transparency-dev/merkle v0.0.2
 )
@@ -48,6 +53,7 @@ require (
 	github.com/cockroachdb/swiss v0.0.0-20260820225851-333444432258 // indirect
 	github.com/cockroachdb/tokenbucket v0.0.0-20230807174530-cc333fc44b06 // indirect
 	github.com/getsentry/sentry-go v0.27.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/golang/protobuf v1.5.3 // indirect
 	github.com/golang/snappy v0.0.5-0.20231225225746-43d5d4cd4e0e // indirect
@@ -60,8 +66,6 @@ require (
 	github.com/matttproud/golang_protobuf_extensions v1.0.4 // indirect
 	github.com/minio/minlz v1.0.1-0.20250507153514-87eb42fe8882 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
-	github.com/prometheus/client_model v0.3.0 // indirect
-	github.com/prometheus/common v0.42.0 // indirect
 	github.com/prometheus/procfs v0.10.1 // indirect
 	github.com/thales-e-security/pool v0.0.2 // indirect
 	go.yaml.in/yaml/v3 v3.0.4 // indirect

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Go: openssl (SM2/SM3 interop tests),
 # SoftHSM v2 (the PKCS#11 unseal tests) and promtool (the metrics check,
-# from Debian's prometheus package; no server is left running). Quiet when
+# from Debian's prometheus package; no server is left running) and chromium
+# (the console's browser tests, e2e/console_test.go). Quiet when
 # everything is there already. PostgreSQL is .ci/run's and
 # scripts/pg-setup.sh's.
 set -euo pipefail
@@ -9,6 +10,7 @@ need=()
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v softhsm2-util >/dev/null 2>&1 || need+=(softhsm2)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${need[*]}" >&2

@@ -142,7 +142,7 @@ func StartDev(ctx context.Context, c DevConfig) (*Dev, error) {
 		return nil, err
 	}
 	gw, err := gateway.New(gateway.Options{Resolver: c.Policy.Resolver(), ResolverNow: gp.resolver, Backends: backends, Logger: log, Metrics: metrics,
-		Limiter: newLimiter(c.TrustedProxies)})
+		Limiter: newLimiter(c.TrustedProxies), Console: consoleFor(log)})
 	if err != nil {
 		d.closeRegions()
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/domicile/domicile/internal/access"
+	"github.com/domicile/domicile/internal/console"
 	"github.com/domicile/domicile/internal/gateway"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/policy"
@@ -225,7 +226,7 @@ func RunGateway(ctx context.Context, c GatewayConfig) error {
 	gp := newGatewayPolicy(c.Policy)
 	defer onSIGHUP(func() { gp.reloadFile(log, c.PolicyFile) })()
 	h, err := gateway.New(gateway.Options{Resolver: c.Policy.Resolver(), ResolverNow: gp.resolver, Backends: backends, Logger: c.Logger, Metrics: web.NewMetrics(),
-		Limiter: newLimiter(c.TrustedProxies)})
+		Limiter: newLimiter(c.TrustedProxies), Console: consoleFor(log)})
 	if err != nil {
 		return &StartError{Stage: StageGateway, Err: err}
 	}
@@ -243,6 +244,18 @@ func RunGateway(ctx context.Context, c GatewayConfig) error {
 		c.Listening(s.URL())
 	}
 	return s.run(ctx, nil)
+}
+
+// consoleFor makes the gateway's browser console (internal/console) from
+// its API handler.
+func consoleFor(log *slog.Logger) func(api http.Handler) (http.Handler, error) {
+	return func(api http.Handler) (http.Handler, error) {
+		c, err := console.New(console.Options{API: api, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 }
 
 // server is the one HTTP server lifecycle of every server the app runs

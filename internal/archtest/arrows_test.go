@@ -94,6 +94,12 @@ var rules = []rule{
 		why: "the gateway is stateless and holds no keys: it links small id/token parsers, a residency resolver and the client, never the region stack",
 	},
 	{
+		name: "console-through-api", pkgs: []string{"internal/console/..."}, direct: true,
+		forbid: []string{"internal/vault/...", "internal/keyring/...", "internal/store/...", "internal/region/...", "internal/access/...",
+			"internal/guard/...", "internal/transfer/...", "internal/tokens/...", "internal/policy/...", "internal/api/...", "internal/app/...", "internal/gateway/..."},
+		why: "the console holds no state and decides nothing: it reads the API through the client (and checks audit proofs with internal/audit's verifier), never the region stack",
+	},
+	{
 		name: "api-thin", pkgs: []string{"internal/api/..."}, direct: true,
 		forbid: []string{"internal/keyring/...", "internal/store/...", "internal/seed/...", "internal/audit/tlog/..."},
 		why:    "internal/api only decodes, calls the region service and encodes; keys, storage, the log's internals and sample data stay behind the service",

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +59,11 @@ type Options struct {
 	// Limiter slows down addresses that fail authentication; nil means 10
 	// failures, refilled one every 6 seconds.
 	Limiter *web.FailureLimiter
+	// Console, if set, makes the browser console from the gateway's API
+	// handler (internal/console.New); it is served at /console and
+	// /console/..., and a browser asking for / (Accept: text/html) is sent
+	// there. API clients see no difference.
+	Console func(api http.Handler) (http.Handler, error)
 }
 
 // Gateway routes the /v1 API across regions.
@@ -108,7 +114,31 @@ func New(o Options) (http.Handler, error) {
 	if limiter == nil {
 		limiter = web.NewFailureLimiter(10, 6*time.Second, nil)
 	}
-	return web.Middleware(limiter.Wrap(mux), o.Metrics.At(web.LayerGateway, ""), g.log, g.maxBody), nil
+	api := web.Middleware(limiter.Wrap(mux), o.Metrics.At(web.LayerGateway, ""), g.log, g.maxBody)
+	if o.Console == nil {
+		return api, nil
+	}
+	ui, err := o.Console(api)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	return withConsole(api, ui), nil
+}
+
+// withConsole serves the console's paths with ui, sends a browser that asks
+// for / to the console, and everything else to api.
+func withConsole(api, ui http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case p == "/console" || strings.HasPrefix(p, "/console/"):
+			ui.ServeHTTP(w, r)
+		case p == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.Header.Get("Accept"), "text/html"):
+			http.Redirect(w, r, "/console/", http.StatusSeeOther)
+		default:
+			api.ServeHTTP(w, r)
+		}
+	})
 }
 
 // handlers returns the gateway's handler of each route of web.Routes: by
