@@ -157,6 +157,9 @@ type Access struct {
 	Roles    []string          `json:"roles,omitempty"`
 	Fields   map[string]string `json:"fields"`
 	Reasons  []string          `json:"reasons,omitempty"`
+	// Refused names the fields the record holds that the decision does
+	// not show (set by collection exports; a single read leaves it out).
+	Refused []string `json:"refused,omitempty"`
 }
 
 // PrincipalRequest is the body of POST /v1/principals.

@@ -26,7 +26,7 @@ func commands() []command {
 		{"dev", "run every region of a policy in one process, with the gateway and sample data", runDev},
 		{"serve", "run one region's API (production)", runServe},
 		{"gateway", "run the stateless gateway in front of regional nodes", runGateway},
-		{"records", "put, get, find, delete and import records through the API", runRecords},
+		{"records", "put, get, find, delete, import and export records through the API", runRecords},
 		{"audit", "verify and export a region's tamper-evident audit log; fetch checkpoints and keys", runAudit},
 		{"transfers", "report a region's cross-border transfers of a year, signed; verify a report offline", runTransfers},
 		{"consents", "record, withdraw and list subjects' consents to transfers", runConsents},
@@ -41,6 +41,7 @@ func commands() []command {
 		{"erasures", "export a region's erasure journal for restores", runErasures},
 		{"policy", "check a policy file; reload the running policy and show its version", runPolicy},
 		{"crypto", "the operator's crypto toolbox: hash, mac, seal, open, sign, verify, wycheproof", runCrypto},
+		{"completion", "print a shell completion script for bash, zsh or fish", runCompletion},
 		{"version", "print the version, the commit it was built from and the Go version", runVersion},
 	}
 }

@@ -35,6 +35,7 @@ func recordsCommands() []apiCommand {
 		{"delete", "delete a record", runRecordsDelete},
 		{"erase-subject", "erase a data subject everywhere (crypto-shredding)", runRecordsEraseSubject},
 		{"import", "store the records of a JSONL or CSV file, in batches; a rerun stores nothing twice", runRecordsImport},
+		{"export", "write a collection's records as JSONL, as your read decision shows them", runRecordsExport},
 	}
 }
 

@@ -48,6 +48,7 @@ func NewRegion(o RegionOptions) (http.Handler, error) {
 		"patchRecord":              h.patch,
 		"deleteRecord":             h.delete,
 		"listSubjectRecords":       h.listSubject,
+		"exportCollection":         h.exportCollection,
 		"eraseSubject":             h.eraseSubject,
 		"searchCollection":         h.search,
 		"tokenize":                 h.tokenize,

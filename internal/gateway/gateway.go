@@ -148,6 +148,7 @@ func (g *Gateway) handlers(m *web.Metrics) func(web.Route) http.Handler {
 	byName := map[string]http.HandlerFunc{
 		"createRecords":        g.create,
 		"listSubjectRecords":   g.listSubject,
+		"exportCollection":     g.exportCollection,
 		"eraseSubject":         g.eraseSubject,
 		"searchCollection":     g.search,
 		"tokenize":             g.tokenize,

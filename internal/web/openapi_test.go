@@ -289,7 +289,8 @@ func checkOperation(t *testing.T, doc jsonObj, where, path string, item, op json
 // whether each is required. Listings page by cursor (search takes them in
 // its body).
 var queryParams = map[string]map[string]bool{
-	"GET /v1/subjects/{subject}/records": {"cursor": false, "limit": false},
+	"GET /v1/subjects/{subject}/records":       {"cursor": false, "limit": false},
+	"GET /v1/collections/{collection}/records": {"region": false, "cursor": false, "limit": false},
 	"GET /v1/alerts": {"principal": false, "rule": false, "min_severity": false, "since": false, "until": false,
 		"cursor": false, "limit": false},
 	"GET /v1/regions/{region}/audit/entries": {"from": false, "to": false, "principal": false, "action": false,

@@ -73,6 +73,7 @@ var Routes = []Route{
 	{"GET", "/v1/subjects/{subject}/records", "listSubjectRecords", FanOut, false},
 	{"DELETE", "/v1/subjects/{subject}", "eraseSubject", FanOut, false},
 	{"POST", "/v1/collections/{collection}/search", "searchCollection", ByJurisdiction, false},
+	{"GET", "/v1/collections/{collection}/records", "exportCollection", FanOut, false},
 	{"POST", "/v1/tokenize", "tokenize", ByJurisdiction, false},
 	{"POST", "/v1/detokenize", "detokenize", ByToken, false},
 	{"GET", "/v1/regions", "listRegions", FanOut, false},
