@@ -22,7 +22,10 @@ const backupExamples = `  domicile backup --region eu-central --out /backups/eu-
   domicile restore --region eu-central --from /backups/eu-central-2025-06-01 \
       --data /var/lib/domicile/eu-central.new --erasures /elsewhere/eu-central.erasures \
       --pubkey eu-central-audit.pem --unseal-file /etc/domicile/eu-central.secret
-  domicile restore --region eu-central --from DIR --data NEWDIR --no-erasures-since-backup`
+  domicile restore --region eu-central --from DIR --data NEWDIR --no-erasures-since-backup
+  # PostgreSQL: load the dump with pg_restore into a new database, start no node on it, then
+  domicile restore --region eu-central --store postgres://domicile@db/eu_central_restored \
+      --erasures /elsewhere/eu-central.erasures --unseal-file /etc/domicile/eu-central.secret`
 
 // runBackup takes an online backup of a region through the API.
 func runBackup(ctx context.Context, e *env, args []string) error {
@@ -97,16 +100,21 @@ func clearDir(dir string) {
 
 // runRestore restores a backup offline into a new data directory.
 func runRestore(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "restore", "domicile restore --region R --from DIR --data NEWDIR (--erasures FILE | --no-erasures-since-backup) [--pubkey FILE] [--unseal-file FILE]\n\n"+
+	fs := newFlagSet(e, "restore", "domicile restore --region R --from DIR --data NEWDIR (--erasures FILE | --no-erasures-since-backup) [--pubkey FILE] [--unseal-file FILE]\n"+
+		"       domicile restore --region R --store postgres://... (--erasures FILE | --no-erasures-since-backup) [--unseal-file FILE]\n\n"+
 		"Restores a backup offline into a new data directory: checks the manifest's\n"+
 		"signature (with the audit keys inside the backup, which only the region's\n"+
 		"unseal secret opens, and with --pubkey against keys you kept) and every file's\n"+
 		"hash, copies the files, re-applies every erasure of the journal, and records the\n"+
 		"restore in the region's audit log. Until it finishes no node serves NEWDIR.\n"+
+		"With --store, it re-applies the journal in place to a PostgreSQL database that\n"+
+		"you restored with pg_restore or psql (or copied), with no node serving it, and\n"+
+		"records the restore; nodes refuse a restored database until it has run.\n"+
 		"Subjects erased after the backup and missing from the journal come back.", backupExamples)
 	region := fs.String("region", "", "the region of the backup (required)")
 	from := fs.String("from", "", "the backup's directory, as 'domicile backup' wrote it (required)")
-	data := fs.String("data", "", "the new data directory of the region, absent or empty (required)")
+	data := fs.String("data", "", "the new data directory of the region, absent or empty (required with --from)")
+	storeURL := fs.String("store", "", "instead of --from and --data: the postgres:// URL of the region's database, restored with pg_restore or psql")
 	erasures := fs.String("erasures", "", "the erasure journal to re-apply ('domicile erasures export' or 'domicile audit entries --action erase --json' of the live region)")
 	none := fs.Bool("no-erasures-since-backup", false, "state that no subject of the region was erased since the backup (instead of --erasures)")
 	pubkey := fs.String("pubkey", "", "PEM file of the region's audit keys, kept apart ('domicile audit keys --pem'); the manifest must verify with them")
@@ -115,8 +123,14 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *region == "" || *from == "" || *data == "" {
-		return usageErrorf("restore: give --region, --from and --data").withHint("run 'domicile restore --help' for examples")
+	switch {
+	case *storeURL != "" && (*from != "" || *data != "" || *pubkey != ""):
+		return usageErrorf("restore: --store restores a PostgreSQL database in place: give it without --from, --data and --pubkey").
+			withHint("check the restored log afterwards with: domicile audit verify --region R --store URL --pubkey FILE")
+	case *storeURL != "" && !app.IsPostgresURL(*storeURL):
+		return usageErrorf("restore: --store must be a postgres:// URL").withHint("for an embedded store, use --from BACKUP --data NEWDIR")
+	case *region == "" || (*storeURL == "" && (*from == "" || *data == "")):
+		return usageErrorf("restore: give --region, and --from and --data (or --store for PostgreSQL)").withHint("run 'domicile restore --help' for examples")
 	}
 	switch {
 	case *erasures == "" && !*none:
@@ -132,7 +146,7 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	if _, ok := p.Region(*region); !ok {
 		return usageErrorf("restore: region %q is not in the policy", *region).withHint("pass --policy with the region's policy file")
 	}
-	cfg := app.RestoreConfig{Policy: p, Region: *region, From: *from, Data: *data, NoErasuresSinceBackup: *none}
+	cfg := app.RestoreConfig{Policy: p, Region: *region, From: *from, Data: *data, Store: *storeURL, NoErasuresSinceBackup: *none}
 	if *erasures != "" {
 		f, err := os.Open(*erasures)
 		if err != nil {
@@ -163,10 +177,24 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		return withHint(fmt.Errorf("restore: no unseal secret for region %s", *region),
 			"set "+app.SecretEnv(*region)+" or pass --unseal-file: a restore opens the backup's keys with the region's unseal secret")
 	}
+	if *storeURL != "" {
+		return restorePostgres(ctx, e, cfg)
+	}
 	prog := newProgress(e, "restore "+*region+" (bytes)")
 	cfg.Progress = func(done, total int64) { prog.update(int(done), int(total)) }
+	var eprog *progress
+	cfg.OnErasure = func(done, total int) {
+		if eprog == nil {
+			prog.done()
+			eprog = newProgress(e, "restore "+*region+" (erasures)")
+		}
+		eprog.update(done, total)
+	}
 	out, err := app.Restore(ctx, cfg)
 	prog.done()
+	if eprog != nil {
+		eprog.done()
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, backup.ErrInvalid):
@@ -181,6 +209,27 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "erasures re-applied: %d subjects (%d records deleted); %d subjects of the journal had no data in the backup\n", out.Erased, out.Records, out.Skipped)
 	fmt.Fprintf(e.stdout, "audit log: %d entries, the restore recorded as restore:%s:%s\n", out.AuditSize, m.Created.Format(time.RFC3339), out.Hash)
 	fmt.Fprintf(e.stderr, "start the region's node on %s; check its log with: domicile audit verify --region %s --data %s\n", *data, m.Region, *data)
+	return nil
+}
+
+// restorePostgres re-applies the erasure journal to a restored PostgreSQL
+// database in place (runRestore with --store).
+func restorePostgres(ctx context.Context, e *env, cfg app.RestoreConfig) error {
+	prog := newProgress(e, "restore "+cfg.Region+" (erasures)")
+	cfg.OnErasure = prog.update
+	out, err := app.Restore(ctx, cfg)
+	prog.done()
+	if err != nil {
+		switch {
+		case errors.Is(err, keyring.ErrWrongSecret), errors.Is(err, keyring.ErrSealed):
+			return withHint(fmt.Errorf("restore: %w", err), "give the unseal secret of the region at the time of the dump ("+app.SecretEnv(cfg.Region)+" or --unseal-file)")
+		}
+		return withHint(fmt.Errorf("restore: %w", err), "no node serves the database until a restore finishes; fix the cause and run the same command again (it goes on where it stopped)")
+	}
+	fmt.Fprintf(e.stdout, "restored region %s in its PostgreSQL database\n", cfg.Region)
+	fmt.Fprintf(e.stdout, "erasures re-applied: %d subjects (%d records deleted); %d subjects of the journal had no data in the database\n", out.Erased, out.Records, out.Skipped)
+	fmt.Fprintf(e.stdout, "audit log: %d entries, the restore recorded as %s\n", out.AuditSize, out.Rule)
+	fmt.Fprintf(e.stderr, "start the region's nodes on the database; check its log with: domicile audit verify --region %s --store URL --pubkey FILE\n", cfg.Region)
 	return nil
 }
 

@@ -157,6 +157,11 @@ func OpenRegion(ctx context.Context, c RegionConfig) (_ *Region, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// Before metering: a PostgreSQL store is checked against its database's identity.
+	if err = refuseRestorePending(ctx, st, c.Name); err != nil { // restore.go, restore_pg.go
+		_ = st.Close()
+		return nil, err
+	}
 	st = meterStore(c.Metrics, c.Name, st) // metrics.go
 	r := &Region{Name: c.Name, Store: st, log: log}
 	defer func() {

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/domicile/domicile/internal/audit"
 	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/backup"
 	"github.com/domicile/domicile/internal/keyring"
@@ -29,17 +31,26 @@ import (
 var ErrRestorePending = errors.New("the store is a backup whose restore did not finish: the erasures made since the backup are not re-applied")
 
 // refuseRestorePending fails with ErrRestorePending when st holds the
-// restore-pending mark.
+// restore-pending mark, or when st is a PostgreSQL database that is not
+// the one the region last served from (checkDatabase).
 func refuseRestorePending(ctx context.Context, st store.Store, region string) error {
 	v, err := st.Get(ctx, backup.PendingKey)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil
 	case err != nil:
 		return fmt.Errorf("region %s: reading the restore mark: %w", region, err)
+	default:
+		if _, pg := st.(identifier); pg {
+			return fmt.Errorf("region %s: %w (%s); finish it with 'domicile restore --region %s --store URL --erasures JOURNAL', then start the nodes",
+				region, ErrRestorePending, printable(v), region)
+		}
+		return fmt.Errorf("region %s: %w (backup of %s); restore it with 'domicile restore --region %s --from BACKUP --data NEWDIR --erasures JOURNAL' and start the node on NEWDIR",
+			region, ErrRestorePending, printable(v), region)
 	}
-	return fmt.Errorf("region %s: %w (backup of %s); restore it with 'domicile restore --region %s --from BACKUP --data NEWDIR --erasures JOURNAL' and start the node on NEWDIR",
-		region, ErrRestorePending, printable(v), region)
+	if id, ok := st.(identifier); ok {
+		return checkDatabase(ctx, st, id, region)
+	}
+	return nil
 }
 
 // printable returns b if it is short printable ASCII, else a placeholder.
@@ -75,10 +86,19 @@ type RestoreConfig struct {
 	Logger     *slog.Logger
 	// Progress, if set, is called with the bytes copied and the total.
 	Progress func(done, total int64)
+	// OnErasure, if set, is called after each erasure of the journal
+	// with how many were re-applied (or skipped) and how many there are.
+	OnErasure func(done, total int)
+	// Store, if set, is the postgres:// URL of a database restored from a
+	// dump with PostgreSQL's own tools: Restore then re-applies the
+	// journal to it in place (see restore_pg.go), and From, Data and
+	// PinnedKeys are not used.
+	Store string
 }
 
 // Restored is what a restore did.
 type Restored struct {
+	// Manifest is the backup's; nil for a PostgreSQL restore.
 	Manifest *backup.Manifest
 	// Hash is the manifest file's suite hash, in hex: the backup's name in
 	// the audit entry of the restore.
@@ -91,6 +111,8 @@ type Restored struct {
 	// AuditSize is the size of the restored audit log, with the restore's
 	// entries.
 	AuditSize uint64
+	// Rule is the rule of the restore's audit entry (action admin).
+	Rule string
 }
 
 // Restore restores a backup of a region's embedded store into a new data
@@ -115,9 +137,16 @@ type Restored struct {
 // On any error Data is removed again, so that the restore can be run
 // anew.
 //
+// With c.Store set, Restore re-applies the journal in place to a
+// PostgreSQL database restored with the database's own tools instead
+// (restorePostgres).
+//
 // Errors: wrap backup.ErrInvalid for a backup that does not verify;
 // keyring.ErrWrongSecret for a wrong secret; in words otherwise.
 func Restore(ctx context.Context, c RestoreConfig) (_ *Restored, err error) {
+	if c.Store != "" {
+		return restorePostgres(ctx, c)
+	}
 	pr, ok := c.Policy.Region(c.Region)
 	if !ok {
 		return nil, fmt.Errorf("region %s is not in the policy", c.Region)
@@ -218,10 +247,25 @@ func Restore(ctx context.Context, c RestoreConfig) (_ *Restored, err error) {
 		return nil, err
 	}
 	out := &Restored{Manifest: m, Hash: b.Hash(h)}
-	for _, e := range c.Erasures {
+	if err := reapplyErasures(ctx, v, c, out); err != nil {
+		return nil, err
+	}
+	var fin store.Batch
+	if err := recordRestore(ctx, alog, &fin, mark, "restore:"+m.Created.UTC().Format(time.RFC3339)+":"+out.Hash, c, out); err != nil {
+		return nil, err
+	}
+	log.Warn("restore: region restored from a backup", "backup", m.Created, "erased", out.Erased)
+	return out, nil
+}
+
+// reapplyErasures erases, through v, every subject of c's journal that
+// still has data in the restored store, and counts in out what it did.
+// It is the one erasure path of every restore (embedded or PostgreSQL).
+func reapplyErasures(ctx context.Context, v *vault.Vault, c RestoreConfig, out *Restored) error {
+	for i, e := range c.Erasures {
 		n, erased, err := v.EraseRef(ctx, e.Ref, vault.Actor{Rule: "restore:erasure-journal"})
 		if err != nil {
-			return nil, fmt.Errorf("restore: re-applying the erasure of %s: %w", e.Time.UTC().Format(time.RFC3339), err)
+			return fmt.Errorf("restore: re-applying the erasure of %s: %w", e.Time.UTC().Format(time.RFC3339), err)
 		}
 		if erased {
 			out.Erased++
@@ -229,24 +273,76 @@ func Restore(ctx context.Context, c RestoreConfig) (_ *Restored, err error) {
 		} else {
 			out.Skipped++
 		}
+		if c.OnErasure != nil {
+			c.OnErasure(i+1, len(c.Erasures))
+		}
 	}
-	var fin store.Batch
+	return nil
+}
+
+// recordRestore commits fin (the caller's own operations, if any) with the
+// removal of the restore-pending mark (which must still hold mark) and
+// the audit entries of the restore: rule, and, when the operator stated
+// that nothing was erased since the backup, that statement. Then it signs
+// a checkpoint and sets out.AuditSize.
+func recordRestore(ctx context.Context, alog *audit.Log, fin *store.Batch, mark []byte, rule string, c RestoreConfig, out *Restored) error {
 	fin.Expect(backup.PendingKey, mark)
 	fin.Delete(backup.PendingKey)
-	entries := []entry.Entry{{Action: entry.Admin, Decision: "allow", Outcome: entry.OK,
-		Rule: "restore:" + m.Created.UTC().Format(time.RFC3339) + ":" + out.Hash}}
+	entries := []entry.Entry{{Action: entry.Admin, Decision: "allow", Outcome: entry.OK, Rule: rule}}
 	if c.NoErasuresSinceBackup && len(c.Erasures) == 0 {
 		entries = append(entries, entry.Entry{Action: entry.Admin, Decision: "allow", Outcome: entry.OK, Rule: "restore:no-erasures-since-backup"})
 	}
-	if err := alog.Apply(ctx, &fin, entries...); err != nil {
-		return nil, fmt.Errorf("restore: recording the restore: %w", err)
+	from := alog.Size()
+	if err := alog.Apply(ctx, fin, entries...); err != nil {
+		return fmt.Errorf("restore: recording the restore: %w", err)
+	}
+	if err := awaitRecorded(ctx, alog, from, rule); err != nil {
+		return err
 	}
 	if _, err := alog.Checkpoint(ctx); err != nil {
-		return nil, fmt.Errorf("restore: signing a checkpoint: %w", err)
+		return fmt.Errorf("restore: signing a checkpoint: %w", err)
 	}
-	out.AuditSize = alog.Size()
-	log.Warn("restore: region restored from a backup", "backup", m.Created, "erased", out.Erased)
-	return out, nil
+	out.AuditSize, out.Rule = alog.Size(), rule
+	return nil
+}
+
+// awaitRecorded waits until the admin entry of rule, appended at index
+// from or later, is in the integrated tree, so that the restore's
+// checkpoint covers it and every node lists it at once. A copy of a live
+// store (a dump, a checkpoint) may hold indexes reserved by processes that
+// the copy no longer has: the restore's own entries come after them, and
+// Sync fills them with void entries once they are audit.DefaultVoidGrace
+// old.
+func awaitRecorded(ctx context.Context, alog *audit.Log, from uint64, rule string) error {
+	deadline := time.Now().Add(time.Minute) // a bound on a stuck log, not a speed limit
+	for {
+		if err := alog.Sync(ctx); err != nil {
+			return fmt.Errorf("restore: integrating the audit log: %w", err)
+		}
+		cursor := strconv.FormatUint(from, 10)
+		for cursor != "" {
+			es, next, err := alog.List(ctx, audit.Filter{Action: entry.Admin}, cursor, audit.MaxListLimit)
+			if err != nil {
+				return fmt.Errorf("restore: reading the audit log: %w", err)
+			}
+			for _, e := range es {
+				if e.Rule == rule && e.Index < alog.Size() {
+					return nil
+				}
+			}
+			cursor = next
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("restore: the audit log did not integrate the restore's entry (integrated size %d); run the restore again", alog.Size())
+		}
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // checkAuditState checks that the restored log holds the tree the
