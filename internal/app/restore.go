@@ -147,19 +147,9 @@ func Restore(ctx context.Context, c RestoreConfig) (_ *Restored, err error) {
 	if c.Store != "" {
 		return restorePostgres(ctx, c)
 	}
-	pr, ok := c.Policy.Region(c.Region)
-	if !ok {
-		return nil, fmt.Errorf("region %s is not in the policy", c.Region)
-	}
-	if c.Erasures == nil && !c.NoErasuresSinceBackup {
-		return nil, errors.New("restore: no erasure journal: give the journal of the erasures made since the backup, or state that there were none")
-	}
-	if len(c.Secret) == 0 {
-		return nil, fmt.Errorf("region %s: no unseal secret: a restore opens the backup's keys with it", c.Region)
-	}
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	pr, log, err := c.check("backup")
+	if err != nil {
+		return nil, err
 	}
 	su := suiteOf(pr)
 	h, sig := su.Hash(), su.Signature()
@@ -261,6 +251,27 @@ func Restore(ctx context.Context, c RestoreConfig) (_ *Restored, err error) {
 // reapplyErasures erases, through v, every subject of c's journal that
 // still has data in the restored store, and counts in out what it did.
 // It is the one erasure path of every restore (embedded or PostgreSQL).
+// check refuses a restore without what it needs, the same for both kinds
+// (what names the copy: backup or dump), and returns the region and the
+// logger to use.
+func (c RestoreConfig) check(what string) (*policy.Region, *slog.Logger, error) {
+	pr, ok := c.Policy.Region(c.Region)
+	if !ok {
+		return nil, nil, fmt.Errorf("region %s is not in the policy", c.Region)
+	}
+	if c.Erasures == nil && !c.NoErasuresSinceBackup {
+		return nil, nil, fmt.Errorf("restore: no erasure journal: give the journal of the erasures made since the %s, or state that there were none", what)
+	}
+	if len(c.Secret) == 0 {
+		return nil, nil, fmt.Errorf("region %s: no unseal secret: a restore opens the %s's keys with it", c.Region, what)
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return pr, log, nil
+}
+
 func reapplyErasures(ctx context.Context, v *vault.Vault, c RestoreConfig, out *Restored) error {
 	for i, e := range c.Erasures {
 		n, erased, err := v.EraseRef(ctx, e.Ref, vault.Actor{Rule: "restore:erasure-journal"})

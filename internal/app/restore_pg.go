@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/domicile/domicile/internal/backup"
@@ -102,22 +101,12 @@ func checkDatabase(ctx context.Context, st store.Store, id identifier, region st
 // Run again after a failure, it goes on: erasures already re-applied are
 // skipped.
 func restorePostgres(ctx context.Context, c RestoreConfig) (_ *Restored, err error) {
-	pr, ok := c.Policy.Region(c.Region)
-	if !ok {
-		return nil, fmt.Errorf("region %s is not in the policy", c.Region)
-	}
 	if !IsPostgresURL(c.Store) {
 		return nil, errors.New("restore: --store must be a postgres:// URL")
 	}
-	if c.Erasures == nil && !c.NoErasuresSinceBackup {
-		return nil, errors.New("restore: no erasure journal: give the journal of the erasures made since the dump, or state that there were none")
-	}
-	if len(c.Secret) == 0 {
-		return nil, fmt.Errorf("region %s: no unseal secret: a restore opens the database's keys with it", c.Region)
-	}
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	pr, log, err := c.check("dump")
+	if err != nil {
+		return nil, err
 	}
 	st, err := openStore(ctx, RegionConfig{Policy: c.Policy, Name: c.Region, Store: c.Store})
 	if err != nil {

@@ -11,12 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/domicile/domicile/internal/tlsconf"
@@ -153,31 +150,14 @@ func watchReload(log *slog.Logger, reloads []*tlsconf.Reloader) (stop func()) {
 	if len(reloads) == 0 {
 		return func() {}
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-hup:
-			}
-			for _, r := range reloads {
-				if err := r.Reload(); err != nil {
-					cert, _ := r.Files()
-					log.Error("TLS reload failed: still serving the previous certificate", "cert", cert, "err", err, "hint", tlsconf.Hint(err))
-				}
+	return onSIGHUP(func() { // reload.go
+		for _, r := range reloads {
+			if err := r.Reload(); err != nil {
+				cert, _ := r.Files()
+				log.Error("TLS reload failed: still serving the previous certificate", "cert", cert, "err", err, "hint", tlsconf.Hint(err))
 			}
 		}
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			signal.Stop(hup)
-			close(done)
-		})
-	}
+	})
 }
 
 // tlsListener serves TLS on the connections of a listener. It hands

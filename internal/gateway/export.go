@@ -2,9 +2,7 @@ package gateway
 
 import (
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 
 	"github.com/domicile/domicile/internal/errcode"
 	"github.com/domicile/domicile/internal/paging"
@@ -42,21 +40,5 @@ func (g *Gateway) exportCollection(w http.ResponseWriter, r *http.Request) {
 		web.WriteJSON(w, http.StatusOK, map[string]any{"records": []any{}})
 		return
 	}
-	answers := g.fanOut(r, regions, http.MethodGet, r.URL.EscapedPath(), func(region string) string {
-		v := url.Values{}
-		v.Set("limit", strconv.Itoa(limit))
-		if c := cursors[region]; c != "" {
-			v.Set("cursor", c)
-		}
-		return v.Encode()
-	}, nil)
-	if g.firstFailure(w, r, answers) {
-		return
-	}
-	page, err := mergePages(answers, limit, cursors)
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	web.WriteJSON(w, http.StatusOK, page)
+	g.pageAcross(w, r, regions, cursors, limit)
 }

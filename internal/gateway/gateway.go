@@ -495,6 +495,12 @@ func (g *Gateway) listSubject(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
+	g.pageAcross(w, r, regions, cursors, limit)
+}
+
+// pageAcross asks each of regions for a page of limit records from its
+// cursor and answers the merged page with the next fan-out cursor.
+func (g *Gateway) pageAcross(w http.ResponseWriter, r *http.Request, regions []string, cursors map[string]string, limit int) {
 	answers := g.fanOut(r, regions, http.MethodGet, r.URL.EscapedPath(), func(region string) string {
 		v := url.Values{}
 		v.Set("limit", strconv.Itoa(limit))
