@@ -8,21 +8,24 @@ import (
 // addAll remembers every key it is given, a shard at a time, and a shard
 // stays within its bound.
 func TestSeenSetAddAll(t *testing.T) {
-	s := newSeenSet(seenShards * 4)
 	var keys [][]byte
 	for i := range 3 * seenShards {
 		keys = append(keys, []byte(fmt.Sprintf("x/d/key-%d", i)))
 	}
-	s.addAll(keys[:seenShards])
-	for _, k := range keys[:seenShards] {
+	// Room for every key: each added key is seen.
+	s := newSeenSet(seenShards * len(keys))
+	s.addAll(keys)
+	for _, k := range keys {
 		if !s.has(k) {
 			t.Fatalf("%s added but not seen", k)
 		}
 	}
-	s.addAll(keys)
-	for i := range s.shards {
-		if n := len(s.shards[i].m); n > s.max {
-			t.Errorf("shard %d holds %d keys, bound %d", i, n, s.max)
+	// Room for two keys a shard: a shard is emptied when full, never more.
+	small := newSeenSet(seenShards * 2)
+	small.addAll(keys)
+	for i := range small.shards {
+		if n := len(small.shards[i].m); n > small.max {
+			t.Errorf("shard %d holds %d keys, bound %d", i, n, small.max)
 		}
 	}
 	var nilSet *seenSet
