@@ -143,6 +143,7 @@ func printDevBanner(e *env, d *app.Dev, p *policy.Policy, data string) {
 		fmt.Fprintf(w, "\n  seeded %d sample customers\n", d.Seeded)
 	}
 	fmt.Fprintf(w, "\n  admin token: %s (mode 0600)\n", d.TokenFile)
+	fmt.Fprintf(w, "  console: %s/console/ (sign in with a token: the admin's, or an agent's under %s)\n", d.URL, filepath.Join(data, "tokens"))
 	if d.CAFile != "" {
 		fmt.Fprintf(w, "  TLS CA: %s (clients trust it: --cacert, DOMICILE_CACERT or curl --cacert)\n", d.CAFile)
 	}
