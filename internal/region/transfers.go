@@ -63,18 +63,6 @@ func (s *Service) planTransfer(ctx context.Context, c Caller, t transfer.Transfe
 	}
 	p, err := plan(ctx, t)
 	var ins *transfer.Insufficient
-	// A plan reads the individuals' markers and then the year's counts,
-	// not one snapshot: when another node counts one of the same
-	// individuals in between, this plan counts it twice and may find the
-	// mechanisms insufficient. So a refusal stands only when plans made
-	// afresh after it refuse too (three more reads at most; refusals are
-	// rare): each reads the markers after the counts its predecessor saw.
-	for range 3 {
-		if !errors.As(err, &ins) {
-			break
-		}
-		p, err = s.ledger.Replan(ctx, t)
-	}
 	switch {
 	case errors.As(err, &ins):
 		return nil, s.refuseTransfer(ctx, c, t, ins)

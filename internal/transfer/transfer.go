@@ -229,10 +229,31 @@ type choice struct {
 // again with Replan.
 //
 // Errors: *Insufficient; the store's, wrapped.
-func (l *Ledger) Plan(ctx context.Context, t Transfer) (*Plan, error) { return l.plan(ctx, t, false) }
+func (l *Ledger) Plan(ctx context.Context, t Transfer) (*Plan, error) { return l.decide(ctx, t, false) }
 
 // Replan is Plan reading the year's counts afresh: after a conflict.
-func (l *Ledger) Replan(ctx context.Context, t Transfer) (*Plan, error) { return l.plan(ctx, t, true) }
+func (l *Ledger) Replan(ctx context.Context, t Transfer) (*Plan, error) {
+	return l.decide(ctx, t, true)
+}
+
+// decide is plan, with a refusal confirmed. A plan reads the individuals'
+// markers and then the year's counts, not one snapshot: when another node
+// counts one of the same individuals in between, the plan counts it twice
+// and may find the mechanisms insufficient. So *Insufficient stands only
+// when plans made afresh after it refuse too (three more reads at most;
+// refusals are rare): each reads the markers after the counts its
+// predecessor saw.
+func (l *Ledger) decide(ctx context.Context, t Transfer, fresh bool) (*Plan, error) {
+	p, err := l.plan(ctx, t, fresh)
+	var ins *Insufficient
+	for range 3 {
+		if !errors.As(err, &ins) {
+			break
+		}
+		p, err = l.plan(ctx, t, true)
+	}
+	return p, err
+}
 
 func (l *Ledger) plan(ctx context.Context, t Transfer, fresh bool) (*Plan, error) {
 	now := l.now()
