@@ -625,6 +625,10 @@ type KeyVersionUsage struct {
 	// State is active, retired or destroyed.
 	State   string `json:"state"`
 	Current bool   `json:"current"`
+	// Suite is the suite of the version's algorithms (cn or intl): a
+	// region's versions share one suite unless it migrated suite (absent
+	// for destroyed versions).
+	Suite string `json:"suite,omitempty"`
 	// SubjectKeys is how many subject keys are wrapped under the version
 	// (data versions only: the use of the other purposes is not counted).
 	SubjectKeys *int64 `json:"subject_keys,omitempty"`

@@ -148,7 +148,7 @@ New writes use the new version; data under older versions stays readable.`)
 // printKeyUsage prints a region's versions and its rewrap job.
 func printKeyUsage(e *env, u *client.KeyUsage) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "REGION\tPURPOSE\tVERSION\tSTATE\tSUBJECT KEYS")
+	fmt.Fprintln(tw, "REGION\tPURPOSE\tVERSION\tSUITE\tSTATE\tSUBJECT KEYS")
 	for _, v := range u.Versions {
 		state := v.State
 		if v.Current {
@@ -158,7 +158,7 @@ func printKeyUsage(e *env, u *client.KeyUsage) error {
 		if v.SubjectKeys != nil {
 			n = strconv.FormatInt(*v.SubjectKeys, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", u.Region, v.Purpose, v.Version, state, n)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", u.Region, v.Purpose, v.Version, orDash(v.Suite), state, n)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -127,7 +127,7 @@ func (h *handler) auditKeys(w http.ResponseWriter, r *http.Request) {
 	out := client.AuditKeys{Region: region, Origin: hist.Origin, Keys: make([]client.AuditKey, len(hist.Keys))}
 	for i, k := range hist.Keys {
 		out.Keys[i] = client.AuditKey{Version: k.Version, State: string(k.State), Current: k.Current, Created: k.Created,
-			Algorithm: hist.Algorithm, PublicKey: string(k.PEM), KeyHash: hex.EncodeToString(k.KeyHash[:]),
+			Algorithm: k.Suite.Signature().ID(), PublicKey: string(k.PEM), KeyHash: hex.EncodeToString(k.KeyHash[:]),
 			Fingerprint: hex.EncodeToString(k.Fingerprint), Checkpoints: k.Checkpoints, FirstSize: k.First, LastSize: k.Last}
 	}
 	web.WriteJSON(w, http.StatusOK, out)

@@ -39,7 +39,7 @@ func (h *handler) keyUsage(w http.ResponseWriter, r *http.Request) {
 	out := client.KeyUsage{Region: h.s.Name(), Versions: []client.KeyVersionUsage{}}
 	for _, p := range u.Status.Purposes {
 		for _, v := range p.Versions {
-			kv := client.KeyVersionUsage{Purpose: string(p.Purpose), Version: v.Version, State: string(v.State), Current: v.Version == p.Current}
+			kv := client.KeyVersionUsage{Purpose: string(p.Purpose), Version: v.Version, State: string(v.State), Current: v.Version == p.Current, Suite: v.Suite}
 			if p.Purpose == region.DataKey {
 				n := max(v.DEKs, 0)
 				kv.SubjectKeys = &n

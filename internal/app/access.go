@@ -31,7 +31,7 @@ func accessFor(pol *policy.Policy, kr *keyring.Keyring, st store.Store) (*access
 	if err != nil {
 		return nil, nil, access.Masker{}, err
 	}
-	mac := kr.Suite().MAC()
+	mac := kr.Origin().MAC() // the keys are index version 1's, of the origin suite
 	tokenKey, err := kr.DeriveKey(keyring.Index, 1, "api token authentication", 32)
 	if err != nil {
 		return nil, nil, access.Masker{}, fmt.Errorf("token key: %w", err)
@@ -118,7 +118,7 @@ func guardFor(ctx context.Context, c RegionConfig, kr *keyring.Keyring, st store
 	if err != nil {
 		return nil, nil, err
 	}
-	mac := kr.Suite().MAC()
+	mac := kr.Origin().MAC()      // the key is index version 1's, of the origin suite
 	series := seriesOf(c.Metrics) // metrics.go
 	var hooks *webhook.Sender
 	if len(c.Policy.Guard.Webhooks) > 0 {
@@ -157,11 +157,11 @@ func guardFor(ctx context.Context, c RegionConfig, kr *keyring.Keyring, st store
 	return g, hooks, err
 }
 
-// openAudit opens the region's audit log: entries hashed with the suite
-// hash, checkpoints signed with the region's audit key.
+// openAudit opens the region's audit log: entries hashed with the hash of
+// the suite the log began with (the keyring's origin), checkpoints signed
+// with the region's current audit key.
 func openAudit(ctx context.Context, c RegionConfig, kr *keyring.Keyring, st store.Store, log *slog.Logger) (*audit.Log, error) {
-	s := kr.Suite()
-	o := audit.Options{Store: st, Region: c.Name, Origin: "domicile/" + c.Name, Hash: s.Hash(), Signature: s.Signature(),
+	o := audit.Options{Store: st, Region: c.Name, Origin: "domicile/" + c.Name, Hash: kr.Origin().Hash(), Signature: kr.Suite().Signature(),
 		Signer: kr.AuditSigner, Now: c.Now,
 		Logf: func(format string, args ...any) { log.Error("audit: " + fmt.Sprintf(format, args...)) }}
 	var ws audit.Witnesses

@@ -18,11 +18,24 @@
 //	k/meta                       clear: format, region, suite, argon2id params, salt
 //	k/root                       envelope of the root key under the secret-derived key
 //	k/kek/<purpose>/<v, 4B BE>   envelope of a KEK record (state, times, secret,
-//	                             audit signing key) under the root key
+//	                             audit signing key, suite) under the root key
+//	                             (of the record's suite: see rootFor)
 //	k/dek/<ref>/<n, 4B BE>       envelope of subject DEK generation n under a data
 //	                             KEK; the envelope's key version is that KEK's
 //	k/dek/<ref>/<n, 4B BE>e      tombstone: generation n was destroyed
 //	counter k/dek#<v, 4B BE>     number of DEKs wrapped under data KEK v
+//
+// # Suites
+//
+// A suite is a property of a key version. The keyring's origin suite, named
+// in k/meta, seals the root key; each KEK version has a suite of its own
+// (its record's, format 2, or the origin's, format 1), and everything a
+// version makes or protects uses that suite: a DEK has the suite of the data
+// KEK that wrapped it when it was made, a blind index the suite of its index
+// version, a signature the suite of its audit version. Every envelope names
+// its suite in its header. Migrate adds versions of another suite for every
+// purpose at once; from then on new work uses that suite, and what older
+// versions protect stays readable with theirs.
 //
 // A subject has at most one live DEK. Destroying it replaces it with a
 // tombstone; a later SubjectKey for the same subject creates generation n+1,
@@ -75,7 +88,8 @@ var (
 	// root key with the given secret; it never says why.
 	ErrWrongSecret = errors.New("keyring: the secret does not unseal this region")
 	// ErrRegionMismatch is wrapped by Open when the store's keyring
-	// belongs to another region or suite.
+	// belongs to another region, or its suite is neither the keyring's
+	// origin suite nor the suite of its current versions.
 	ErrRegionMismatch = errors.New("keyring: store belongs to another region or suite")
 	// ErrRetired is wrapped when a retired key version is asked for.
 	ErrRetired = errors.New("keyring: key version retired")
@@ -148,13 +162,14 @@ type Options struct {
 // Keyring is one region's unsealed keys. It is safe for concurrent use.
 type Keyring struct {
 	region string
-	suite  suite.Suite
+	suite  suite.Suite // the origin suite (k/meta): seals the root key
 	st     store.Store
 	rand   io.Reader
 	now    func() time.Time
 
 	root     []byte
 	rootAEAD cipher.AEAD
+	roots    sync.Map // suite.ID -> cipher.AEAD sealing KEK records of that suite (rootFor)
 
 	ring atomic.Pointer[ring] // immutable snapshot, replaced under mu
 	mu   sync.Mutex           // serialises ring changes
@@ -182,6 +197,7 @@ type ring struct {
 type kek struct {
 	purpose Purpose
 	version uint32
+	suite   suite.Suite // the version's suite (its record's)
 	rec     *kekRecord
 	aead    cipher.AEAD   // data: wraps DEKs
 	index   []byte        // index: blind-index MAC key
@@ -196,6 +212,7 @@ const (
 	labelSubjectRef = "domicile subject-ref v1"
 	labelBlindIndex = "domicile blind-index v1"
 	labelDerived    = "domicile derived v1 "
+	labelRoot       = "domicile root v1 "
 )
 
 // Store keys.
@@ -228,7 +245,7 @@ const (
 // Errors: ErrSealed when o.Secret is empty; ErrWrongSecret when the secret
 // does not unseal the root key (any cause); an error wrapping
 // ErrRegionMismatch when the store's keyring was made for another region or
-// suite; otherwise a store error or a description of a corrupt item, wrapped
+// o.Suite is neither its origin suite nor its current one; otherwise a store error or a description of a corrupt item, wrapped
 // with context. Creation is one atomic batch of Inserts: of two processes
 // creating the same keyring at once, one wins and the other opens it.
 func Open(ctx context.Context, o Options) (*Keyring, error) {
@@ -342,7 +359,7 @@ func (k *Keyring) create(ctx context.Context, o Options) error {
 	b.Insert([]byte(keyRoot), rootEnv)
 	r := &ring{keks: map[Purpose]map[uint32]*kek{}, current: map[Purpose]uint32{}}
 	for _, p := range purposes {
-		kk, env, err := k.newKEK(p, 1)
+		kk, env, err := k.newKEK(p, 1, k.suite)
 		if err != nil {
 			return err
 		}
@@ -358,16 +375,20 @@ func (k *Keyring) create(ctx context.Context, o Options) error {
 	return k.install(r)
 }
 
-// unseal opens an existing keyring from its k/meta bytes.
+// unseal opens an existing keyring from its k/meta bytes. want is the suite
+// Open was given: the origin's or the current versions' (after Migrate).
 func (k *Keyring) unseal(ctx context.Context, metaBytes, secret []byte) error {
 	m, err := decodeMeta(metaBytes)
 	if err != nil {
 		return fmt.Errorf("keyring: region %s: %w", k.region, err)
 	}
-	if m.Region != k.region || m.Suite != string(k.suite.ID()) {
+	want := k.suite
+	origin, err := suite.ByID(suite.ID(m.Suite))
+	if m.Region != k.region || err != nil {
 		return fmt.Errorf("%w: store holds region %q suite %q, want region %q suite %q",
-			ErrRegionMismatch, m.Region, m.Suite, k.region, k.suite.ID())
+			ErrRegionMismatch, m.Region, m.Suite, k.region, want.ID())
 	}
+	k.suite = origin
 	rootEnv, err := k.st.Get(ctx, []byte(keyRoot))
 	if err != nil {
 		return fmt.Errorf("keyring: region %s: reading %s: %w", k.region, keyRoot, err)
@@ -396,8 +417,45 @@ func (k *Keyring) unseal(ctx context.Context, metaBytes, secret []byte) error {
 		clear(k.root)
 		return err
 	}
-	return k.install(r)
+	if err := k.install(r); err != nil {
+		clear(k.root)
+		return err
+	}
+	if cur := r.suite(); want.ID() != origin.ID() && want.ID() != cur.ID() {
+		k.Close()
+		return fmt.Errorf("%w: store holds region %q suite %q (now %q), want suite %q",
+			ErrRegionMismatch, m.Region, m.Suite, cur.ID(), want.ID())
+	}
+	return nil
 }
+
+// rootFor returns the AEAD that seals KEK records of suite s: the root key
+// itself for the origin suite, and for another suite a key derived from the
+// root with that suite's KDF, so that the versions of a migrated region are
+// sealed with the algorithms it migrated to.
+func (k *Keyring) rootFor(s suite.Suite) (cipher.AEAD, error) {
+	if s.ID() == k.suite.ID() {
+		return k.rootAEAD, nil
+	}
+	if a, ok := k.roots.Load(s.ID()); ok {
+		return a.(cipher.AEAD), nil
+	}
+	key, err := s.KDF().Key(k.root, nil, labelRoot+string(s.ID()), s.AEAD().KeySize())
+	if err != nil {
+		return nil, fmt.Errorf("keyring: region %s: deriving the %s root: %v", k.region, s.ID(), err)
+	}
+	defer clear(key)
+	a, err := s.AEAD().New(key)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: region %s: deriving the %s root: %v", k.region, s.ID(), err)
+	}
+	got, _ := k.roots.LoadOrStore(s.ID(), a)
+	return got.(cipher.AEAD), nil
+}
+
+// suite returns the suite of the ring's current data version: the suite new
+// data is written with.
+func (r *ring) suite() suite.Suite { return r.keks[Data][r.current[Data]].suite }
 
 // install makes r the first ring and derives the subject-ref key.
 func (k *Keyring) install(r *ring) error {
@@ -411,23 +469,26 @@ func (k *Keyring) install(r *ring) error {
 		}
 	}
 	k.refKey = idx.ref
-	k.refMACs.New = func() any { return &refMAC{h: k.suite.MAC().New(k.refKey)} }
+	k.refMACs.New = func() any { return &refMAC{h: idx.suite.MAC().New(k.refKey)} }
 	k.ring.Store(r)
 	return nil
 }
 
-// newKEK generates version v of purpose p and seals its record.
-func (k *Keyring) newKEK(p Purpose, v uint32) (*kek, []byte, error) {
-	size := k.suite.Hash().Size()
+// newKEK generates version v of purpose p in suite s and seals its record.
+func (k *Keyring) newKEK(p Purpose, v uint32, s suite.Suite) (*kek, []byte, error) {
+	size := s.Hash().Size()
 	if p == Data {
-		size = k.suite.AEAD().KeySize()
+		size = s.AEAD().KeySize()
 	}
 	rec := &kekRecord{state: Active, created: k.now().UTC().Truncate(time.Millisecond), secret: make([]byte, size)}
+	if s.ID() != k.suite.ID() {
+		rec.suite = s.ID()
+	}
 	if _, err := io.ReadFull(k.rand, rec.secret); err != nil {
 		return nil, nil, fmt.Errorf("keyring: region %s: generating %s key: %w", k.region, p, err)
 	}
 	if p == Audit {
-		sig := k.suite.Signature()
+		sig := s.Signature()
 		priv, err := sig.GenerateKey(k.rand)
 		if err != nil {
 			return nil, nil, fmt.Errorf("keyring: region %s: generating audit signing key: %w", k.region, err)
@@ -453,33 +514,57 @@ func (k *Keyring) newKEK(p Purpose, v uint32) (*kek, []byte, error) {
 }
 
 func (k *Keyring) sealRecord(p Purpose, v uint32, rec *kekRecord) ([]byte, error) {
+	s, err := k.recordSuite(rec)
+	if err != nil {
+		return nil, err
+	}
+	root, err := k.rootFor(s)
+	if err != nil {
+		return nil, err
+	}
 	pt := rec.encode()
 	defer clear(pt)
-	env, err := envelope.Seal(k.rootAEAD, k.rand, k.suite.ID(), rootVersion, k.kekBinding(p, v), pt)
+	env, err := envelope.Seal(root, k.rand, s.ID(), rootVersion, k.kekBinding(p, v), pt)
 	if err != nil {
 		return nil, fmt.Errorf("keyring: region %s: sealing %s key v%d: %w", k.region, p, v, err)
 	}
 	return env, nil
 }
 
+// recordSuite returns the suite of a KEK record: its own, or the origin's
+// for a format-1 record.
+func (k *Keyring) recordSuite(rec *kekRecord) (suite.Suite, error) {
+	if rec.suite == "" {
+		return k.suite, nil
+	}
+	s, err := suite.ByID(rec.suite)
+	if err != nil {
+		return suite.Suite{}, fmt.Errorf("keyring: region %s: key record: %w", k.region, err)
+	}
+	return s, nil
+}
+
 // expandKEK builds the in-memory form of a KEK record: ciphers, subkeys and
-// the parsed signing key.
+// the parsed signing key, all of the record's suite.
 func (k *Keyring) expandKEK(p Purpose, v uint32, rec *kekRecord) (*kek, error) {
-	kk := &kek{purpose: p, version: v, rec: rec}
-	var err error
+	s, err := k.recordSuite(rec)
+	if err != nil {
+		return nil, err
+	}
+	kk := &kek{purpose: p, version: v, suite: s, rec: rec}
 	switch p {
 	case Data:
-		if len(rec.secret) != k.suite.AEAD().KeySize() {
+		if len(rec.secret) != s.AEAD().KeySize() {
 			return nil, fmt.Errorf("keyring: region %s: data key v%d has the wrong size", k.region, v)
 		}
-		kk.aead, err = k.suite.AEAD().New(rec.secret)
+		kk.aead, err = s.AEAD().New(rec.secret)
 	case Index:
-		n := k.suite.MAC().Size()
-		if kk.index, err = k.suite.KDF().Key(rec.secret, nil, labelBlindIndex, n); err == nil {
-			kk.ref, err = k.suite.KDF().Key(rec.secret, nil, labelSubjectRef, n)
+		n := s.MAC().Size()
+		if kk.index, err = s.KDF().Key(rec.secret, nil, labelBlindIndex, n); err == nil {
+			kk.ref, err = s.KDF().Key(rec.secret, nil, labelSubjectRef, n)
 		}
 	case Audit:
-		kk.signer, err = k.suite.Signature().ParsePrivateKey(rec.signer)
+		kk.signer, err = s.Signature().ParsePrivateKey(rec.signer)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("keyring: region %s: %s key v%d: %v", k.region, p, v, err)
@@ -516,13 +601,18 @@ func (k *Keyring) load(ctx context.Context, base *ring) (*ring, error) {
 		if err != nil {
 			return nil, fmt.Errorf("keyring: region %s: %s: %w", k.region, kv.Key, err)
 		}
-		if h.Suite != k.suite.ID() || h.KeyVersion != rootVersion {
+		hs, err := suite.ByID(h.Suite)
+		if err != nil || h.KeyVersion != rootVersion {
 			return nil, fmt.Errorf("keyring: region %s: %s: sealed under suite %s key v%d", k.region, kv.Key, h.Suite, h.KeyVersion)
 		}
-		if old != nil && h.KeyVersion == rootVersion && bytes.Equal(h.Nonce, old.sealedNonce) {
+		if old != nil && bytes.Equal(h.Nonce, old.sealedNonce) {
 			continue
 		}
-		pt, err := envelope.Open(k.rootAEAD, h, ct, k.kekBinding(p, v))
+		root, err := k.rootFor(hs)
+		if err != nil {
+			return nil, err
+		}
+		pt, err := envelope.Open(root, h, ct, k.kekBinding(p, v))
 		if err != nil {
 			return nil, fmt.Errorf("keyring: region %s: unsealing %s key v%d: %w", k.region, p, v, err)
 		}
@@ -530,6 +620,12 @@ func (k *Keyring) load(ctx context.Context, base *ring) (*ring, error) {
 		if err != nil {
 			clear(pt)
 			return nil, fmt.Errorf("keyring: region %s: %s key v%d: %w", k.region, p, v, err)
+		}
+		// The record names its suite inside the seal; the header must agree,
+		// or a record sealed for one suite could be read as another's.
+		if rs, err := k.recordSuite(rec); err != nil || rs.ID() != hs.ID() {
+			clear(pt)
+			return nil, fmt.Errorf("keyring: region %s: %s key v%d: sealed under suite %s for a record of another suite", k.region, p, v, h.Suite)
 		}
 		if old != nil && old.rec.state == rec.state {
 			clear(pt)
@@ -666,8 +762,23 @@ func (k *Keyring) activeLookup(p Purpose, v uint32) (*kek, error) {
 // Region returns the region name.
 func (k *Keyring) Region() string { return k.region }
 
-// Suite returns the region's suite.
-func (k *Keyring) Suite() suite.Suite { return k.suite }
+// Suite returns the suite new work is done with: that of the current data
+// version. It is the origin suite until Migrate.
+func (k *Keyring) Suite() suite.Suite { return k.ring.Load().suite() }
+
+// Origin returns the suite the keyring was made with (k/meta), which seals
+// its root key and keys subject refs (index version 1).
+func (k *Keyring) Origin() suite.Suite { return k.suite }
+
+// SuiteOf returns the suite of version v of purpose p. Errors wrap
+// ErrUnknownVersion or ErrClosed.
+func (k *Keyring) SuiteOf(p Purpose, v uint32) (suite.Suite, error) {
+	kk, err := k.lookup(p, v)
+	if err != nil {
+		return suite.Suite{}, err
+	}
+	return kk.suite, nil
+}
 
 // CurrentVersion returns the current version of purpose p (0 for an unknown
 // purpose).

@@ -725,6 +725,7 @@ func FuzzDecodeMeta(f *testing.F) {
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add((&kekRecord{state: Active, secret: make([]byte, 32)}).encode())
 	f.Add((&kekRecord{state: Retired, secret: make([]byte, 16), signer: []byte("der")}).encode())
+	f.Add((&kekRecord{state: Active, secret: make([]byte, 16), suite: suite.CN}).encode())
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r, err := decodeRecord(in)
 		if err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/domicile/domicile/internal/suite"
 )
 
 // State is the state of one key version.
@@ -25,26 +27,39 @@ const (
 // k/kek/<purpose>/<version>. State and times are inside the seal so that
 // they are authenticated.
 //
-// Encoding (format 1):
+// Encoding (format 1, a version of the keyring's origin suite):
 //
 //	0x01 || state (1 active, 2 retired) || created unix ms (8 bytes BE) ||
 //	retired unix ms (8 bytes BE, 0 if active) || uvarint len || secret ||
 //	uvarint len || signing key PKCS#8 (audit only, else empty)
+//
+// Format 2, a version of another suite (made by Migrate), is format 1 with
+// 0x02 first and the suite id appended:
+//
+//	... || uvarint len || suite id
 type kekRecord struct {
 	state   State
 	created time.Time
 	retired time.Time
 	secret  []byte
 	signer  []byte
+	suite   suite.ID // "" for the origin suite (format 1)
 }
 
-const recordFormat1 = 0x01
+const (
+	recordFormat1 = 0x01
+	recordFormat2 = 0x02
+)
 
 var errMalformedRecord = errors.New("keyring: malformed key record")
 
 func (r *kekRecord) encode() []byte {
 	b := make([]byte, 0, 1+1+16+2+len(r.secret)+3+len(r.signer))
-	b = append(b, recordFormat1)
+	if r.suite == "" {
+		b = append(b, recordFormat1)
+	} else {
+		b = append(b, recordFormat2)
+	}
 	if r.state == Retired {
 		b = append(b, 2)
 	} else {
@@ -57,11 +72,15 @@ func (r *kekRecord) encode() []byte {
 	}
 	b = binary.BigEndian.AppendUint64(b, uint64(ret))
 	b = appendLP(b, r.secret)
-	return appendLP(b, r.signer)
+	b = appendLP(b, r.signer)
+	if r.suite != "" {
+		b = appendLP(b, []byte(r.suite))
+	}
+	return b
 }
 
 func decodeRecord(b []byte) (*kekRecord, error) {
-	if len(b) < 18 || b[0] != recordFormat1 {
+	if len(b) < 18 || (b[0] != recordFormat1 && b[0] != recordFormat2) {
 		return nil, errMalformedRecord
 	}
 	r := &kekRecord{}
@@ -82,6 +101,9 @@ func decodeRecord(b []byte) (*kekRecord, error) {
 	d := &decoder{b: b[18:]}
 	r.secret = d.bytes(1, 1024)
 	r.signer = d.bytes(0, math.MaxUint16)
+	if b[0] == recordFormat2 {
+		r.suite = suite.ID(d.bytes(1, maxNameLen))
+	}
 	if d.err != nil || len(d.b) != 0 {
 		return nil, fmt.Errorf("%w: %v", errMalformedRecord, d.err)
 	}

@@ -40,7 +40,9 @@ func (k *Keyring) scanDEKs(ctx context.Context, fn func(key, env []byte) error) 
 // Rewrap rewraps every DEK that is not under the current data KEK with the
 // current one, and returns how many it rewrapped. DEKs are unwrapped and
 // rewrapped in memory only; the DEKs themselves do not change, so field
-// ciphertexts stay valid. progress, if not nil, is called after every batch
+// ciphertexts stay valid. A DEK of another suite than the current data KEK's
+// (made before Migrate) is left where it is (see rewraps). progress, if not
+// nil, is called after every batch
 // with the number done and an estimate of the total (from store counters).
 //
 // Rewrap is idempotent and resumable: stop it (cancel ctx) at any point and
@@ -88,7 +90,7 @@ func (k *Keyring) Rewrap(ctx context.Context, progress func(done, total int)) (i
 		if err != nil {
 			return fmt.Errorf("keyring: region %s: subject key: %w", k.region, err)
 		}
-		if h.KeyVersion == cur {
+		if !rewraps(h, r, cur) {
 			return nil
 		}
 		it, err := k.rewrapOne(ctx, key, env, h, ct, cur)
@@ -106,6 +108,15 @@ func (k *Keyring) Rewrap(ctx context.Context, progress func(done, total int)) (i
 		return done, err
 	}
 	return done, flush()
+}
+
+// rewraps reports whether the DEK whose envelope header is h moves to data
+// version cur of ring r. A DEK of another suite than cur's stays where it
+// is: its suite is that of the KEK it was made under, and rewrapping it
+// across suites would lose that. Moving its data to a DEK of the new suite
+// is the suite migration's work.
+func rewraps(h envelope.Header, r *ring, cur uint32) bool {
+	return h.KeyVersion != cur && h.Suite == r.keks[Data][cur].suite.ID()
 }
 
 // rewrapItem is the rewrap of one DEK, ready to go into a batch.
@@ -137,7 +148,10 @@ func (k *Keyring) rewrapOne(ctx context.Context, key, sealed []byte, h envelope.
 	}
 	defer clear(dek)
 	next := k.ring.Load().keks[Data][cur]
-	env, err := envelope.Seal(next.aead, k.rand, k.suite.ID(), cur, b, dek)
+	if next == nil || next.suite.ID() != old.suite.ID() {
+		return rewrapItem{}, fmt.Errorf("keyring: region %s: data key v%d is not of the subject key's suite %s", k.region, cur, old.suite.ID())
+	}
+	env, err := envelope.Seal(next.aead, k.rand, next.suite.ID(), cur, b, dek)
 	if err != nil {
 		return rewrapItem{}, fmt.Errorf("keyring: region %s: wrapping subject key: %w", k.region, err)
 	}
@@ -209,7 +223,7 @@ func (k *Keyring) rewrapStep(ctx context.Context, from []byte, limit int, commit
 		if err != nil {
 			return pageResult{}, fmt.Errorf("keyring: region %s: subject key: %w", k.region, err)
 		}
-		if h.KeyVersion == cur {
+		if !rewraps(h, r, cur) {
 			continue
 		}
 		it, err := k.rewrapOne(ctx, kv.Key, kv.Value, h, ct, cur)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/domicile/domicile/internal/envelope"
 	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/suite"
 )
 
 // Rotate adds a new version of purpose p's KEK and makes it current; it
@@ -60,7 +61,7 @@ func (k *Keyring) RotateWith(ctx context.Context, p Purpose, apply func(b *store
 		v = max(v, have)
 	}
 	v++
-	kk, env, err := k.newKEK(p, v)
+	kk, env, err := k.newKEK(p, v, r.keks[p][r.current[p]].suite)
 	if err != nil {
 		return 0, err
 	}
@@ -174,8 +175,12 @@ func (k *Keyring) countDEKs(ctx context.Context, match func(uint32) bool) (int, 
 
 // Status describes a keyring for operators. It holds no key material.
 type Status struct {
-	Region   string
+	Region string
+	// Suite is the suite new work is done with; Origin the one the
+	// keyring was made with. They differ after Migrate, and versions of
+	// the origin suite then remain until the data they protect moved.
 	Suite    string
+	Origin   string
 	Purposes []PurposeStatus
 	// SubjectKeys is the number of live subject keys (the sum of the
 	// data versions' DEKs).
@@ -195,6 +200,7 @@ type PurposeStatus struct {
 // VersionStatus describes one key version.
 type VersionStatus struct {
 	Version uint32
+	Suite   string
 	State   State
 	Created time.Time
 	Retired time.Time // zero unless retired
@@ -213,11 +219,11 @@ func (k *Keyring) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	st := Status{Region: k.region, Suite: string(k.suite.ID())}
+	st := Status{Region: k.region, Suite: string(r.suite().ID()), Origin: string(k.suite.ID())}
 	for _, p := range purposes {
 		ps := PurposeStatus{Purpose: p, Current: r.current[p]}
 		for v, kk := range r.keks[p] {
-			vs := VersionStatus{Version: v, State: kk.rec.state, Created: kk.rec.created, Retired: kk.rec.retired}
+			vs := VersionStatus{Version: v, Suite: string(kk.suite.ID()), State: kk.rec.state, Created: kk.rec.created, Retired: kk.rec.retired}
 			if p == Data {
 				if vs.DEKs, err = k.st.Counter(ctx, dekCounter(v)); err != nil {
 					return Status{}, fmt.Errorf("keyring: region %s: reading counters: %w", k.region, err)
@@ -264,10 +270,10 @@ func (k *Keyring) BlindIndex(version uint32, collection, field, normalized strin
 	msg = appendLP(msg, []byte(collection))
 	msg = appendLP(msg, []byte(field))
 	msg = appendLP(msg, []byte(normalized))
-	return k.suite.MAC().Sum(kk.index, msg), nil
+	return kk.suite.MAC().Sum(kk.index, msg), nil
 }
 
-// DeriveKey returns n bytes derived with the suite KDF from version of
+// DeriveKey returns n bytes derived with the KDF of version's suite from version of
 // purpose p's KEK under label, for packages that need their own keys (for
 // example format-preserving tokenization keys). Data KEKs never leave the
 // keyring and cannot be derived from. Errors wrap ErrRetired or
@@ -280,15 +286,16 @@ func (k *Keyring) DeriveKey(p Purpose, version uint32, label string, n int) ([]b
 	if err != nil {
 		return nil, err
 	}
-	out, err := k.suite.KDF().Key(kk.rec.secret, nil, labelDerived+string(p)+" "+label, n)
+	out, err := kk.suite.KDF().Key(kk.rec.secret, nil, labelDerived+string(p)+" "+label, n)
 	if err != nil {
 		return nil, fmt.Errorf("keyring: deriving %s key: %v", p, err)
 	}
 	return out, nil
 }
 
-// AuditSigner returns the private key of the current audit version, of the
-// suite's signature scheme; sign with Suite().Signature().Sign. It was
+// AuditSigner returns the private key of the current audit version, of its
+// suite's signature scheme (that of Suite()); sign with
+// Suite().Signature().Sign. It was
 // generated with the keyring (or by Rotate(Audit)) and is stored sealed
 // under the root key.
 func (k *Keyring) AuditSigner() (crypto.Signer, error) {
@@ -302,6 +309,7 @@ func (k *Keyring) AuditSigner() (crypto.Signer, error) {
 // AuditKey is one version of the audit-signing key, public part only.
 type AuditKey struct {
 	Version uint32
+	Suite   suite.Suite // the version's: its signature scheme verifies it
 	Public  crypto.PublicKey
 	State   State
 	Created time.Time
@@ -321,7 +329,7 @@ func (k *Keyring) AuditKeys(ctx context.Context) ([]AuditKey, error) {
 	}
 	out := make([]AuditKey, 0, len(r.keks[Audit]))
 	for v, kk := range r.keks[Audit] {
-		out = append(out, AuditKey{Version: v, Public: kk.signer.Public(), State: kk.rec.state, Created: kk.rec.created, Current: v == r.current[Audit]})
+		out = append(out, AuditKey{Version: v, Suite: kk.suite, Public: kk.signer.Public(), State: kk.rec.state, Created: kk.rec.created, Current: v == r.current[Audit]})
 	}
 	slices.SortFunc(out, func(a, b AuditKey) int { return cmp.Compare(a.Version, b.Version) })
 	return out, nil

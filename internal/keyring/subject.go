@@ -14,13 +14,17 @@ import (
 
 	"github.com/domicile/domicile/internal/envelope"
 	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/suite"
 )
 
 // SubjectKey is a subject's DEK, ready to use.
 type SubjectKey struct {
-	// AEAD is the DEK's cipher (the suite AEAD). Its Open fails only with
-	// suite.ErrOpen.
+	// AEAD is the DEK's cipher (its suite's AEAD). Its Open fails only
+	// with suite.ErrOpen.
 	AEAD cipher.AEAD
+	// Suite is the DEK's suite: that of the data KEK version it was made
+	// under. Envelopes sealed with AEAD must name it.
+	Suite suite.ID
 	// Version is the DEK's generation for this subject (1 for the first
 	// key; erasing and re-creating a subject gives the next). Field
 	// envelopes sealed with AEAD carry it as their key version.
@@ -146,23 +150,23 @@ func (k *Keyring) unwrap(ctx context.Context, ref []byte, gen uint32, env []byte
 	if err != nil {
 		return nil, fmt.Errorf("keyring: region %s: subject key: %w", k.region, err)
 	}
-	if h.Suite != k.suite.ID() {
-		return nil, fmt.Errorf("keyring: region %s: subject key sealed under suite %s", k.region, h.Suite)
-	}
 	kk, err := k.kekFor(ctx, Data, h.KeyVersion)
 	if err != nil {
 		return nil, err
+	}
+	if h.Suite != kk.suite.ID() {
+		return nil, fmt.Errorf("keyring: region %s: subject key names suite %s, its data key v%d is %s", k.region, h.Suite, h.KeyVersion, kk.suite.ID())
 	}
 	dek, err := envelope.Open(kk.aead, h, ct, k.dekBinding(ref, gen))
 	if err != nil {
 		return nil, fmt.Errorf("keyring: region %s: unwrapping subject key: %w", k.region, err)
 	}
-	a, err := k.suite.AEAD().New(dek)
+	a, err := kk.suite.AEAD().New(dek)
 	if err != nil {
 		clear(dek)
 		return nil, fmt.Errorf("keyring: region %s: subject key: %v", k.region, err)
 	}
-	return &SubjectKey{AEAD: a, Version: gen, ref: string(ref), dek: dek}, nil
+	return &SubjectKey{AEAD: a, Suite: kk.suite.ID(), Version: gen, ref: string(ref), dek: dek}, nil
 }
 
 // SubjectKey returns the subject's current DEK, creating one if the subject
@@ -264,22 +268,22 @@ func (k *Keyring) createDEK(ref []byte, gen uint32, fill fillTicket, b *store.Ba
 	r := k.ring.Load()
 	cur := r.current[Data]
 	kk := r.keks[Data][cur]
-	dek := make([]byte, k.suite.AEAD().KeySize())
+	dek := make([]byte, kk.suite.AEAD().KeySize())
 	if _, err := io.ReadFull(k.rand, dek); err != nil {
 		return nil, fmt.Errorf("keyring: region %s: generating subject key: %w", k.region, err)
 	}
-	a, err := k.suite.AEAD().New(dek)
+	a, err := kk.suite.AEAD().New(dek)
 	if err != nil {
 		return nil, fmt.Errorf("keyring: region %s: %v", k.region, err)
 	}
-	env, err := envelope.Seal(kk.aead, k.rand, k.suite.ID(), cur, k.dekBinding(ref, gen), dek)
+	env, err := envelope.Seal(kk.aead, k.rand, kk.suite.ID(), cur, k.dekBinding(ref, gen), dek)
 	if err != nil {
 		return nil, fmt.Errorf("keyring: region %s: wrapping subject key: %w", k.region, err)
 	}
 	b.Insert(dekKey(ref, gen), env)
 	b.Expect(tombKey(ref, gen), nil) // a concurrent erasure of this generation wins
 	b.Add(dekCounter(cur), 1)
-	return &SubjectKey{AEAD: a, Version: gen, ref: string(ref), dek: dek, fill: fill, pending: true}, nil
+	return &SubjectKey{AEAD: a, Suite: kk.suite.ID(), Version: gen, ref: string(ref), dek: dek, fill: fill, pending: true}, nil
 }
 
 // Commit records that the batch holding sk's creation was applied, making

@@ -71,7 +71,7 @@ func (s *Service) AuditEntry(ctx context.Context, c Caller, region string, index
 	if err != nil {
 		return nil, auditError(err)
 	}
-	return &AuditEntry{Entry: e, Raw: raw, LeafHash: tlog.LeafHash(s.v.Keyring().Suite().Hash(), raw)}, nil
+	return &AuditEntry{Entry: e, Raw: raw, LeafHash: tlog.LeafHash(s.v.Keyring().Origin().Hash(), raw)}, nil
 }
 
 // Proof is an inclusion or consistency proof with the root of the tree of
@@ -120,7 +120,7 @@ func (s *Service) proof(ctx context.Context, c Caller, region string, first, siz
 	if hashes == nil {
 		hashes = [][]byte{}
 	}
-	return &Proof{Size: size, Root: root, Hashes: hashes, Hash: s.v.Keyring().Suite().Hash().ID()}, nil
+	return &Proof{Size: size, Root: root, Hashes: hashes, Hash: s.v.Keyring().Origin().Hash().ID()}, nil
 }
 
 // Checkpoint signs what is pending and returns the latest signed
@@ -188,10 +188,11 @@ func (s *Service) AuditKeys(ctx context.Context, c Caller, region string) (*Audi
 	if err != nil {
 		return nil, auditError(err)
 	}
-	sig, h := kr.Suite().Signature(), kr.Suite().Hash()
-	hist := &AuditKeyHistory{Origin: l.Origin(), Algorithm: sig.ID(), Keys: make([]AuditKeyInfo, len(keys))}
+	h := kr.Origin().Hash() // the log's hash
+	hist := &AuditKeyHistory{Origin: l.Origin(), Algorithm: kr.Suite().Signature().ID(), Keys: make([]AuditKeyInfo, len(keys))}
 	out := hist.Keys
 	for i, k := range keys {
+		sig := k.Suite.Signature() // each version verifies with its own suite's scheme
 		der, err := sig.MarshalPublicKey(k.Public)
 		if err != nil {
 			return nil, err

@@ -201,8 +201,12 @@ func (s *Service) open(ctx context.Context, memo *versionMemo, tok string, e *to
 	if err != nil {
 		return DResult{Err: wrapf(CodeIntegrity, err, "the token entry is corrupt")}
 	}
-	if h.Suite != s.suite.ID() {
-		return DResult{Err: errorf(CodeIntegrity, "the token entry is sealed under suite %s, not %s", h.Suite, s.suite.ID())}
+	// An entry is sealed with its token version's suite or its subject
+	// DEK's: the region's suite, or its origin suite for entries made
+	// before a suite migration. A header naming another suite than its
+	// key's fails to open below.
+	if cur, origin := s.keys.Suite().ID(), s.keys.Origin().ID(); h.Suite != cur && h.Suite != origin {
+		return DResult{Err: errorf(CodeIntegrity, "the token entry is sealed under suite %s, not %s", h.Suite, cur)}
 	}
 	r := DResult{Collection: e.Collection, Field: e.Field, Jurisdiction: e.Jurisdiction, RecordID: e.RecordID}
 	var pt []byte

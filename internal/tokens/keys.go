@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/suite"
 	"github.com/domicile/domicile/internal/token/ff1"
 )
 
@@ -25,9 +26,12 @@ const (
 	labelLive  = "tokens fpe live v1"
 )
 
-// verKeys are the keys of one token KEK version, derived once.
+// verKeys are the keys of one token KEK version, derived once, with the
+// version's suite (a region that migrated suite keeps older versions of the
+// suite it had).
 type verKeys struct {
 	version uint32
+	suite   suite.Suite
 	macKey  []byte
 	macs    sync.Pool // of *macState
 	liveKey []byte
@@ -80,25 +84,29 @@ func (s *Service) derive(v uint32) (*verKeys, *Error) {
 	if vk != nil {
 		return vk, nil
 	}
-	macKey, err := s.keys.DeriveKey(keyring.Token, v, labelMAC, s.suite.MAC().Size())
+	su, err := s.keys.SuiteOf(keyring.Token, v)
 	if err != nil {
 		return nil, keyError(v, err)
 	}
-	sealKey, err := s.keys.DeriveKey(keyring.Token, v, labelSeal, s.suite.AEAD().KeySize())
+	macKey, err := s.keys.DeriveKey(keyring.Token, v, labelMAC, su.MAC().Size())
 	if err != nil {
 		return nil, keyError(v, err)
 	}
-	liveKey, err := s.keys.DeriveKey(keyring.Token, v, labelLive, s.suite.MAC().Size())
+	sealKey, err := s.keys.DeriveKey(keyring.Token, v, labelSeal, su.AEAD().KeySize())
 	if err != nil {
 		return nil, keyError(v, err)
 	}
-	a, err := s.suite.AEAD().New(sealKey)
+	liveKey, err := s.keys.DeriveKey(keyring.Token, v, labelLive, su.MAC().Size())
+	if err != nil {
+		return nil, keyError(v, err)
+	}
+	a, err := su.AEAD().New(sealKey)
 	clear(sealKey)
 	if err != nil {
 		return nil, wrapf(CodeInternal, err, "token key version %d", v)
 	}
-	vk = &verKeys{version: v, macKey: macKey, seal: a, liveKey: liveKey}
-	mac := s.suite.MAC()
+	vk = &verKeys{version: v, suite: su, macKey: macKey, seal: a, liveKey: liveKey}
+	mac := su.MAC()
 	vk.macs.New = func() any { return &macState{h: mac.New(vk.macKey)} }
 	vk.lives.New = func() any { return &macState{h: mac.New(vk.liveKey)} }
 	s.vers.mu.Lock()
@@ -193,11 +201,11 @@ func (s *Service) fpeCipher(vk *verKeys, fi *fieldInfo) (*ff1.Cipher, *Error) {
 		return c.(*ff1.Cipher), nil
 	}
 	label := string(appendLP(appendLP([]byte(labelFPE+" "), fi.coll), fi.name))
-	key, err := s.keys.DeriveKey(keyring.Token, vk.version, label, s.suite.BlockKeySize())
+	key, err := s.keys.DeriveKey(keyring.Token, vk.version, label, vk.suite.BlockKeySize())
 	if err != nil {
 		return nil, keyError(vk.version, err)
 	}
-	b, err := s.suite.Block(key)
+	b, err := vk.suite.Block(key)
 	clear(key)
 	if err != nil {
 		return nil, wrapf(CodeInternal, err, "fpe key")

@@ -569,7 +569,7 @@ func (s *Service) binding(tok string, e *tokfmt.Entry) envelope.Binding {
 // sealRegion seals value into e under the region token key vk and returns
 // the encoded entry.
 func (s *Service) sealRegion(vk *verKeys, tok string, e *tokfmt.Entry, value string) ([]byte, *Error) {
-	env, err := envelope.Seal(vk.seal, s.rand, s.suite.ID(), vk.version, s.binding(tok, e), []byte(value))
+	env, err := envelope.Seal(vk.seal, s.rand, vk.suite.ID(), vk.version, s.binding(tok, e), []byte(value))
 	if err != nil {
 		return nil, wrapf(CodeInternal, err, "sealing the token entry")
 	}
@@ -579,7 +579,7 @@ func (s *Service) sealRegion(vk *verKeys, tok string, e *tokfmt.Entry, value str
 
 // sealSubject seals value into e under a subject's data key.
 func (s *Service) sealSubject(sk *keyring.SubjectKey, tok string, e *tokfmt.Entry, value string) ([]byte, *Error) {
-	env, err := envelope.Seal(sk.AEAD, s.rand, s.suite.ID(), sk.Version, s.binding(tok, e), []byte(value))
+	env, err := envelope.Seal(sk.AEAD, s.rand, sk.Suite, sk.Version, s.binding(tok, e), []byte(value))
 	if err != nil {
 		return nil, wrapf(CodeInternal, err, "sealing the token entry")
 	}

@@ -36,7 +36,7 @@ func (v *Vault) idemMAC(fp []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: idempotency key: %w", err)
 	}
-	return v.keys.Suite().MAC().Sum(key, fp), nil
+	return v.keys.Origin().MAC().Sum(key, fp), nil
 }
 
 // The first byte of an idempotency entry says its format. An entry of
@@ -57,12 +57,13 @@ const (
 // from the region's index KEK version 1 with its own label, like the
 // fingerprint's.
 func (v *Vault) idemAEAD() (cipher.AEAD, error) {
-	key, err := v.keys.DeriveKey(keyring.Index, 1, "idempotency outcome", v.keys.Suite().AEAD().KeySize())
+	s := v.keys.Origin() // index version 1's suite
+	key, err := v.keys.DeriveKey(keyring.Index, 1, "idempotency outcome", s.AEAD().KeySize())
 	if err != nil {
 		return nil, fmt.Errorf("vault: idempotency key: %w", err)
 	}
 	defer clear(key)
-	return v.keys.Suite().AEAD().New(key)
+	return s.AEAD().New(key)
 }
 
 func (v *Vault) idemBinding(ik []byte) envelope.Binding {
@@ -111,7 +112,7 @@ func (v *Vault) encodeIdem(fp, ik []byte, out []Created, recs []idemRecord) ([]b
 			pt = appendLP(pt, t.Kind)
 			pt = binary.AppendUvarint(pt, uint64(t.KeyVersion))
 		}
-		env, err := envelope.Seal(recs[i].sk.AEAD, v.rand, v.suite, recs[i].sk.Version, v.idemTokensBinding(ik, c.ID), pt)
+		env, err := envelope.Seal(recs[i].sk.AEAD, v.rand, recs[i].sk.Suite, recs[i].sk.Version, v.idemTokensBinding(ik, c.ID), pt)
 		clear(pt)
 		if err != nil {
 			return nil, fmt.Errorf("vault: sealing the idempotency outcome: %w", err)

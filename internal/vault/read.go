@@ -127,8 +127,12 @@ func (v *Vault) openEnvelope(ctx context.Context, st *recordfmt.Record, id, fiel
 	if err != nil {
 		return nil, &Error{Code: CodeIntegrity, Msg: fmt.Sprintf("ciphertext of field %s is malformed", field), Field: field, Index: -1, Err: err}
 	}
-	if h.Suite != v.suite {
-		return nil, &Error{Code: CodeIntegrity, Msg: fmt.Sprintf("ciphertext of field %s names suite %s, region uses %s", field, h.Suite, v.suite), Field: field, Index: -1}
+	// A field is sealed with its subject's DEK, whose suite is that of
+	// the data key version it was made under: the region's suite, or its
+	// origin suite for data written before a suite migration. A header
+	// naming another suite than the DEK's fails to open below.
+	if h.Suite != v.keys.Suite().ID() && h.Suite != v.keys.Origin().ID() {
+		return nil, &Error{Code: CodeIntegrity, Msg: fmt.Sprintf("ciphertext of field %s names suite %s, region uses %s", field, h.Suite, v.keys.Suite().ID()), Field: field, Index: -1}
 	}
 	aead, err := v.keys.SubjectKeyByRef(ctx, st.SubjectRef, h.KeyVersion)
 	if errors.Is(err, keyring.ErrNoSubjectKey) {

@@ -29,7 +29,6 @@ import (
 	"github.com/domicile/domicile/internal/paging"
 	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/store"
-	"github.com/domicile/domicile/internal/suite"
 	"github.com/domicile/domicile/internal/tokens"
 )
 
@@ -70,7 +69,6 @@ type Vault struct {
 	st     store.Store
 	tokens *tokens.Service
 	audit  *audit.Log
-	suite  suite.ID
 	rand   io.Reader
 	now    func() time.Time
 	colls  map[string]*collection
@@ -99,7 +97,7 @@ func New(o Options) (*Vault, error) {
 		return nil, fmt.Errorf("vault: keyring of %s/%s does not match region %s/%s",
 			o.Keyring.Region(), o.Keyring.Suite().ID(), r.Name, r.Suite)
 	}
-	v := &Vault{pol: o.Policy, region: r, keys: o.Keyring, st: o.Store, tokens: o.Tokens, audit: o.Audit, suite: r.Suite,
+	v := &Vault{pol: o.Policy, region: r, keys: o.Keyring, st: o.Store, tokens: o.Tokens, audit: o.Audit,
 		rand: o.Rand, now: o.Now, colls: map[string]*collection{}}
 	if v.rand == nil {
 		v.rand = rand.Reader

@@ -244,14 +244,14 @@ func (v *Vault) create(ctx context.Context, recs []prepared, o CreateOptions, fp
 func (v *Vault) seal(p *prepared, sk *keyring.SubjectKey, id string, now int64) (*recordfmt.Record, error) {
 	coll := p.coll.p.Name
 	ref := v.keys.SubjectRef(p.rec.Subject)
-	subj, err := envelope.Seal(sk.AEAD, v.rand, v.suite, sk.Version, envelope.Binding{Region: v.region.Name, Collection: coll, Record: id, Field: subjectField}, []byte(p.rec.Subject))
+	subj, err := envelope.Seal(sk.AEAD, v.rand, sk.Suite, sk.Version, envelope.Binding{Region: v.region.Name, Collection: coll, Record: id, Field: subjectField}, []byte(p.rec.Subject))
 	if err != nil {
 		return nil, fmt.Errorf("vault: seal: %w", err)
 	}
 	st := &recordfmt.Record{Collection: coll, Jurisdiction: p.rec.Jurisdiction, SubjectRef: ref, Subject: subj,
 		Created: now, Updated: now, Fields: make([]recordfmt.Field, 0, len(p.rec.Fields))}
 	for name, val := range p.rec.Fields {
-		env, err := envelope.Seal(sk.AEAD, v.rand, v.suite, sk.Version, envelope.Binding{Region: v.region.Name, Collection: coll, Record: id, Field: name}, []byte(val))
+		env, err := envelope.Seal(sk.AEAD, v.rand, sk.Suite, sk.Version, envelope.Binding{Region: v.region.Name, Collection: coll, Record: id, Field: name}, []byte(val))
 		if err != nil {
 			return nil, fmt.Errorf("vault: seal: %w", err)
 		}
@@ -369,7 +369,7 @@ func (v *Vault) patch(ctx context.Context, id string, set map[string]string, rem
 		if f.p.Index {
 			indexed[name] = norm
 		}
-		env, err := envelope.Seal(sk.AEAD, v.rand, v.suite, sk.Version, envelope.Binding{Region: v.region.Name, Collection: c.p.Name, Record: id, Field: name}, []byte(val))
+		env, err := envelope.Seal(sk.AEAD, v.rand, sk.Suite, sk.Version, envelope.Binding{Region: v.region.Name, Collection: c.p.Name, Record: id, Field: name}, []byte(val))
 		if err != nil {
 			return nil, fmt.Errorf("vault: seal: %w", err)
 		}
