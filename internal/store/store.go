@@ -58,7 +58,8 @@ type Store interface {
 	// batch (after a Put of the same key an Insert conflicts, after a
 	// Delete it does not; an Expect compares with the value the batch
 	// left). A failed Insert or Expect makes Apply fail with an error
-	// wrapping ErrConflict. A cancelled ctx is checked before committing.
+	// wrapping ErrConflict; a Claim never fails the batch (see
+	// Batch.Claim). A cancelled ctx is checked before committing.
 	Apply(ctx context.Context, b *Batch) error
 	// Counter returns the sum of every delta added to key by Add (zero
 	// when none). Counters live apart from keys: Get and Scan never see
@@ -93,6 +94,7 @@ const (
 	OpDelete                   // remove key (no error if absent)
 	OpAdd                      // add Delta to counter key
 	OpExpect                   // write nothing; the batch fails with ErrConflict unless key holds Value (nil Value: key absent)
+	OpClaim                    // if key is absent, set it to Value and put Then; else write nothing and report key's value (see Batch.Claim)
 )
 
 // Op is one operation of a Batch.
@@ -103,13 +105,29 @@ type Op struct {
 	// Expect, where nil (absent) and empty (present, empty) differ.
 	Value []byte
 	Delta int64
+	// Then are the pairs a Claim puts when it wins, and Claim the
+	// outcome that Apply reports for it.
+	Then  []KV
+	Claim *Claim
+}
+
+// Claim is the outcome of one Batch.Claim. Apply sets it when it returns
+// nil; after an error it means nothing.
+type Claim struct {
+	// Won says the key was absent: the batch set it and put the claim's
+	// pairs.
+	Won bool
+	// Value is what the key held when the claim lost (non-nil, possibly
+	// empty); nil when it won.
+	Value []byte
 }
 
 // Batch is an ordered list of operations applied atomically by
 // Store.Apply. Operations on the same key apply in order. The zero value is
 // an empty batch. A Batch is not safe for concurrent use.
 type Batch struct {
-	ops []Op
+	ops    []Op
+	claims bool // some op is a Claim
 }
 
 // Put sets key to value.
@@ -137,6 +155,26 @@ func (b *Batch) Expect(key, value []byte) {
 	b.ops = append(b.ops, Op{Kind: OpExpect, Key: key, Value: value})
 }
 
+// Claim is an Insert that does not fail the batch, for callers who want a
+// key's value if it has one and to create it otherwise, with one read: if
+// key is absent at that point of the batch, the batch sets it to value and
+// puts then, each pair as a Put; if key is present, neither is written and
+// the returned Claim holds key's value, while the rest of the batch applies
+// as usual. Like an Insert's, the check holds until the batch commits (no
+// concurrent Apply changes key in between), it sees the earlier operations
+// of the batch, and the later ones see its outcome. The keys of then must
+// not be key or be touched by any other operation of the batch (Validate
+// refuses the batch). The returned Claim is set when Apply returns nil.
+//
+// A deterministic token is a Claim of its anchor with its entry in then: a
+// new value costs one read, and a value stored before reports its anchor.
+func (b *Batch) Claim(key, value []byte, then ...KV) *Claim {
+	c := &Claim{}
+	b.ops = append(b.ops, Op{Kind: OpClaim, Key: key, Value: value, Then: then, Claim: c})
+	b.claims = true
+	return c
+}
+
 // Delete removes key.
 func (b *Batch) Delete(key []byte) { b.ops = append(b.ops, Op{Kind: OpDelete, Key: key}) }
 
@@ -153,26 +191,72 @@ func (b *Batch) Len() int { return len(b.ops) }
 func (b *Batch) Ops() []Op { return b.ops }
 
 // Reset empties the batch for reuse.
-func (b *Batch) Reset() { b.ops = b.ops[:0] }
+func (b *Batch) Reset() { b.ops, b.claims = b.ops[:0], false }
 
 // Truncate keeps the first n operations and drops the rest (n <= Len).
 func (b *Batch) Truncate(n int) { b.ops = b.ops[:n] }
 
 // Validate checks the sizes of every operation against MaxKeySize and
-// MaxValueSize; backends call it before applying.
+// MaxValueSize, and that no key of a Claim's pairs is the key of another
+// operation; backends call it before applying.
 func (b *Batch) Validate() error {
 	for _, op := range b.ops {
-		if len(op.Key) == 0 {
-			return errors.New("store: empty key")
+		if err := validKV(op.Key, op.Value); err != nil {
+			return err
 		}
-		if len(op.Key) > MaxKeySize {
-			return errors.New("store: key too large")
+		for _, kv := range op.Then {
+			if err := validKV(kv.Key, kv.Value); err != nil {
+				return err
+			}
 		}
-		if len(op.Value) > MaxValueSize {
-			return errors.New("store: value too large")
+	}
+	if !b.claims {
+		return nil
+	}
+	// Backends that order a batch's operations by key (PostgreSQL) write
+	// a claim's pairs with the claim, so no other operation may touch
+	// them.
+	then := map[string]bool{}
+	for _, op := range b.ops {
+		for _, kv := range op.Then {
+			if then[string(kv.Key)] {
+				return errors.New("store: a key of a claim's pairs is written twice in the batch")
+			}
+			then[string(kv.Key)] = true
+		}
+	}
+	for _, op := range b.ops {
+		if op.Kind != OpAdd && then[string(op.Key)] {
+			return errors.New("store: a key of a claim's pairs is also the key of an operation of the batch")
 		}
 	}
 	return nil
+}
+
+func validKV(key, value []byte) error {
+	if len(key) == 0 {
+		return errors.New("store: empty key")
+	}
+	if len(key) > MaxKeySize {
+		return errors.New("store: key too large")
+	}
+	if len(value) > MaxValueSize {
+		return errors.New("store: value too large")
+	}
+	return nil
+}
+
+// ResetClaims clears the outcome of every Claim of the batch; backends
+// call it when an Apply starts.
+func (b *Batch) ResetClaims() {
+	if !b.claims {
+		return
+	}
+	for _, op := range b.ops {
+		if op.Claim != nil {
+			*op.Claim = Claim{}
+		}
+	}
 }
 
 // PrefixEnd returns the smallest key greater than every key with the given

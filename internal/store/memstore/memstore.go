@@ -96,6 +96,7 @@ func (m *Store) Apply(ctx context.Context, b *store.Batch) error {
 	if err := m.open(ctx); err != nil {
 		return err
 	}
+	b.ResetClaims()
 	type val struct {
 		v   []byte
 		del bool
@@ -123,6 +124,19 @@ func (m *Store) Apply(ctx context.Context, b *store.Batch) error {
 			cur, present := current(k)
 			if op.Value == nil && present || op.Value != nil && (!present || !bytes.Equal(cur, op.Value)) {
 				return fmt.Errorf("memstore: expect %q: %w", k, store.ErrConflict)
+			}
+		case store.OpClaim:
+			if cur, present := current(k); present {
+				if cur == nil {
+					cur = []byte{}
+				}
+				*op.Claim = store.Claim{Value: bytes.Clone(cur)}
+				break
+			}
+			*op.Claim = store.Claim{Won: true}
+			over[k] = val{v: bytes.Clone(op.Value)}
+			for _, kv := range op.Then {
+				over[string(kv.Key)] = val{v: bytes.Clone(kv.Value)}
 			}
 		case store.OpDelete:
 			over[k] = val{del: true}

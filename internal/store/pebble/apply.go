@@ -11,9 +11,10 @@ import (
 
 // Apply implements store.Store.
 //
-// Insert and Expect are atomic against every concurrent write of the same
-// key: a batch holds the locks of its Insert and Expect keys exclusively,
-// and of its Put and Delete keys shared, from the check until its commit is
+// Insert, Expect and Claim are atomic against every concurrent write of the
+// same key: a batch holds the locks of their keys exclusively, and of its
+// Put and Delete keys and its claims' pairs shared, from the check until its
+// commit is
 // durable and visible (see keyLocks). Batches that touch no common key do
 // not wait for each other, so their syncs are shared by Pebble's group
 // commit.
@@ -31,11 +32,15 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	ops := b.Ops()
 	size := 0
 	for i, op := range ops {
-		if op.Kind < store.OpPut || op.Kind > store.OpExpect {
+		if op.Kind < store.OpPut || op.Kind > store.OpClaim {
 			return fmt.Errorf("pebble: apply: op %d: unknown kind %d", i, op.Kind)
 		}
 		size += len(op.Key) + len(op.Value) + 16
+		for _, kv := range op.Then {
+			size += len(kv.Key) + len(kv.Value) + 16
+		}
 	}
+	b.ResetClaims()
 
 	var buf [8]heldKey
 	held := s.locks.acquire(ops, buf[:0])
@@ -62,6 +67,16 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 			err = batch.Merge(prefixed(prefixCounter, op.Key), encodeCounter(delta[:0], op.Delta), nil)
 		case store.OpExpect:
 			// checked above; writes nothing
+		case store.OpClaim:
+			if !op.Claim.Won {
+				break
+			}
+			err = batch.Set(prefixed(prefixData, op.Key), op.Value, nil)
+			for _, kv := range op.Then {
+				if err == nil {
+					err = batch.Set(prefixed(prefixData, kv.Key), kv.Value, nil)
+				}
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("pebble: apply: op %d: %w", i, err)
@@ -83,9 +98,10 @@ type keyState struct {
 }
 
 // checkConditions fails with ErrConflict if an Insert of ops finds its key
-// present or an Expect finds its key not holding the expected value,
-// taking into account the earlier operations of the same batch. The caller
-// holds the locks of every Insert and Expect key exclusively.
+// present or an Expect finds its key not holding the expected value, and
+// decides every Claim, taking into account the earlier operations of the
+// same batch. The caller holds the locks of every Insert, Expect and Claim
+// key exclusively.
 func (s *Store) checkConditions(ops []store.Op) (err error) {
 	r := condReader{s: s}
 	defer func() {
@@ -130,6 +146,25 @@ func (s *Store) checkConditions(ops []store.Op) (err error) {
 			if st.exists != (op.Value != nil) || !bytes.Equal(st.value, op.Value) {
 				return fmt.Errorf("pebble: apply: expect (op %d): %w", i, store.ErrConflict)
 			}
+		case store.OpClaim:
+			st, seen := written[string(op.Key)]
+			if !seen {
+				var err error
+				if st, err = r.state(op.Key, true); err != nil {
+					return fmt.Errorf("pebble: apply: op %d: %w", i, err)
+				}
+			}
+			if st.exists {
+				v := st.value
+				if seen || v == nil {
+					v = append([]byte{}, v...) // the caller's, and non-nil
+				}
+				*op.Claim = store.Claim{Value: v}
+				break
+			}
+			*op.Claim = store.Claim{Won: true}
+			record(op.Key, keyState{exists: true, value: op.Value})
+			// The claim's pairs are no other op's keys (Validate).
 		case store.OpPut:
 			record(op.Key, keyState{exists: true, value: op.Value})
 		case store.OpDelete:

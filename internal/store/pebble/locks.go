@@ -9,8 +9,9 @@ import (
 )
 
 // keyLocks are reader/writer locks per key, made on first use and dropped
-// when their last holder lets go. A batch holds the locks of its Insert and
-// Expect keys exclusively and of its Put and Delete keys shared, from the
+// when their last holder lets go. A batch holds the locks of its Insert,
+// Expect and Claim keys exclusively and of its Put and Delete keys (and a
+// Claim's pairs) shared, from the
 // check of its conditions until its commit is durable and visible.
 //
 // Locks are per key, not per stripe of a hash of the key: a batch of 100
@@ -52,7 +53,10 @@ func (l *keyLocks) acquire(ops []store.Op, buf []heldKey) []heldKey {
 		if op.Kind == store.OpAdd {
 			continue
 		}
-		buf = append(buf, heldKey{key: op.Key, exclusive: op.Kind == store.OpInsert || op.Kind == store.OpExpect})
+		buf = append(buf, heldKey{key: op.Key, exclusive: op.Kind == store.OpInsert || op.Kind == store.OpExpect || op.Kind == store.OpClaim})
+		for _, kv := range op.Then {
+			buf = append(buf, heldKey{key: kv.Key})
+		}
 	}
 	if len(buf) > 1 {
 		slices.SortFunc(buf, func(a, b heldKey) int { return bytes.Compare(a.key, b.key) })

@@ -29,7 +29,8 @@ const (
 	sqlPut    = "INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
 	sqlInsert = "INSERT INTO kv (k, v) VALUES ($1, $2)" // a unique violation is the conflict
 	sqlDelete = "DELETE FROM kv WHERE k = $1"
-	sqlExpect = "SELECT domicile_expect($1, $2)" // migration 0002; raises codeExpectFailed
+	sqlExpect = "SELECT domicile_expect($1, $2)"        // migration 0002; raises codeExpectFailed
+	sqlClaim  = "SELECT domicile_claim($1, $2, $3, $4)" // migration 0003; NULL when claimed, else the value
 	sqlAdd    = "INSERT INTO counters (k, shard, n) VALUES ($1, $2, $3) ON CONFLICT (k, shard) DO UPDATE SET n = counters.n + excluded.n"
 )
 
@@ -71,12 +72,13 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	if err := b.Validate(); err != nil {
 		return fmt.Errorf("postgres: apply: %w", err)
 	}
-	batch, err := build(b.Ops())
+	batch, claims, err := build(b.Ops())
 	if err != nil {
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		err := s.send(ctx, batch)
+		b.ResetClaims()
+		err := s.send(ctx, batch, claims)
 		if err == nil {
 			return nil
 		}
@@ -86,8 +88,10 @@ func (s *Store) Apply(ctx context.Context, b *store.Batch) error {
 	}
 }
 
-// send runs batch once on a pooled connection.
-func (s *Store) send(ctx context.Context, batch *pgx.Batch) error {
+// send runs batch once on a pooled connection. claims, unless nil, has the
+// Claim of every queued statement that is one (nil for the others), whose
+// answers send reads.
+func (s *Store) send(ctx context.Context, batch *pgx.Batch, claims []*store.Claim) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return wrap(ctx, "apply", err)
@@ -96,7 +100,11 @@ func (s *Store) send(ctx context.Context, batch *pgx.Batch) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: apply: %w", err)
 	}
-	err = conn.SendBatch(context.WithoutCancel(ctx), batch).Close()
+	br := conn.SendBatch(context.WithoutCancel(ctx), batch)
+	err = readClaims(br, claims)
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation {
 		return fmt.Errorf("postgres: apply: insert of a key that exists: %w", store.ErrConflict)
@@ -106,6 +114,33 @@ func (s *Store) send(ctx context.Context, batch *pgx.Batch) error {
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: apply: %w", err)
+	}
+	return nil
+}
+
+// readClaims reads the answers of the pipeline's statements in order until
+// the last claim, setting each claim's outcome; the first error stops it.
+func readClaims(br pgx.BatchResults, claims []*store.Claim) error {
+	last := len(claims) - 1
+	for last >= 0 && claims[last] == nil {
+		last--
+	}
+	for _, c := range claims[:last+1] {
+		if c == nil {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+			continue
+		}
+		var v []byte
+		if err := br.QueryRow().Scan(&v); err != nil {
+			return err
+		}
+		if v == nil {
+			*c = store.Claim{Won: true}
+		} else {
+			*c = store.Claim{Value: v}
+		}
 	}
 	return nil
 }
@@ -120,12 +155,18 @@ func retryable(err error) bool {
 	return pgconn.SafeToRetry(err)
 }
 
-// build turns ops into the statements of one pipeline.
-func build(ops []store.Op) (*pgx.Batch, error) {
+// build turns ops into the statements of one pipeline, and returns with it
+// the Claim of every statement that is one (nil for the others), or nil if
+// no statement is.
+func build(ops []store.Op) (*pgx.Batch, []*store.Claim, error) {
 	kvOps := make([]store.Op, 0, len(ops))
 	var adds map[string]int64
+	hasClaims := false
 	for i, op := range ops {
 		switch op.Kind {
+		case store.OpClaim:
+			hasClaims = true
+			kvOps = append(kvOps, op)
 		case store.OpPut, store.OpInsert, store.OpDelete, store.OpExpect:
 			kvOps = append(kvOps, op)
 		case store.OpAdd:
@@ -136,17 +177,32 @@ func build(ops []store.Op) (*pgx.Batch, error) {
 			// in int64, so does this sum, whatever the order.
 			adds[string(op.Key)] += op.Delta
 		default:
-			return nil, fmt.Errorf("postgres: apply: op %d: unknown kind %d", i, op.Kind)
+			return nil, nil, fmt.Errorf("postgres: apply: op %d: unknown kind %d", i, op.Kind)
 		}
 	}
 	slices.SortStableFunc(kvOps, func(a, b store.Op) int { return bytes.Compare(a.Key, b.Key) })
 	batch := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(kvOps)+len(adds))}
-	for _, op := range kvOps {
+	var claims []*store.Claim
+	if hasClaims {
+		claims = make([]*store.Claim, len(kvOps))
+	}
+	for i, op := range kvOps {
 		value := op.Value
 		if value == nil {
 			value = []byte{} // nil would be NULL; an empty value is a value
 		}
 		switch op.Kind {
+		case store.OpClaim:
+			keys := make([][]byte, len(op.Then))
+			values := make([][]byte, len(op.Then))
+			for j, kv := range op.Then {
+				keys[j], values[j] = kv.Key, kv.Value
+				if values[j] == nil {
+					values[j] = []byte{}
+				}
+			}
+			batch.Queue(sqlClaim, op.Key, value, keys, values)
+			claims[i] = op.Claim
 		case store.OpPut:
 			batch.Queue(sqlPut, op.Key, value)
 		case store.OpInsert:
@@ -168,5 +224,5 @@ func build(ops []store.Op) (*pgx.Batch, error) {
 			batch.Queue(sqlAdd, []byte(k), shard, adds[k])
 		}
 	}
-	return batch, nil
+	return batch, claims, nil
 }

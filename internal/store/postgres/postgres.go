@@ -17,7 +17,10 @@
 // as store.ErrConflict. An Expect calls the SQL function domicile_expect
 // (migration 0002), which locks the key (FOR UPDATE, or a placeholder row
 // when the key must be absent) and raises a custom SQLSTATE on a mismatch,
-// also reported as store.ErrConflict; the batch stays one round trip.
+// also reported as store.ErrConflict; the batch stays one round trip. A
+// Claim calls domicile_claim (migration 0003), which inserts the key and
+// the claim's pairs or returns the key's value, read back from the same
+// pipeline.
 // Operations on distinct keys are reordered by key so that concurrent
 // batches lock rows in one global order and cannot deadlock.
 //

@@ -37,6 +37,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("get", func(t *testing.T) { testGet(t, newStore) })
 	t.Run("get-many", func(t *testing.T) { testGetMany(t, newStore) })
 	t.Run("apply", func(t *testing.T) { testApply(t, newStore) })
+	t.Run("claim", func(t *testing.T) { testClaim(t, newStore) })
+	t.Run("claim-concurrency", func(t *testing.T) { testClaimConcurrency(t, newStore) })
 	t.Run("scan", func(t *testing.T) { testScan(t, newStore) })
 	t.Run("ownership", func(t *testing.T) { testOwnership(t, newStore) })
 	t.Run("counter", func(t *testing.T) { testCounter(t, newStore) })
