@@ -11,8 +11,8 @@ import (
 
 // TestTokenizeLookups checks how a batch finds its deterministic entries:
 // repeats within a batch share one entry, an entry stored by an earlier
-// process is found and kept as it is, and a failed read fails only the
-// items that needed it.
+// process is found and kept as it is, a new value needs no read besides
+// the Apply's, and a failed read fails only the items that needed it.
 func TestTokenizeLookups(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, "us-east", "")
@@ -48,35 +48,36 @@ func TestTokenizeLookups(t *testing.T) {
 		t.Fatalf("detokenize of a value new to the second service = %+v", d[1])
 	}
 
-	// A store whose reads fail: the deterministic items fail with
-	// internal_error, the fpe item beside them does not, and nothing
-	// is written for them.
+	// A store whose reads fail. A value new to the store needs no read:
+	// its batch claims its anchor, which the Apply checks. A value stored
+	// before needs its entry read after the claim lost: that item fails
+	// with internal_error, the others beside it do not, and nothing is
+	// written for it.
 	broken := &failingGets{Store: f.st}
 	svc, err := tokens.New(tokens.Options{Region: "us-east", Policy: f.pol, Keyring: f.kr, Store: broken})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := svc.Tokenize(ctx, []tokens.Item{email("dee@example.com"), {Collection: "customers", Field: "phone", Value: "+12025550100", Jurisdiction: "US"}, email("dee@example.com")})
+	out, err := svc.Tokenize(ctx, []tokens.Item{email("dee@example.com"), {Collection: "customers", Field: "phone", Value: "+12025550100", Jurisdiction: "US"}, email("ann@example.com"), email("DEE@example.com")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, i := range []int{0, 2} {
-		var e *tokens.Error
-		if !errors.As(out[i].Err, &e) || e.Code != tokens.CodeInternal {
-			t.Errorf("item %d with failing reads: %v, want %s", i, out[i].Err, tokens.CodeInternal)
-		}
+	var e *tokens.Error
+	if !errors.As(out[2].Err, &e) || e.Code != tokens.CodeInternal {
+		t.Errorf("a stored value with failing reads: %v, want %s", out[2].Err, tokens.CodeInternal)
 	}
-	mustOK(t, out[1].Err)
-	// The fpe item writes its live entry; the deterministic items write
-	// nothing.
-	if broken.applies > 1 {
-		t.Errorf("%d Applies after failed reads, want at most one", broken.applies)
+	for _, i := range []int{0, 1, 3} {
+		mustOK(t, out[i].Err)
+	}
+	if broken.applies != 1 {
+		t.Errorf("%d Applies, want one", broken.applies)
 	}
 	wantCode(t, detokenize(t, again, tokens.DItem{Token: out[1].Token, Collection: "customers", Field: "phone"})[0].Err, "")
-	r := tokenize(t, again, email("Dee@example.com"))[0]
-	mustOK(t, r.Err)
-	if d := detokenize(t, again, tokens.DItem{Token: r.Token})[0]; d.Err != nil || d.Value != "Dee@example.com" {
-		t.Fatalf("the failed batch stored a deterministic entry: %+v", d)
+	if d := detokenize(t, again, tokens.DItem{Token: out[3].Token})[0]; out[3].Token != out[0].Token || d.Err != nil || d.Value != "dee@example.com" {
+		t.Fatalf("a new value tokenized without reads: %q %q, detokenize = %+v", out[0].Token, out[3].Token, d)
+	}
+	if d := detokenize(t, again, tokens.DItem{Token: first[0].Token})[0]; d.Err != nil || d.Value != "Ann@Example.com" {
+		t.Fatalf("after the failed read, Ann's token detokenizes to %+v", d)
 	}
 }
 
@@ -96,4 +97,50 @@ func (s *failingGets) Get(ctx context.Context, key []byte) ([]byte, error) {
 func (s *failingGets) Apply(ctx context.Context, b *store.Batch) error {
 	s.applies++
 	return s.Store.Apply(ctx, b)
+}
+
+// TestTokenizeClaims checks the three ways a batch's new-looking
+// deterministic values end: a claim that wins (a new value), a claim that
+// finds the token stored by a subject only (no region entry: the item is
+// tokenized again, keeping the first submission), and a value whose anchor
+// the batch writes for a subject's entry (no claim).
+func TestTokenizeClaims(t *testing.T) {
+	f := newFixture(t, "us-east", "")
+	item := func(v, subject string) tokens.Item {
+		return tokens.Item{Collection: "customers", Field: "email", Value: v, Jurisdiction: "US", Subject: subject}
+	}
+	mustOK(t, tokenize(t, f.svc, item("Sam@Example.com", "s-1"))[0].Err)
+
+	svc, err := tokens.New(tokens.Options{Region: "us-east", Policy: f.pol, Keyring: f.kr, Store: f.st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := tokenize(t, svc, item("sam@example.com", ""), item("New@Example.com", "s-2"), item("new@example.com", ""),
+		item("Fresh@Example.com", ""), item("fresh@example.com", ""))
+	for _, r := range out {
+		mustOK(t, r.Err)
+	}
+	if out[1].Token != out[2].Token || out[3].Token != out[4].Token {
+		t.Fatalf("one value, two tokens: %+v", out)
+	}
+	for _, c := range []struct {
+		tok, want string
+	}{{out[0].Token, "Sam@Example.com"}, {out[2].Token, "New@Example.com"}, {out[3].Token, "Fresh@Example.com"}} {
+		for _, s := range []*tokens.Service{svc, f.svc} {
+			if d := detokenize(t, s, tokens.DItem{Token: c.tok})[0]; d.Err != nil || d.Value != c.want {
+				t.Errorf("detokenize = %+v, want %q as first submitted", d, c.want)
+			}
+		}
+	}
+	// Erasing the subjects leaves the region entries, which hold the
+	// first submissions.
+	erase(t, f, "s-1")
+	erase(t, f, "s-2")
+	for _, c := range []struct {
+		tok, want string
+	}{{out[0].Token, "Sam@Example.com"}, {out[2].Token, "New@Example.com"}} {
+		if d := detokenize(t, svc, tokens.DItem{Token: c.tok})[0]; d.Err != nil || d.Value != c.want {
+			t.Errorf("after erasure: detokenize = %+v, want %q", d, c.want)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 
 	"github.com/domicile/domicile/internal/envelope"
 	"github.com/domicile/domicile/internal/keyring"
@@ -78,10 +79,26 @@ func (s *Service) Tokenize(ctx context.Context, items []Item) ([]Result, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	return s.tokenizeAll(ctx, items, true), nil
+}
+
+// tokenizeAll is Tokenize after its checks: attempts of tokenize until one
+// does not lose a race, then, with claims, the items whose claims found a
+// token stored without its region entry, again without claims.
+func (s *Service) tokenizeAll(ctx context.Context, items []Item, claims bool) []Result {
 	for attempt := 1; ; attempt++ {
-		out, conflict := s.tokenize(ctx, items)
+		out, conflict, again := s.tokenize(ctx, items, claims)
+		if len(again) > 0 {
+			sub := make([]Item, len(again))
+			for n, i := range again {
+				sub[n] = items[i]
+			}
+			for n, r := range s.tokenizeAll(ctx, sub, false) {
+				out[again[n]] = r
+			}
+		}
 		if !conflict {
-			return out, nil
+			return out
 		}
 		if attempt == tokenizeAttempts {
 			for i := range out {
@@ -89,16 +106,19 @@ func (s *Service) Tokenize(ctx context.Context, items []Item) ([]Result, error) 
 					out[i] = Result{Err: errorf(CodeConflict, "the token entries kept changing; retry")}
 				}
 			}
-			return out, nil
+			return out
 		}
 	}
 }
 
 // tokenize is one attempt of Tokenize; conflict says its batch lost a race
-// and nothing was written.
-func (s *Service) tokenize(ctx context.Context, items []Item) ([]Result, bool) {
-	out := make([]Result, len(items))
-	t := tokenizer{s: s, memo: versionMemo{s: s}, cur: s.keys.CurrentVersion(keyring.Token)}
+// and nothing was written. With claims, the region entries of new
+// deterministic tokens are claimed (see lookUp); again lists the items
+// whose claims found the token stored without a region entry, to be
+// tokenized once more without claims: their results here are placeholders.
+func (s *Service) tokenize(ctx context.Context, items []Item, claims bool) (out []Result, conflict bool, again []int) {
+	out = make([]Result, len(items))
+	t := tokenizer{s: s, memo: versionMemo{s: s}, cur: s.keys.CurrentVersion(keyring.Token), claims: claims}
 	for i := range items {
 		out[i] = t.one(ctx, &items[i], i)
 	}
@@ -109,19 +129,19 @@ func (s *Service) tokenize(ctx context.Context, items []Item) ([]Result, bool) {
 				s.keys.Forget(sk)
 			}
 			if errors.Is(err, store.ErrConflict) {
-				return out, true
+				return out, true, nil
 			}
 			for _, i := range t.writers {
 				out[i] = Result{Err: wrapf(CodeInternal, err, "storing the token")}
 			}
-			return out, false
+			return out, false, nil
 		}
 		for _, sk := range t.subjects {
 			s.keys.Commit(sk)
 		}
 		s.seen.addAll(t.seen)
 	}
-	return out, false
+	return out, false, t.settle(ctx, out)
 }
 
 // tokenizer is the state of one Tokenize batch.
@@ -129,6 +149,7 @@ type tokenizer struct {
 	s        *Service
 	memo     versionMemo
 	cur      uint32
+	claims   bool // claim the entries of new tokens (see lookUp)
 	b        store.Batch
 	det      detBatch
 	writers  []int    // items whose outcome depends on the Apply
@@ -160,6 +181,7 @@ func (t *tokenizer) subjectKey(ctx context.Context, subject string) (*keyring.Su
 // exist: lookUp reads it, with every other entry of the batch in one
 // store.GetMany, and writes it if it is missing.
 type detLookup struct {
+	claim *store.Claim // the claim of its anchor, if lookUp made one
 	key   []byte
 	mac   [tokfmt.IDSize]byte
 	items []int // the items with this token, in request order
@@ -170,16 +192,29 @@ type detLookup struct {
 	token string
 }
 
-// lookUp reads the batch's region entries of deterministic tokens not
-// known to exist and adds the missing ones to the batch.
+// lookUp adds to the batch the region entries of deterministic tokens not
+// known to exist, when they are missing.
+//
+// With claims, unless probe finds stored tokens, every such token of a key
+// version under the current rules (whose every entry has an anchor) that
+// the batch does not otherwise write is a store Claim of its anchor, with
+// its sealed entry as the claim's pair, and is not read before the Apply:
+// a new token costs one read of its anchor, in the Apply, which writes
+// both or reports the anchor held. settle then finds the entries of the
+// tokens whose claims lost. The others, and every token without claims,
+// are read first (readEntries) and written by writeDet.
 func (t *tokenizer) lookUp(ctx context.Context, out []Result) {
 	if len(t.lookups) == 0 {
 		return
+	}
+	if t.claims && t.probe(ctx) {
+		t.claimNew(out)
 	}
 	vals, err := t.readEntries(ctx)
 	for n := range t.lookups {
 		l := &t.lookups[n]
 		switch {
+		case l.claim != nil:
 		case err != nil:
 			for _, i := range l.items {
 				out[i] = Result{Err: wrapf(CodeInternal, err, "reading the token entry")}
@@ -208,23 +243,41 @@ func (t *tokenizer) lookUp(ctx context.Context, out []Result) {
 // store.GetMany, and the entries only of tokens whose anchor exists: a
 // token without an anchor has no entry at all, and writeDet, told so
 // through t.det.unanchored, writes its first without scanning for one.
+//
+// Lookups with a claim are neither read nor told apart (nil).
 func (t *tokenizer) readEntries(ctx context.Context) ([][]byte, error) {
 	keys := make([][]byte, len(t.lookups))
+	var read [][]byte // keys without the claimed
 	for n := range t.lookups {
 		l := &t.lookups[n]
+		if l.claim != nil {
+			continue
+		}
 		keys[n] = l.key
 		if t.s.currentRules(l.vk.version) {
 			keys[n] = detAnchor(l.vk.version, l.mac[:])
 		}
+		read = append(read, keys[n])
 	}
-	vals, err := store.GetMany(ctx, t.s.st, keys)
+	vals := make([][]byte, len(t.lookups))
+	if len(read) == 0 {
+		return vals, nil
+	}
+	got, err := store.GetMany(ctx, t.s.st, read)
 	if err != nil {
 		return nil, err
+	}
+	j := 0
+	for n := range t.lookups {
+		if t.lookups[n].claim == nil {
+			vals[n], j = got[j], j+1
+		}
 	}
 	var again []int // lookups whose anchor exists
 	for n := range t.lookups {
 		l := &t.lookups[n]
 		switch {
+		case l.claim != nil:
 		case !t.s.currentRules(l.vk.version):
 		case vals[n] == nil:
 			if t.det.unanchored == nil {
@@ -251,6 +304,108 @@ func (t *tokenizer) readEntries(ctx context.Context) ([][]byte, error) {
 		vals[n] = entries[j]
 	}
 	return vals, nil
+}
+
+// probeSize is how many anchors probe reads.
+const probeSize = 4
+
+// probe decides whether lookUp claims: a claim that finds its token stored
+// costs more than reading first (the entry sealed in vain, the key locked),
+// about what reading first costs a new token (a second read of its anchor).
+// So a batch of more than 2*probeSize lookups reads probeSize anchors
+// first, and claims only if none exists: a batch of new values then pays
+// probeSize reads more, and a batch of mostly stored values (a restart,
+// more values than the seen set holds) does not seal them in vain. A read
+// that fails makes the batch read first, where it fails properly.
+func (t *tokenizer) probe(ctx context.Context) bool {
+	if len(t.lookups) <= 2*probeSize {
+		return true
+	}
+	keys := make([][]byte, 0, probeSize)
+	for n := 0; n < len(t.lookups) && len(keys) < probeSize; n++ {
+		if l := &t.lookups[n]; t.s.currentRules(l.vk.version) {
+			keys = append(keys, detAnchor(l.vk.version, l.mac[:]))
+		}
+	}
+	vals, err := store.GetMany(ctx, t.s.st, keys)
+	if err != nil {
+		return false
+	}
+	for _, v := range vals {
+		if v != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// claimNew makes the claims of lookUp: for every lookup of a current-rules
+// version whose anchor no other write of the batch touches, the anchor at
+// generation 1 with the sealed region entry as its pair. An entry that
+// does not seal fails its items and is not claimed.
+func (t *tokenizer) claimNew(out []Result) {
+	for n := range t.lookups {
+		l := &t.lookups[n]
+		if !t.s.currentRules(l.vk.version) {
+			continue
+		}
+		anchor := detAnchor(l.vk.version, l.mac[:])
+		if t.det.plans[string(anchor)] != nil {
+			continue // a subject's entry of the batch writes the anchor
+		}
+		e := &tokfmt.Entry{Sealer: tokfmt.SealerRegion, Collection: l.fi.coll, Field: l.fi.name, Jurisdiction: l.j}
+		raw, ee := t.s.sealRegion(l.vk, l.token, e, l.value)
+		if ee != nil {
+			for _, i := range l.items {
+				out[i] = Result{Err: ee}
+			}
+			l.claim = &store.Claim{Value: []byte{}} // settled: neither read nor written
+			l.items = nil
+			continue
+		}
+		l.claim = t.b.Claim(anchor, binary.BigEndian.AppendUint32(nil, 1), store.KV{Key: l.key, Value: raw})
+		t.writers = append(t.writers, l.items...)
+	}
+}
+
+// settle, after the batch's Apply, sees to the lookups whose claims lost
+// (the anchor existed): their tokens are known when the region entry
+// exists, which one store.GetMany reads; the items of the others are
+// returned, to be tokenized again without claims. A failed read fails the
+// items that needed it.
+func (t *tokenizer) settle(ctx context.Context, out []Result) (again []int) {
+	var lost []int
+	var keys [][]byte
+	for n := range t.lookups {
+		l := &t.lookups[n]
+		switch {
+		case l.claim == nil:
+		case l.claim.Won:
+			t.s.seen.add(l.key)
+		case len(l.items) > 0:
+			lost = append(lost, n)
+			keys = append(keys, l.key)
+		}
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	vals, err := store.GetMany(ctx, t.s.st, keys)
+	for j, n := range lost {
+		l := &t.lookups[n]
+		switch {
+		case err != nil:
+			for _, i := range l.items {
+				out[i] = Result{Err: wrapf(CodeInternal, err, "reading the token entry")}
+			}
+		case vals[j] != nil:
+			t.s.seen.add(l.key)
+		default:
+			again = append(again, l.items...)
+		}
+	}
+	slices.Sort(again)
+	return again
 }
 
 func (t *tokenizer) one(ctx context.Context, it *Item, i int) Result {
@@ -381,6 +536,9 @@ type detPlan struct {
 	value string
 	own   map[string]string
 	wrote map[string]bool
+	// fresh: the token had no anchor, so no entry either, and a
+	// subject's entry not written by the batch need not be read.
+	fresh bool
 }
 
 // writeDet adds to b the entry e of deterministic token tok (key version
@@ -423,7 +581,7 @@ func (s *Service) writeDet(ctx context.Context, memo *versionMemo, b *store.Batc
 		if ownFirst {
 			return false, nil
 		}
-		plan = &detPlan{value: submitted, wrote: map[string]bool{}}
+		plan = &detPlan{value: submitted, wrote: map[string]bool{}, fresh: fresh}
 		if have {
 			plan.value = first
 		}
@@ -449,8 +607,11 @@ func (s *Service) writeDet(ctx context.Context, memo *versionMemo, b *store.Batc
 	if sk != nil {
 		value, ok := plan.own[string(own)]
 		if !ok {
-			if value, ee = s.ownDet(ctx, memo, tok, prefix, own, submitted); ee != nil {
-				return false, ee
+			value = submitted
+			if !plan.fresh {
+				if value, ee = s.ownDet(ctx, memo, tok, prefix, own, submitted); ee != nil {
+					return false, ee
+				}
 			}
 			if plan.own == nil {
 				plan.own = map[string]string{}
