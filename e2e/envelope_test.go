@@ -93,7 +93,7 @@ func TestEnvelopesOnDisk(t *testing.T) {
 			if h.Suite != tc.suite.ID() {
 				t.Fatalf("%s field %s names suite %s", tc.j, f.Name, h.Suite)
 			}
-			aead, err := kr.SubjectKeyByRef(ctx, rec.SubjectRef, h.KeyVersion)
+			aead, err := kr.SubjectKeyByRef(ctx, rec.SubjectRef, h.KeyVersion, h.Suite)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,7 +105,7 @@ func TestEnvelopesOnDisk(t *testing.T) {
 			if string(pt) != want[tc.j].Fields[f.Name] {
 				t.Fatalf("%s field %s decrypts to another value", tc.j, f.Name)
 			}
-			if _, err := other.SubjectKeyByRef(ctx, rec.SubjectRef, h.KeyVersion); err == nil {
+			if _, err := other.SubjectKeyByRef(ctx, rec.SubjectRef, h.KeyVersion, h.Suite); err == nil {
 				t.Fatalf("%s subject has a key in the other region", tc.j)
 			}
 		}

@@ -56,7 +56,7 @@ func BenchmarkExistingSubjectKey(b *testing.B) {
 				for b.Loop() {
 					// Step by a prime so consecutive subjects fall in
 					// different shards and a size-1 cache always misses.
-					if _, err := k.ExistingSubjectKey(ctx, names[(i*61)%len(names)], 1); err != nil {
+					if _, err := k.ExistingSubjectKey(ctx, names[(i*61)%len(names)], 1, ""); err != nil {
 						b.Fatal(err)
 					}
 					i++

@@ -10,9 +10,11 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/suite"
 )
 
 // The rewrap job moves every subject key (DEK) still wrapped under an older
@@ -30,6 +32,11 @@ import (
 // and a crash loses at most the page in flight, which is redone. Every node
 // of the region watches the job and takes over an unfinished one whose
 // lease expired; a restarted node resumes it the same way.
+//
+// A suite migration's job (StartMigration) is the rewrap job followed by
+// the migration passes other packages register (SetMigrationPasses): the
+// records, then the token entries, each re-sealed under the new suite a
+// page at a time, with the same lease, cursor and progress.
 const (
 	keyRewrapJob   = "k/job/rewrap"
 	keyRewrapLease = "k/job/rewrap.lease"
@@ -101,6 +108,15 @@ type RewrapJob struct {
 	// Node is the node running the job, or the last one that did.
 	Node  string
 	Error string // why it failed, or the last error it retried
+	// Suite is the suite a migration job moves the region's data to; ""
+	// for a rewrap job.
+	Suite string
+	// Phase is "keys" while the job rewraps subject keys, then the name
+	// of the migration pass it is in.
+	Phase string
+	// Resealed is how many items (records, token entries) the migration
+	// passes sealed again under Suite.
+	Resealed int64
 }
 
 // jobRecord is the stored form of the job.
@@ -118,6 +134,9 @@ type jobRecord struct {
 	Finished time.Time `json:"finished,omitzero"`
 	Node     string    `json:"node,omitempty"`
 	Error    string    `json:"error,omitempty"`
+	Suite    string    `json:"suite,omitempty"`
+	Phase    string    `json:"phase,omitempty"` // "": keys
+	Resealed int64     `json:"resealed,omitempty"`
 }
 
 // leaseRecord is the stored form of the job's lease.
@@ -138,6 +157,8 @@ type jobRunner struct {
 	kick   chan struct{}
 	once   sync.Once
 	wg     sync.WaitGroup
+
+	passes atomic.Pointer[[]MigrationPass] // SetMigrationPasses
 }
 
 func newJobRunner(node string, ttl time.Duration) *jobRunner {
@@ -232,6 +253,20 @@ func (k *Keyring) readLease(ctx context.Context) (*leaseRecord, []byte, error) {
 // The job runs in the background on this node (or another one of the
 // region that holds its lease); RewrapStatus follows it.
 func (k *Keyring) StartRewrap(ctx context.Context, o RewrapOptions, apply func(b *store.Batch) error) (job RewrapJob, started bool, err error) {
+	return k.startJob(ctx, o, apply, "")
+}
+
+// StartMigration starts the job that moves the region's data to its
+// current suite after Migrate: the rewrap job, then every migration pass
+// (SetMigrationPasses), as StartRewrap does. If a rewrap job is unfinished
+// it becomes the migration's job, starting over from the first subject key
+// (those it rewrapped went to a version that may no longer be current), and
+// StartMigration returns it with started true.
+func (k *Keyring) StartMigration(ctx context.Context, o RewrapOptions, apply func(b *store.Batch) error) (job RewrapJob, started bool, err error) {
+	return k.startJob(ctx, o, apply, k.Suite().ID())
+}
+
+func (k *Keyring) startJob(ctx context.Context, o RewrapOptions, apply func(b *store.Batch) error, target suite.ID) (job RewrapJob, started bool, err error) {
 	if err := o.Validate(); err != nil {
 		return RewrapJob{}, false, err
 	}
@@ -251,7 +286,7 @@ func (k *Keyring) StartRewrap(ctx context.Context, o RewrapOptions, apply func(b
 		if err != nil {
 			return RewrapJob{}, false, err
 		}
-		if old != nil && old.State == JobRunning {
+		if old != nil && old.State == JobRunning && (target == "" || old.Suite == string(target)) {
 			j, err := k.RewrapStatus(ctx)
 			return j, false, err
 		}
@@ -272,7 +307,7 @@ func (k *Keyring) StartRewrap(ctx context.Context, o RewrapOptions, apply func(b
 		}
 		now := k.now().UTC().Truncate(time.Millisecond)
 		rec := &jobRecord{ID: hex.EncodeToString(id[:]), State: JobRunning, Target: cur, Total: total, Batch: o.Batch,
-			PauseMS: o.Pause.Milliseconds(), Started: now, Updated: now}
+			PauseMS: o.Pause.Milliseconds(), Started: now, Updated: now, Suite: string(target)}
 		raw, err := json.Marshal(rec)
 		if err != nil {
 			return RewrapJob{}, false, fmt.Errorf("keyring: encoding the rewrap job: %v", err)
@@ -304,9 +339,14 @@ func (r *jobRecord) view(st JobState, node string) RewrapJob {
 	if node == "" {
 		node = r.Node
 	}
+	phase := r.Phase
+	if phase == "" {
+		phase = "keys"
+	}
 	return RewrapJob{ID: r.ID, State: st, Target: r.Target, Done: r.Done, Total: max(r.Total, r.Done),
 		Options: RewrapOptions{Batch: r.Batch, Pause: time.Duration(r.PauseMS) * time.Millisecond},
-		Started: r.Started, Updated: r.Updated, Finished: r.Finished, Node: node, Error: r.Error}
+		Started: r.Started, Updated: r.Updated, Finished: r.Finished, Node: node, Error: r.Error,
+		Suite: r.Suite, Phase: phase, Resealed: r.Resealed}
 }
 
 // RewrapStatus returns the region's rewrap job, or an error wrapping
@@ -405,12 +445,17 @@ func (k *Keyring) runJob(j *jobRunner) {
 			}
 			lease, renewed = next, k.now()
 		}
-		pr, err := k.rewrapStep(ctx, rec.Cursor, rec.Batch, func(b *store.Batch, pr pageResult) error {
+		// commit applies b with the job's progress: the next cursor, the
+		// counts added, and at the end of a phase the next one.
+		commit := func(b *store.Batch, cursor []byte, rewrapped, resealed int, end bool) error {
 			next := *rec
-			next.Cursor, next.Done, next.Node, next.Error = pr.next, rec.Done+int64(pr.rewrapped), j.node, ""
+			next.Cursor, next.Done, next.Resealed, next.Node, next.Error = cursor, rec.Done+int64(rewrapped), rec.Resealed+int64(resealed), j.node, ""
 			next.Updated = k.now().UTC().Truncate(time.Millisecond)
-			if pr.end {
-				next.State, next.Finished, next.Cursor = JobDone, next.Updated, nil
+			if end {
+				next.Cursor = nil
+				if next.Phase = k.nextPhase(rec); next.Phase == "" {
+					next.State, next.Finished = JobDone, next.Updated
+				}
 			}
 			nraw, err := json.Marshal(&next)
 			if err != nil {
@@ -420,7 +465,15 @@ func (k *Keyring) runJob(j *jobRunner) {
 			b.Expect([]byte(keyRewrapJob), raw)
 			b.Put([]byte(keyRewrapJob), nraw)
 			return k.st.Apply(ctx, b)
-		})
+		}
+		var pr pageResult
+		if rec.Phase == "" {
+			pr, err = k.rewrapStep(ctx, rec.Cursor, rec.Batch, func(b *store.Batch, pr pageResult) error {
+				return commit(b, pr.next, pr.rewrapped, 0, pr.end)
+			})
+		} else {
+			pr, err = k.passStep(ctx, j, rec, commit)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return

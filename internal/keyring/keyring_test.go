@@ -82,7 +82,7 @@ func openField(k *Keyring, subject string, env []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	a, err := k.ExistingSubjectKey(context.Background(), subject, h.KeyVersion)
+	a, err := k.ExistingSubjectKey(context.Background(), subject, h.KeyVersion, h.Suite)
 	if err != nil {
 		return "", err
 	}
@@ -120,13 +120,13 @@ func TestOpenReopen(t *testing.T) {
 		if !bytes.Equal(k2.SubjectRef("alice"), ref) {
 			t.Error("SubjectRef changed across reopen")
 		}
-		if a, err := k2.SubjectKeyByRef(context.Background(), ref, 1); err != nil || a == nil {
+		if a, err := k2.SubjectKeyByRef(context.Background(), ref, 1, ""); err != nil || a == nil {
 			t.Errorf("SubjectKeyByRef: %v", err)
 		}
-		if _, err := k2.SubjectKeyByRef(context.Background(), ref[:5], 1); err == nil {
+		if _, err := k2.SubjectKeyByRef(context.Background(), ref[:5], 1, ""); err == nil {
 			t.Error("SubjectKeyByRef with a short ref: no error")
 		}
-		if _, err := k2.SubjectKeyByRef(context.Background(), k2.SubjectRef("nobody"), 1); !errors.Is(err, ErrNoSubjectKey) {
+		if _, err := k2.SubjectKeyByRef(context.Background(), k2.SubjectRef("nobody"), 1, ""); !errors.Is(err, ErrNoSubjectKey) {
 			t.Errorf("SubjectKeyByRef of a subject without key: err = %v", err)
 		}
 		if bi2, _ := k2.BlindIndex(1, "customers", "email", "alice@example.com"); !bytes.Equal(bi, bi2) {
@@ -506,7 +506,7 @@ func TestRewrapSkipsErased(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("Rewrap = %d, %v; want 2", n, err)
 	}
-	if _, err := k.ExistingSubjectKey(ctx, "s1", 1); !errors.Is(err, ErrNoSubjectKey) {
+	if _, err := k.ExistingSubjectKey(ctx, "s1", 1, ""); !errors.Is(err, ErrNoSubjectKey) {
 		t.Fatalf("erased subject after rewrap: err = %v", err)
 	}
 }
@@ -695,7 +695,7 @@ func TestErrorsHoldNoSubject(t *testing.T) {
 	st := memstore.New()
 	k := mustOpen(t, opts(st, suite.IntlSuite()))
 	defer k.Close()
-	_, err := k.ExistingSubjectKey(context.Background(), "zelda@example.com", 1)
+	_, err := k.ExistingSubjectKey(context.Background(), "zelda@example.com", 1, "")
 	if !errors.Is(err, ErrNoSubjectKey) || bytes.Contains([]byte(err.Error()), []byte("zelda")) {
 		t.Fatalf("err = %v", err)
 	}

@@ -78,9 +78,16 @@ func TestMigrate(t *testing.T) {
 			t.Fatalf("new DEK: suite %s, %d bytes, under data v%d", fresh.Suite, len(fresh.dek), storedKEKVersion(t, st, fresh))
 		}
 		freshEnv := sealField(t, fresh, to, "fresh value")
-		if old := subjectKey(t, k, st, "old0"); old.Suite != s.ID() {
-			t.Errorf("an existing subject's DEK changed suite to %s", old.Suite)
+		// An existing subject keeps its DEK, which now seals with the new
+		// suite under a key derived from it (dek.go).
+		old := subjectKey(t, k, st, "old0")
+		if old.Suite != to.ID() || old.native.ID() != s.ID() || old.Version != 1 {
+			t.Errorf("an existing subject's key: suite %s, native %s, v%d", old.Suite, old.native.ID(), old.Version)
 		}
+		if len(old.dek) != s.AEAD().KeySize() {
+			t.Errorf("the DEK secret of suite %s has %d bytes", s.ID(), len(old.dek))
+		}
+		lateEnv := sealField(t, old, to, "written after the migration")
 		bi2, err := k.BlindIndex(2, "customers", "email", "a@example.com")
 		if err != nil || bytes.Equal(bi1, bi2) {
 			t.Errorf("blind index v2 = %x, %v (v1 %x)", bi2, err, bi1)
@@ -104,24 +111,27 @@ func TestMigrate(t *testing.T) {
 			t.Errorf("audit keys = %+v", aks)
 		}
 
-		// Rewrap leaves the old suite's DEKs alone: they move with their
-		// records, not under a KEK of another suite.
-		if moved, err := k.Rewrap(ctx, nil); err != nil || moved != 0 {
-			t.Fatalf("Rewrap after Migrate = %d, %v", moved, err)
-		}
+		// Rewrap moves the old suite's DEKs under the new suite's data KEK;
+		// each keeps its native suite, so the data of both suites opens.
 		if err := k.Retire(ctx, Data, 1); !errors.Is(err, ErrInUse) {
-			t.Errorf("Retire data v1: err = %v, want ErrInUse", err)
+			t.Errorf("Retire data v1 before rewrap: err = %v, want ErrInUse", err)
+		}
+		if moved, err := k.Rewrap(ctx, nil); err != nil || moved != n {
+			t.Fatalf("Rewrap after Migrate = %d, %v, want %d", moved, err, n)
+		}
+		if err := k.Retire(ctx, Data, 1); err != nil {
+			t.Errorf("Retire data v1 after rewrap: %v", err)
 		}
 		// A rotation after the migration stays in the new suite, and
-		// Rewrap moves the new suite's DEKs to it.
+		// Rewrap moves every DEK to it.
 		if v, err := k.Rotate(ctx, Data); err != nil || v != 3 {
 			t.Fatalf("Rotate = %d, %v", v, err)
 		}
 		if got, _ := k.SuiteOf(Data, 3); got.ID() != to.ID() {
 			t.Errorf("data v3 suite = %s", got.ID())
 		}
-		if moved, err := k.Rewrap(ctx, nil); err != nil || moved != 1 {
-			t.Fatalf("Rewrap after Rotate = %d, %v, want 1 (the new suite's DEK)", moved, err)
+		if moved, err := k.Rewrap(ctx, nil); err != nil || moved != n+1 {
+			t.Fatalf("Rewrap after Rotate = %d, %v, want %d", moved, err, n+1)
 		}
 
 		stt, err := k.Status(ctx)
@@ -131,7 +141,7 @@ func TestMigrate(t *testing.T) {
 		if stt.Suite != string(to.ID()) || stt.Origin != string(s.ID()) {
 			t.Errorf("status suite %s origin %s", stt.Suite, stt.Origin)
 		}
-		if vs := stt.Purposes[0].Versions; len(vs) != 3 || vs[0].Suite != string(s.ID()) || vs[0].DEKs != n || vs[2].Suite != string(to.ID()) || vs[2].DEKs != 1 {
+		if vs := stt.Purposes[0].Versions; len(vs) != 3 || vs[0].Suite != string(s.ID()) || vs[0].DEKs != 0 || vs[0].State != Retired || vs[2].Suite != string(to.ID()) || vs[2].DEKs != n+1 {
 			t.Errorf("data versions = %+v", vs)
 		}
 
@@ -149,6 +159,9 @@ func TestMigrate(t *testing.T) {
 			}
 			if got, err := openField(k2, "fresh", freshEnv); err != nil || got != "fresh value" {
 				t.Fatalf("fresh value: %q, %v", got, err)
+			}
+			if got, err := openField(k2, "old0", lateEnv); err != nil || got != "written after the migration" {
+				t.Fatalf("an old subject's value written after the migration: %q, %v", got, err)
 			}
 			if got, _ := k2.BlindIndex(1, "customers", "email", "a@example.com"); !bytes.Equal(got, bi1) {
 				t.Error("blind index v1 differs after reopen")

@@ -40,9 +40,9 @@ func (k *Keyring) scanDEKs(ctx context.Context, fn func(key, env []byte) error) 
 // Rewrap rewraps every DEK that is not under the current data KEK with the
 // current one, and returns how many it rewrapped. DEKs are unwrapped and
 // rewrapped in memory only; the DEKs themselves do not change, so field
-// ciphertexts stay valid. A DEK of another suite than the current data KEK's
-// (made before Migrate) is left where it is (see rewraps). progress, if not
-// nil, is called after every batch
+// ciphertexts stay valid, also when the current data KEK is of another
+// suite (after Migrate: a DEK keeps its native suite, dek.go). progress, if
+// not nil, is called after every batch
 // with the number done and an estimate of the total (from store counters).
 //
 // Rewrap is idempotent and resumable: stop it (cancel ctx) at any point and
@@ -90,7 +90,7 @@ func (k *Keyring) Rewrap(ctx context.Context, progress func(done, total int)) (i
 		if err != nil {
 			return fmt.Errorf("keyring: region %s: subject key: %w", k.region, err)
 		}
-		if !rewraps(h, r, cur) {
+		if h.KeyVersion == cur {
 			return nil
 		}
 		it, err := k.rewrapOne(ctx, key, env, h, ct, cur)
@@ -108,15 +108,6 @@ func (k *Keyring) Rewrap(ctx context.Context, progress func(done, total int)) (i
 		return done, err
 	}
 	return done, flush()
-}
-
-// rewraps reports whether the DEK whose envelope header is h moves to data
-// version cur of ring r. A DEK of another suite than cur's stays where it
-// is: its suite is that of the KEK it was made under, and rewrapping it
-// across suites would lose that. Moving its data to a DEK of the new suite
-// is the suite migration's work.
-func rewraps(h envelope.Header, r *ring, cur uint32) bool {
-	return h.KeyVersion != cur && h.Suite == r.keks[Data][cur].suite.ID()
 }
 
 // rewrapItem is the rewrap of one DEK, ready to go into a batch.
@@ -142,16 +133,22 @@ func (k *Keyring) rewrapOne(ctx context.Context, key, sealed []byte, h envelope.
 		return rewrapItem{}, err
 	}
 	b := k.dekBinding(ref, gen)
-	dek, err := envelope.Open(old.aead, h, ct, b)
+	if h.Suite != old.suite.ID() {
+		return rewrapItem{}, fmt.Errorf("keyring: region %s: subject key names suite %s, its data key v%d is %s", k.region, h.Suite, h.KeyVersion, old.suite.ID())
+	}
+	pt, err := envelope.Open(old.aead, h, ct, b)
 	if err != nil {
 		return rewrapItem{}, fmt.Errorf("keyring: region %s: unwrapping subject key: %w", k.region, err)
 	}
-	defer clear(dek)
-	next := k.ring.Load().keks[Data][cur]
-	if next == nil || next.suite.ID() != old.suite.ID() {
-		return rewrapItem{}, fmt.Errorf("keyring: region %s: data key v%d is not of the subject key's suite %s", k.region, cur, old.suite.ID())
+	defer clear(pt)
+	secret, native, err := decodeDEK(pt, old.suite)
+	if err != nil {
+		return rewrapItem{}, fmt.Errorf("keyring: region %s: subject key: %v", k.region, err)
 	}
-	env, err := envelope.Seal(next.aead, k.rand, next.suite.ID(), cur, b, dek)
+	next := k.ring.Load().keks[Data][cur]
+	npt := encodeDEK(secret, native, next.suite)
+	defer clear(npt)
+	env, err := envelope.Seal(next.aead, k.rand, next.suite.ID(), cur, b, npt)
 	if err != nil {
 		return rewrapItem{}, fmt.Errorf("keyring: region %s: wrapping subject key: %w", k.region, err)
 	}
@@ -223,7 +220,7 @@ func (k *Keyring) rewrapStep(ctx context.Context, from []byte, limit int, commit
 		if err != nil {
 			return pageResult{}, fmt.Errorf("keyring: region %s: subject key: %w", k.region, err)
 		}
-		if !rewraps(h, r, cur) {
+		if h.KeyVersion == cur {
 			continue
 		}
 		it, err := k.rewrapOne(ctx, kv.Key, kv.Value, h, ct, cur)

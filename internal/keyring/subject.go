@@ -19,21 +19,24 @@ import (
 
 // SubjectKey is a subject's DEK, ready to use.
 type SubjectKey struct {
-	// AEAD is the DEK's cipher (its suite's AEAD). Its Open fails only
-	// with suite.ErrOpen.
+	// AEAD is the DEK's cipher for Suite. Its Open fails only with
+	// suite.ErrOpen.
 	AEAD cipher.AEAD
-	// Suite is the DEK's suite: that of the data KEK version it was made
-	// under. Envelopes sealed with AEAD must name it.
+	// Suite is the suite to seal with: the keyring's current suite when
+	// the key was handed out (see dek.go for a DEK made before a suite
+	// migration). Envelopes sealed with AEAD must name it.
 	Suite suite.ID
 	// Version is the DEK's generation for this subject (1 for the first
 	// key; erasing and re-creating a subject gives the next). Field
 	// envelopes sealed with AEAD carry it as their key version.
 	Version uint32
 
-	ref     string // subject ref
-	dek     []byte
-	fill    fillTicket // cache ticket taken before reading the store
-	pending bool       // created, not yet committed
+	ref     string      // subject ref
+	dek     []byte      // the secret
+	native  suite.Suite // the suite the DEK was made for
+	alt     altAEAD     // its cipher for another suite, once asked for
+	fill    fillTicket  // cache ticket taken before reading the store
+	pending bool        // created, not yet committed
 }
 
 // tombstone returns the value of a destroyed DEK's tombstone key (a fresh
@@ -157,16 +160,22 @@ func (k *Keyring) unwrap(ctx context.Context, ref []byte, gen uint32, env []byte
 	if h.Suite != kk.suite.ID() {
 		return nil, fmt.Errorf("keyring: region %s: subject key names suite %s, its data key v%d is %s", k.region, h.Suite, h.KeyVersion, kk.suite.ID())
 	}
-	dek, err := envelope.Open(kk.aead, h, ct, k.dekBinding(ref, gen))
+	pt, err := envelope.Open(kk.aead, h, ct, k.dekBinding(ref, gen))
 	if err != nil {
 		return nil, fmt.Errorf("keyring: region %s: unwrapping subject key: %w", k.region, err)
 	}
-	a, err := kk.suite.AEAD().New(dek)
+	dek, native, err := decodeDEK(pt, kk.suite)
 	if err != nil {
-		clear(dek)
+		clear(pt)
 		return nil, fmt.Errorf("keyring: region %s: subject key: %v", k.region, err)
 	}
-	return &SubjectKey{AEAD: a, Suite: kk.suite.ID(), Version: gen, ref: string(ref), dek: dek}, nil
+	cur := k.ring.Load().suite()
+	a, err := dekAEAD(dek, native, cur)
+	if err != nil {
+		clear(pt)
+		return nil, fmt.Errorf("keyring: region %s: subject key: %v", k.region, err)
+	}
+	return &SubjectKey{AEAD: a, Suite: cur.ID(), Version: gen, ref: string(ref), dek: dek, native: native}, nil
 }
 
 // SubjectKey returns the subject's current DEK, creating one if the subject
@@ -222,6 +231,12 @@ func (k *Keyring) subjectKey(ctx context.Context, subject string, b *store.Batch
 	sk, fill := k.cache.get(m.ref(subject), now)
 	if sk != nil {
 		k.refMACs.Put(m)
+		// A key cached before this process learnt of a suite migration
+		// seals with the new suite from now on.
+		sk, err := sk.inSuite(k.ring.Load().suite())
+		if err != nil {
+			return nil, fmt.Errorf("keyring: region %s: subject key: %v", k.region, err)
+		}
 		expectLive(b, sk)
 		return sk, nil
 	}
@@ -272,7 +287,7 @@ func (k *Keyring) createDEK(ref []byte, gen uint32, fill fillTicket, b *store.Ba
 	if _, err := io.ReadFull(k.rand, dek); err != nil {
 		return nil, fmt.Errorf("keyring: region %s: generating subject key: %w", k.region, err)
 	}
-	a, err := kk.suite.AEAD().New(dek)
+	a, err := kk.suite.AEAD().New(dek) // native: the secret is the key
 	if err != nil {
 		return nil, fmt.Errorf("keyring: region %s: %v", k.region, err)
 	}
@@ -283,7 +298,7 @@ func (k *Keyring) createDEK(ref []byte, gen uint32, fill fillTicket, b *store.Ba
 	b.Insert(dekKey(ref, gen), env)
 	b.Expect(tombKey(ref, gen), nil) // a concurrent erasure of this generation wins
 	b.Add(dekCounter(cur), 1)
-	return &SubjectKey{AEAD: a, Suite: kk.suite.ID(), Version: gen, ref: string(ref), dek: dek, fill: fill, pending: true}, nil
+	return &SubjectKey{AEAD: a, Suite: kk.suite.ID(), Version: gen, ref: string(ref), dek: dek, native: kk.suite, fill: fill, pending: true}, nil
 }
 
 // Commit records that the batch holding sk's creation was applied, making
@@ -308,38 +323,47 @@ func (k *Keyring) Forget(sk *SubjectKey) {
 	k.cache.evict([]byte(sk.ref))
 }
 
-// ExistingSubjectKey returns generation version of the subject's DEK, for
-// reading; it never creates one. It fails with an error wrapping
-// ErrNoSubjectKey when that key was destroyed or never existed, and
-// otherwise with store errors or corrupt key material.
-func (k *Keyring) ExistingSubjectKey(ctx context.Context, subject string, version uint32) (cipher.AEAD, error) {
+// ExistingSubjectKey returns generation version of the subject's DEK as a
+// cipher of suite s (the suite an envelope names; "" for the keyring's
+// current suite), for reading; it never creates one. It fails with an
+// error wrapping ErrNoSubjectKey when that key was destroyed or never
+// existed, and otherwise with store errors, an unknown suite or corrupt key
+// material.
+func (k *Keyring) ExistingSubjectKey(ctx context.Context, subject string, version uint32, s suite.ID) (cipher.AEAD, error) {
 	if k.closed.Load() {
 		return nil, ErrClosed
 	}
 	m := k.refMACs.Get().(*refMAC)
-	a, err := k.existing(ctx, m.ref(subject), version)
+	a, err := k.existing(ctx, m.ref(subject), version, s)
 	k.refMACs.Put(m)
 	return a, err
 }
 
 // SubjectKeyByRef is ExistingSubjectKey for a subject known by its
 // SubjectRef (as stored with records), with the same errors.
-func (k *Keyring) SubjectKeyByRef(ctx context.Context, ref []byte, version uint32) (cipher.AEAD, error) {
+func (k *Keyring) SubjectKeyByRef(ctx context.Context, ref []byte, version uint32, s suite.ID) (cipher.AEAD, error) {
 	if k.closed.Load() {
 		return nil, ErrClosed
 	}
 	if len(ref) != k.suite.MAC().Size() {
 		return nil, fmt.Errorf("keyring: region %s: subject ref is %d bytes, want %d", k.region, len(ref), k.suite.MAC().Size())
 	}
-	return k.existing(ctx, ref, version)
+	return k.existing(ctx, ref, version, s)
 }
 
 // existing implements ExistingSubjectKey; ref may be a scratch buffer and
 // is not retained.
-func (k *Keyring) existing(ctx context.Context, ref []byte, version uint32) (cipher.AEAD, error) {
+func (k *Keyring) existing(ctx context.Context, ref []byte, version uint32, id suite.ID) (cipher.AEAD, error) {
+	want := k.ring.Load().suite()
+	if id != "" && id != want.ID() {
+		var err error
+		if want, err = suite.ByID(id); err != nil {
+			return nil, fmt.Errorf("keyring: region %s: %w", k.region, err)
+		}
+	}
 	sk, fill := k.cache.get(ref, k.now())
 	if sk != nil && sk.Version == version {
-		return sk.AEAD, nil
+		return k.inSuiteAEAD(sk, want)
 	}
 	if version == 0 {
 		return nil, fmt.Errorf("keyring: region %s: subject key v0: %w", k.region, ErrNoSubjectKey)
@@ -359,7 +383,15 @@ func (k *Keyring) existing(ctx context.Context, ref []byte, version uint32) (cip
 	// A subject has at most one live generation, so this is its current
 	// key and may be cached.
 	k.cache.add(sk, fill)
-	return sk.AEAD, nil
+	return k.inSuiteAEAD(sk, want)
+}
+
+func (k *Keyring) inSuiteAEAD(sk *SubjectKey, s suite.Suite) (cipher.AEAD, error) {
+	a, err := sk.aeadFor(s)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: region %s: subject key: %v", k.region, err)
+	}
+	return a, nil
 }
 
 // DestroySubjectKey crypto-shreds the subject: it adds to b the deletion of

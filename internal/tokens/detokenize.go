@@ -8,6 +8,7 @@ import (
 	"github.com/domicile/domicile/internal/envelope"
 	"github.com/domicile/domicile/internal/keyring"
 	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/suite"
 	"github.com/domicile/domicile/internal/tokens/tokfmt"
 )
 
@@ -201,12 +202,12 @@ func (s *Service) open(ctx context.Context, memo *versionMemo, tok string, e *to
 	if err != nil {
 		return DResult{Err: wrapf(CodeIntegrity, err, "the token entry is corrupt")}
 	}
-	// An entry is sealed with its token version's suite or its subject
-	// DEK's: the region's suite, or its origin suite for entries made
-	// before a suite migration. A header naming another suite than its
-	// key's fails to open below.
-	if cur, origin := s.keys.Suite().ID(), s.keys.Origin().ID(); h.Suite != cur && h.Suite != origin {
-		return DResult{Err: errorf(CodeIntegrity, "the token entry is sealed under suite %s, not %s", h.Suite, cur)}
+	// An entry is sealed in the suite of its token version, or of the
+	// region when its subject's DEK sealed it (a region that migrated
+	// suite holds entries of both). A header naming another suite than
+	// the one sealed with fails to authenticate below.
+	if _, err := suite.ByID(h.Suite); err != nil {
+		return DResult{Err: errorf(CodeIntegrity, "the token entry is sealed under suite %s, unknown to this region", truncate(string(h.Suite), 16))}
 	}
 	r := DResult{Collection: e.Collection, Field: e.Field, Jurisdiction: e.Jurisdiction, RecordID: e.RecordID}
 	var pt []byte
@@ -219,7 +220,7 @@ func (s *Service) open(ctx context.Context, memo *versionMemo, tok string, e *to
 		pt, err = envelope.Open(vk.seal, h, ct, s.binding(tok, e))
 		r.KeyVersion = h.KeyVersion
 	case tokfmt.SealerSubject:
-		a, kerr := s.keys.SubjectKeyByRef(ctx, e.SubjectRef, h.KeyVersion)
+		a, kerr := s.keys.SubjectKeyByRef(ctx, e.SubjectRef, h.KeyVersion, h.Suite)
 		if errors.Is(kerr, keyring.ErrNoSubjectKey) {
 			return DResult{Err: wrapf(CodeSubjectErased, kerr, "the token's subject was erased")}
 		}

@@ -236,7 +236,7 @@ func (s *Service) checkLive(ctx context.Context, vk *verKeys, prefix []byte) *Er
 			if len(suffix) != refLen || len(kv.Value) != 4 {
 				return errorf(CodeIntegrity, "a live token entry is malformed")
 			}
-			_, kerr := s.keys.SubjectKeyByRef(ctx, suffix, binary.BigEndian.Uint32(kv.Value))
+			_, kerr := s.keys.SubjectKeyByRef(ctx, suffix, binary.BigEndian.Uint32(kv.Value), "")
 			switch {
 			case kerr == nil:
 				return nil

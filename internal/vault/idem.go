@@ -223,7 +223,7 @@ func (v *Vault) openIdemTokens(ctx context.Context, key []byte, id string, ref [
 	if err != nil || h.KeyVersion != ver {
 		return nil, &Error{Code: CodeIntegrity, Msg: "idempotency entry is corrupt", Index: -1, Err: err}
 	}
-	a, err := v.keys.SubjectKeyByRef(ctx, ref, ver)
+	a, err := v.keys.SubjectKeyByRef(ctx, ref, ver, h.Suite)
 	if errors.Is(err, keyring.ErrNoSubjectKey) {
 		return nil, nil // erased: its tokens are gone with its key
 	}

@@ -3,10 +3,19 @@ package vault_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/domicile/domicile/examples"
 	"github.com/domicile/domicile/internal/envelope"
+	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/recordfmt"
+	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/store/pebble"
 	"github.com/domicile/domicile/internal/suite"
 	"github.com/domicile/domicile/internal/tokens"
 	"github.com/domicile/domicile/internal/vault"
@@ -124,4 +133,163 @@ func TestReadsAcrossSuiteMigration(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMigrationJob runs a suite migration's job (rewrap, then the records'
+// pass) on a region of records while clients read, search, create and
+// patch: no read fails, and at the end every stored ciphertext is of the
+// new suite, every index entry of the new index version, every value what
+// its last write set, and the old data version is free to retire.
+func TestMigrationJob(t *testing.T) {
+	ctx := context.Background()
+	pol, err := policy.Parse("policy.yaml", examples.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := pebble.Open(t.TempDir(), pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	kr, err := keyring.Open(ctx, keyring.Options{Region: "eu-central", Suite: suite.IntlSuite(), Store: st, Secret: []byte("test secret"),
+		KDF: testKDF, RefreshEvery: -1, CacheTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kr.Close()
+	svc, err := tokens.New(tokens.Options{Region: "eu-central", Policy: pol, Keyring: kr, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.New(vault.Options{Policy: pol, Region: "eu-central", Keyring: kr, Store: st, Tokens: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	emails := map[string]string{} // record id -> e-mail last written
+	var ids []string
+	create := func(i int) {
+		out, err := v.Create(ctx, []vault.NewRecord{{Collection: "customers", Subject: fmt.Sprint("subject-", i%40), Jurisdiction: "DE",
+			Fields: map[string]string{"name": fmt.Sprint("Name ", i), "email": fmt.Sprintf("c%d@example.org", i), "phone": "+49 30 901820"}}}, vault.CreateOptions{})
+		if err != nil {
+			t.Errorf("create %d: %v", i, err)
+			return
+		}
+		mu.Lock()
+		emails[out[0].ID] = fmt.Sprintf("c%d@example.org", i)
+		ids = append(ids, out[0].ID)
+		mu.Unlock()
+	}
+	const n = 300
+	for i := range n {
+		create(i)
+	}
+	if _, err := kr.Migrate(ctx, suite.CNSuite()); err != nil {
+		t.Fatal(err)
+	}
+	kr.SetMigrationPasses(v.MigrationPass())
+	if _, started, err := kr.StartMigration(ctx, keyring.RewrapOptions{Batch: 32}, nil); err != nil || !started {
+		t.Fatalf("StartMigration = %v, %v", started, err)
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				mu.Lock()
+				id := ids[(i*7+w*13)%len(ids)]
+				mu.Unlock()
+				switch w {
+				case 0: // reads
+					if _, err := v.Get(ctx, id); err != nil {
+						t.Errorf("read during the migration: %v", err)
+						return
+					}
+				case 1: // patches
+					e := fmt.Sprintf("patched%d@example.org", i)
+					if _, err := v.Patch(ctx, id, map[string]string{"email": e}, nil, vault.Actor{}); err != nil {
+						t.Errorf("patch during the migration: %v", err)
+						return
+					}
+					mu.Lock()
+					emails[id] = e
+					mu.Unlock()
+				case 2: // creates
+					create(n + i)
+				}
+			}
+		}()
+	}
+	var job keyring.RewrapJob
+	for {
+		if job, err = kr.RewrapStatus(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if job.State == keyring.JobDone || job.State == keyring.JobFailed {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if job.State != keyring.JobDone || job.Suite != "cn" || job.Resealed < n {
+		t.Fatalf("job = %+v", job)
+	}
+	// Writes during the job went to the new suite already; one more pass
+	// over the store must find nothing of the old one.
+	kvs, err := st.Scan(ctx, []byte("r/"), store.PrefixEnd([]byte("r/")), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kvs) != len(emails) {
+		t.Fatalf("%d records stored, %d written", len(kvs), len(emails))
+	}
+	for _, kv := range kvs {
+		rec, err := recordfmt.Parse(kv.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, env := range append([][]byte{rec.Subject}, fieldEnvelopes(rec)...) {
+			if h, _, _ := envelope.Parse(env); h.Suite != suite.CN {
+				t.Fatalf("record %s holds a ciphertext of suite %s", kv.Key, h.Suite)
+			}
+		}
+		for _, k := range rec.Index {
+			if !strings.Contains(string(k), "\x00\x00\x00\x02/") {
+				t.Fatalf("record %s has an index entry of another version: %q", kv.Key, k)
+			}
+		}
+	}
+	for id, e := range emails {
+		got, err := v.Get(ctx, id)
+		if err != nil || got.Fields["email"] != e {
+			t.Fatalf("record %s: %q, %v; want %q", id, got.Fields["email"], err, e)
+		}
+		p, err := v.Find(ctx, "customers", "email", e, "", "", 100)
+		if err != nil || !slices.ContainsFunc(p.Records, func(r *vault.Sealed) bool { return r.ID == id }) {
+			t.Fatalf("search for %s: %v", e, err)
+		}
+	}
+	if err := kr.Retire(ctx, keyring.Data, 1); err != nil {
+		t.Errorf("retire data v1 after the migration: %v", err)
+	}
+	if err := kr.Retire(ctx, keyring.Index, 1); err != nil {
+		t.Errorf("retire index v1 after the migration: %v", err)
+	}
+}
+
+func fieldEnvelopes(r *recordfmt.Record) [][]byte {
+	out := make([][]byte, len(r.Fields))
+	for i, f := range r.Fields {
+		out[i] = f.Envelope
+	}
+	return out
 }

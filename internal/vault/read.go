@@ -127,14 +127,14 @@ func (v *Vault) openEnvelope(ctx context.Context, st *recordfmt.Record, id, fiel
 	if err != nil {
 		return nil, &Error{Code: CodeIntegrity, Msg: fmt.Sprintf("ciphertext of field %s is malformed", field), Field: field, Index: -1, Err: err}
 	}
-	// A field is sealed with its subject's DEK, whose suite is that of
-	// the data key version it was made under: the region's suite, or its
-	// origin suite for data written before a suite migration. A header
-	// naming another suite than the DEK's fails to open below.
-	if h.Suite != v.keys.Suite().ID() && h.Suite != v.keys.Origin().ID() {
-		return nil, &Error{Code: CodeIntegrity, Msg: fmt.Sprintf("ciphertext of field %s names suite %s, region uses %s", field, h.Suite, v.keys.Suite().ID()), Field: field, Index: -1}
+	// A field is sealed with its subject's DEK in the suite the region
+	// had when it was written (the header names it; a region that
+	// migrated suite holds data of both). A header naming another suite
+	// than the one sealed with fails to authenticate below.
+	if _, err := suite.ByID(h.Suite); err != nil {
+		return nil, &Error{Code: CodeIntegrity, Msg: fmt.Sprintf("ciphertext of field %s names suite %s, unknown to this region", field, truncate(string(h.Suite), 16)), Field: field, Index: -1}
 	}
-	aead, err := v.keys.SubjectKeyByRef(ctx, st.SubjectRef, h.KeyVersion)
+	aead, err := v.keys.SubjectKeyByRef(ctx, st.SubjectRef, h.KeyVersion, h.Suite)
 	if errors.Is(err, keyring.ErrNoSubjectKey) {
 		return nil, errorf(CodeSubjectErased, "the record's subject was erased; its data cannot be decrypted")
 	}

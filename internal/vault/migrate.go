@@ -1,0 +1,220 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/domicile/domicile/internal/envelope"
+	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/recordfmt"
+	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/suite"
+)
+
+// MigrationPass returns the records' pass of a suite migration's job
+// (keyring.MigrationPass): every record holding a ciphertext of another
+// suite than the keyring's current one, or a blind-index entry of another
+// index version than the current one, is sealed again under the current
+// suite, with its subject's same key (keyring, dek.go), and its index
+// entries are derived again, in one batch conditioned on the record's
+// stored bytes. A record updated, deleted or erased meanwhile is read
+// again; what an erasure removed stays removed.
+func (v *Vault) MigrationPass() keyring.MigrationPass {
+	return keyring.MigrationPass{Name: "records", Step: v.resealPage}
+}
+
+func (v *Vault) resealPage(ctx context.Context, cursor []byte, limit int, commit func(b *store.Batch, next []byte, resealed int, end bool) error) error {
+	start := cursor
+	if len(start) == 0 {
+		start = recordKey("")
+	}
+	kvs, err := v.st.Scan(ctx, start, store.PrefixEnd(recordKey("")), limit)
+	if err != nil {
+		return fmt.Errorf("vault: migration: reading records: %w", err)
+	}
+	next := start
+	if len(kvs) > 0 {
+		next = append(bytes.Clone(kvs[len(kvs)-1].Key), 0)
+	}
+	var b store.Batch
+	var ids []string
+	for _, kv := range kvs {
+		id := string(kv.Key[len(recordKey("")):])
+		ok, err := v.resealOps(ctx, &b, id, kv.Value)
+		if err != nil {
+			return err
+		}
+		if ok {
+			ids = append(ids, id)
+		}
+	}
+	err = commit(&b, next, len(ids), len(kvs) < limit)
+	if !errors.Is(err, store.ErrConflict) || len(ids) == 0 {
+		return err
+	}
+	// One of the records changed meanwhile (or the job did): move them
+	// one by one, each read afresh, then record the page.
+	for _, id := range ids {
+		if err := v.resealOne(ctx, id); err != nil {
+			return err
+		}
+	}
+	var none store.Batch
+	return commit(&none, next, len(ids), len(kvs) < limit)
+}
+
+// resealOne re-seals record id on its own, reading it again after a lost
+// race; a record gone meanwhile needs nothing.
+func (v *Vault) resealOne(ctx context.Context, id string) error {
+	for range maxAttempts {
+		raw, err := v.st.Get(ctx, recordKey(id))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("vault: migration: %w", err)
+		}
+		var b store.Batch
+		ok, err := v.resealOps(ctx, &b, id, raw)
+		if err != nil || !ok {
+			return err
+		}
+		err = v.st.Apply(ctx, &b)
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return &Error{Code: CodeConflict, Msg: fmt.Sprintf("record %s kept changing while it was sealed again; the job retries it", id), Index: -1, Err: store.ErrConflict}
+}
+
+// resealOps adds to b the re-sealing of record id, stored as raw, and
+// reports whether the record needed it. A record whose subject was erased
+// meanwhile is left to the erasure.
+func (v *Vault) resealOps(ctx context.Context, b *store.Batch, id string, raw []byte) (bool, error) {
+	rec, err := recordfmt.Parse(raw)
+	if err != nil {
+		return false, &Error{Code: CodeIntegrity, Msg: fmt.Sprintf("stored record %s is corrupt", id), Index: -1, Err: err}
+	}
+	c, err := v.collection(rec.Collection)
+	if err != nil {
+		return false, err
+	}
+	cur, ver := v.keys.Suite().ID(), v.keys.IndexVersions()[0]
+	if !v.needsReseal(c, rec, cur, ver) {
+		return false, nil
+	}
+	subject, err := v.openSubject(ctx, id, rec)
+	if CodeOf(err) == CodeSubjectErased {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var ops store.Batch
+	ops.Expect(recordKey(id), raw)
+	sk, err := v.keys.LiveSubjectKey(ctx, subject, &ops)
+	if errors.Is(err, keyring.ErrNoSubjectKey) {
+		return false, nil
+	}
+	if err != nil {
+		return false, v.keyError(err)
+	}
+	reseal := func(field string, env []byte) ([]byte, []byte, error) {
+		pt, err := v.openEnvelope(ctx, rec, id, field, env)
+		if err != nil {
+			return nil, nil, err
+		}
+		h, _, _ := envelope.Parse(env) // openEnvelope parsed it
+		if h.Suite == cur {
+			return env, pt, nil
+		}
+		if h.KeyVersion != sk.Version {
+			clear(pt)
+			return nil, nil, &Error{Code: CodeIntegrity, Msg: fmt.Sprintf("field %s of record %s is under subject key v%d, the live one is v%d", field, id, h.KeyVersion, sk.Version), Field: field, Index: -1}
+		}
+		out, err := envelope.Seal(sk.AEAD, v.rand, sk.Suite, sk.Version, envelope.Binding{Region: v.region.Name, Collection: rec.Collection, Record: id, Field: field}, pt)
+		if err != nil {
+			clear(pt)
+			return nil, nil, fmt.Errorf("vault: seal: %w", err)
+		}
+		return out, pt, nil
+	}
+	env, pt, err := reseal(subjectField, rec.Subject)
+	if err != nil {
+		return false, err
+	}
+	clear(pt)
+	rec.Subject = env
+	indexed := map[string]string{}
+	for i, f := range rec.Fields {
+		env, pt, err := reseal(f.Name, f.Envelope)
+		if err != nil {
+			return false, err
+		}
+		rec.Fields[i].Envelope = env
+		if fd := c.fields[f.Name]; fd != nil && fd.p.Index {
+			norm, err := fd.norm(string(pt), rec.Jurisdiction)
+			if err != nil {
+				clear(pt)
+				return false, &Error{Code: CodeIntegrity, Msg: fmt.Sprintf("field %s of record %s no longer normalises; patch it", f.Name, id), Field: f.Name, Index: -1, Err: err}
+			}
+			indexed[f.Name] = norm
+		}
+		clear(pt)
+	}
+	fresh, err := v.indexKeys(rec.Collection, indexed, id)
+	if err != nil {
+		return false, err
+	}
+	for _, k := range rec.Index {
+		if !slices.ContainsFunc(fresh, func(f []byte) bool { return bytes.Equal(f, k) }) {
+			ops.Delete(k)
+		}
+	}
+	for _, k := range fresh {
+		ops.Put(k, nil)
+	}
+	rec.Index = fresh
+	ops.Put(recordKey(id), recordfmt.Marshal(rec))
+	for _, op := range ops.Ops() {
+		switch op.Kind {
+		case store.OpExpect:
+			b.Expect(op.Key, op.Value)
+		case store.OpPut:
+			b.Put(op.Key, op.Value)
+		case store.OpDelete:
+			b.Delete(op.Key)
+		case store.OpInsert:
+			b.Insert(op.Key, op.Value)
+		case store.OpAdd:
+			b.Add(op.Key, op.Delta)
+		}
+	}
+	return true, nil
+}
+
+// needsReseal reports whether rec holds a ciphertext of another suite than
+// cur or an index entry of another index version than ver.
+func (v *Vault) needsReseal(c *collection, rec *recordfmt.Record, cur suite.ID, ver uint32) bool {
+	if h, _, err := envelope.Parse(rec.Subject); err != nil || h.Suite != cur {
+		return true
+	}
+	for _, f := range rec.Fields {
+		if h, _, err := envelope.Parse(f.Envelope); err != nil || h.Suite != cur {
+			return true
+		}
+	}
+	for _, k := range rec.Index {
+		for name := range c.fields {
+			p := indexFieldPrefix(c.p.Name, name)
+			if bytes.HasPrefix(k, p) && len(k) >= len(p)+4 && binary.BigEndian.Uint32(k[len(p):]) != ver {
+				return true
+			}
+		}
+	}
+	return false
+}
