@@ -243,3 +243,90 @@ func TestNodesEraseSeenByOtherNode(t *testing.T) {
 		t.Fatalf("node 1 deleting the restored copy: %v", err)
 	}
 }
+
+// TestNodesSuiteMigration: node 0 migrates the region's suite while node 1
+// has not reloaded its keys yet and goes on writing with the old suite.
+// Once node 1 reloads (RefreshEvery), it writes with the new one; the
+// job's records pass, which waits for that, leaves nothing of the old
+// suite, and both nodes read everything throughout.
+func TestNodesSuiteMigration(t *testing.T) {
+	ctx := context.Background()
+	n := newNodes(t, "eu-central")
+	rec := func(i int) vault.NewRecord {
+		return vault.NewRecord{Collection: "customers", Subject: fmt.Sprint("s", i%5), Jurisdiction: "DE",
+			Fields: map[string]string{"name": fmt.Sprint("N", i), "email": fmt.Sprintf("n%d@example.org", i)}}
+	}
+	var ids []string
+	write := func(node, i int) {
+		out, err := n.v[node].Create(ctx, []vault.NewRecord{rec(i)}, vault.CreateOptions{})
+		if err != nil {
+			t.Fatalf("node %d create %d: %v", node, i, err)
+		}
+		ids = append(ids, out[0].ID)
+	}
+	suiteOf := func(id string) suite.ID {
+		raw, err := n.st.Get(ctx, []byte("r/"+id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := recordfmt.Parse(raw)
+		h, _, _ := envelope.Parse(r.Fields[0].Envelope)
+		return h.Suite
+	}
+	for i := range 10 {
+		write(i%2, i)
+	}
+	k0, k1 := n.v[0].Keyring(), n.v[1].Keyring()
+	if _, err := k0.Migrate(ctx, suite.CNSuite()); err != nil {
+		t.Fatal(err)
+	}
+	k0.SetMigrationPasses(n.v[0].MigrationPass())
+	write(0, 10)
+	write(1, 11) // node 1 has not reloaded: the old suite
+	if got := suiteOf(ids[10]); got != suite.CN {
+		t.Errorf("node 0 wrote under %s after migrating", got)
+	}
+	if got := suiteOf(ids[11]); got != suite.Intl {
+		t.Errorf("node 1 wrote under %s before reloading its keys", got)
+	}
+	for node := range 2 {
+		for _, id := range ids {
+			if _, err := n.v[node].Get(ctx, id); err != nil {
+				t.Fatalf("node %d reading %s: %v", node, id, err)
+			}
+		}
+	}
+	// RefreshEvery (30 s by default) later node 1 seals with the new
+	// suite, and the passes may start.
+	n.clk.advance(40 * time.Second)
+	write(1, 12)
+	if got := suiteOf(ids[12]); got != suite.CN {
+		t.Errorf("node 1 wrote under %s after reloading its keys", got)
+	}
+	if _, _, err := k0.StartMigration(ctx, keyring.RewrapOptions{Batch: 4}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		job, err := k1.RewrapStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.State == keyring.JobFailed {
+			t.Fatalf("job failed: %s", job.Error)
+		}
+		if job.State == keyring.JobDone {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, id := range ids {
+		if got := suiteOf(id); got != suite.CN {
+			t.Errorf("record %s still under %s after the job", id, got)
+		}
+		for node := range 2 {
+			if _, err := n.v[node].Get(ctx, id); err != nil {
+				t.Fatalf("node %d reading %s after the job: %v", node, id, err)
+			}
+		}
+	}
+}
