@@ -124,6 +124,8 @@ func Open(dir string, opts Options) (*Store, error) {
 	// Bloom filters on every level (later levels inherit L0's): most
 	// point reads are the absence checks of Insert (records, audit
 	// entries, tokens), which a filter answers without reading a block.
+	// Pebble consults L6's filters only for iterators that ask
+	// (UseL6Filters), which condition checks and GetMany do.
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	db, err := pebbledb.Open(dir, po)
 	if err != nil {
@@ -273,7 +275,10 @@ func (s *Store) GetMany(ctx context.Context, keys [][]byte) ([][]byte, error) {
 	if len(keys) == 0 {
 		return out, nil
 	}
-	it, err := s.db.NewIter(&pebbledb.IterOptions{LowerBound: []byte{prefixData}, UpperBound: []byte{prefixData + 1}})
+	// The callers' keys are often absent (token anchors, tombstones):
+	// bloom filters answer those on every level, L6 included (see
+	// condReader).
+	it, err := s.db.NewIter(&pebbledb.IterOptions{LowerBound: []byte{prefixData}, UpperBound: []byte{prefixData + 1}, UseL6Filters: true})
 	if err != nil {
 		return nil, fmt.Errorf("pebble: get many: %w", err)
 	}
