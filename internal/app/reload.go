@@ -262,8 +262,9 @@ func (r *Region) openStack(ctx context.Context, c RegionConfig, kr *keyring.Keyr
 // without serving it yet. The seal lock is held, or the region is opening.
 func (r *Region) useStack(s *stack) {
 	r.Vault, r.Directory, r.Guard, r.hooks, r.Service, r.api, r.gen = s.vault, s.dir, s.guard, s.hooks, s.service, s.api, s.gen
-	// A suite migration's job re-seals records with this stack's vault.
-	s.vault.Keyring().SetMigrationPasses(s.vault.MigrationPass())
+	// A suite migration's job re-seals records and token entries with
+	// this stack's services.
+	s.vault.Keyring().SetMigrationPasses(s.vault.MigrationPass(), s.tokens.MigrationPass())
 }
 
 // swapStack serves s, built from active's policy, in place of the current

@@ -219,18 +219,45 @@ func (k *Keyring) LiveSubjectKey(ctx context.Context, subject string, b *store.B
 	return k.subjectKey(ctx, subject, b, false)
 }
 
+// LiveSubjectKeyByRef is LiveSubjectKey for a subject known only by its
+// ref (SubjectRef), as stored with token entries, with the same errors.
+func (k *Keyring) LiveSubjectKeyByRef(ctx context.Context, ref []byte, b *store.Batch) (*SubjectKey, error) {
+	if b == nil {
+		return nil, errors.New("keyring: LiveSubjectKeyByRef needs a batch")
+	}
+	if len(ref) != k.suite.MAC().Size() {
+		return nil, fmt.Errorf("keyring: region %s: subject ref is %d bytes, want %d", k.region, len(ref), k.suite.MAC().Size())
+	}
+	m := &refMAC{sum: bytes.Clone(ref)}
+	return k.subjectKeyOf(ctx, m, false, b, false)
+}
+
 func (k *Keyring) subjectKey(ctx context.Context, subject string, b *store.Batch, create bool) (*SubjectKey, error) {
+	m := k.refMACs.Get().(*refMAC)
+	m.ref(subject)
+	return k.subjectKeyOf(ctx, m, true, b, create)
+}
+
+// subjectKeyOf is subjectKey for the ref in m.sum; pooled says whether m
+// goes back to the pool.
+func (k *Keyring) subjectKeyOf(ctx context.Context, m *refMAC, pooled bool, b *store.Batch, create bool) (*SubjectKey, error) {
+	put := func() {
+		if pooled {
+			k.refMACs.Put(m)
+		}
+	}
 	if k.closed.Load() {
+		put()
 		return nil, ErrClosed
 	}
 	now := k.now()
 	if err := k.maybeRefresh(ctx, now); err != nil {
+		put()
 		return nil, err
 	}
-	m := k.refMACs.Get().(*refMAC)
-	sk, fill := k.cache.get(m.ref(subject), now)
+	sk, fill := k.cache.get(m.sum, now)
 	if sk != nil {
-		k.refMACs.Put(m)
+		put()
 		// A key cached before this process learnt of a suite migration
 		// seals with the new suite from now on.
 		sk, err := sk.inSuite(k.ring.Load().suite())
@@ -241,7 +268,7 @@ func (k *Keyring) subjectKey(ctx context.Context, subject string, b *store.Batch
 		return sk, nil
 	}
 	ref := append([]byte(nil), m.sum...)
-	k.refMACs.Put(m)
+	put()
 
 	es, err := k.firstEntries(ctx, ref)
 	if err != nil {

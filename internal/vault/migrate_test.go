@@ -18,6 +18,7 @@ import (
 	"github.com/domicile/domicile/internal/store/pebble"
 	"github.com/domicile/domicile/internal/suite"
 	"github.com/domicile/domicile/internal/tokens"
+	"github.com/domicile/domicile/internal/tokens/tokfmt"
 	"github.com/domicile/domicile/internal/vault"
 )
 
@@ -168,9 +169,10 @@ func TestMigrationJob(t *testing.T) {
 	var mu sync.Mutex
 	emails := map[string]string{} // record id -> e-mail last written
 	var ids []string
+	var toks []tokens.DItem
 	create := func(i int) {
 		out, err := v.Create(ctx, []vault.NewRecord{{Collection: "customers", Subject: fmt.Sprint("subject-", i%40), Jurisdiction: "DE",
-			Fields: map[string]string{"name": fmt.Sprint("Name ", i), "email": fmt.Sprintf("c%d@example.org", i), "phone": "+49 30 901820"}}}, vault.CreateOptions{})
+			Fields: map[string]string{"name": fmt.Sprint("Name ", i), "email": fmt.Sprintf("c%d@example.org", i), "phone": "+49 30 901820", "national_id": "T22000129"}}}, vault.CreateOptions{})
 		if err != nil {
 			t.Errorf("create %d: %v", i, err)
 			return
@@ -178,6 +180,9 @@ func TestMigrationJob(t *testing.T) {
 		mu.Lock()
 		emails[out[0].ID] = fmt.Sprintf("c%d@example.org", i)
 		ids = append(ids, out[0].ID)
+		for _, tk := range out[0].Tokens {
+			toks = append(toks, tokens.DItem{Token: tk.Token, Collection: "customers", Field: tk.Field, KeyVersion: tk.KeyVersion})
+		}
 		mu.Unlock()
 	}
 	const n = 300
@@ -187,7 +192,7 @@ func TestMigrationJob(t *testing.T) {
 	if _, err := kr.Migrate(ctx, suite.CNSuite()); err != nil {
 		t.Fatal(err)
 	}
-	kr.SetMigrationPasses(v.MigrationPass())
+	kr.SetMigrationPasses(v.MigrationPass(), svc.MigrationPass())
 	if _, started, err := kr.StartMigration(ctx, keyring.RewrapOptions{Batch: 32}, nil); err != nil || !started {
 		t.Fatalf("StartMigration = %v, %v", started, err)
 	}
@@ -277,6 +282,40 @@ func TestMigrationJob(t *testing.T) {
 		if err != nil || !slices.ContainsFunc(p.Records, func(r *vault.Sealed) bool { return r.ID == id }) {
 			t.Fatalf("search for %s: %v", e, err)
 		}
+	}
+	// Every token entry sealed under a subject's key is of the new suite;
+	// every token, made before or during the job, still detokenizes.
+	xs, err := st.Scan(ctx, []byte("x/"), store.PrefixEnd([]byte("x/")), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjectSealed := 0
+	for _, kv := range xs {
+		e, err := tokfmt.ParseEntry(kv.Value)
+		if err != nil || e.Sealer != tokfmt.SealerSubject {
+			continue
+		}
+		subjectSealed++
+		if h, _, _ := envelope.Parse(e.Envelope); h.Suite != suite.CN {
+			t.Fatalf("token entry %q sealed under %s after the job", kv.Key, h.Suite)
+		}
+	}
+	if subjectSealed < n {
+		t.Fatalf("%d subject-sealed token entries, want at least %d", subjectSealed, n)
+	}
+	for i := 0; i < len(toks); i += tokens.MaxBatch {
+		res, err := svc.Detokenize(ctx, toks[i:min(i+tokens.MaxBatch, len(toks))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, r := range res {
+			if r.Err != nil {
+				t.Fatalf("token %d (%s) after the job: %v", i+j, toks[i+j].Field, r.Err)
+			}
+		}
+	}
+	if job.Resealed < 2*n {
+		t.Errorf("the job sealed %d items again, want records and token entries (%d or more)", job.Resealed, 2*n)
 	}
 	if err := kr.Retire(ctx, keyring.Data, 1); err != nil {
 		t.Errorf("retire data v1 after the migration: %v", err)
