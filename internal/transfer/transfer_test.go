@@ -425,3 +425,55 @@ func TestRecipientOrganisation(t *testing.T) {
 		wantInsufficient(t, err, c.want)
 	}
 }
+
+// raceStore runs before, once, when the ledger first reads a count: after
+// the ledger read its individuals' markers, before it reads the count.
+type raceStore struct {
+	store.Store
+	once   sync.Once
+	before func()
+}
+
+func (r *raceStore) Counter(ctx context.Context, key []byte) (int64, error) {
+	r.once.Do(r.before)
+	return r.Store.Counter(ctx, key)
+}
+
+// TestPlanAfterARaceIsNotRefused: another node transfers the same new
+// individual between this node's read of the individual's marker and its
+// read of the year's count. The count then already holds the individual
+// this plan also adds; the plan must not count it twice and refuse (it
+// re-plans from fresh reads before a refusal stands).
+func TestPlanAfterARaceIsNotRefused(t *testing.T) {
+	e := newEnv(t, "cn-north")
+	name := []string{"name"}
+	if _, err := e.send(t, "DE", "cn-to-de", name, subjects("a", 3)...); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Load("testdata/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &raceStore{Store: e.st}
+	rs.before = func() {
+		if _, err := e.send(t, "DE", "cn-to-de", name, "x"); err != nil {
+			t.Errorf("the other node's transfer: %v", err)
+		}
+	}
+	racer, err := New(rs, pol, "cn-north", e.clock.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := racer.Plan(context.Background(), transferOf("DE", "cn-to-de", name, "x"))
+	if err != nil {
+		t.Fatalf("plan after the race: %v", err)
+	}
+	var b store.Batch
+	p.AddTo(&b)
+	if err := e.st.Apply(context.Background(), &b); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(t, NonSensitive); n != 4 {
+		t.Fatalf("counted %d individuals, want 4", n)
+	}
+}
