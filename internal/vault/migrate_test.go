@@ -16,6 +16,8 @@ import (
 	"github.com/domicile/domicile/internal/recordfmt"
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/store/pebble"
+	"github.com/domicile/domicile/internal/store/postgres"
+	"github.com/domicile/domicile/internal/store/postgres/pgtest"
 	"github.com/domicile/domicile/internal/suite"
 	"github.com/domicile/domicile/internal/tokens"
 	"github.com/domicile/domicile/internal/tokens/tokfmt"
@@ -137,41 +139,82 @@ func TestReadsAcrossSuiteMigration(t *testing.T) {
 }
 
 // TestMigrationJob runs a suite migration's job (rewrap, then the records'
-// pass) on a region of records while clients read, search, create and
-// patch: no read fails, and at the end every stored ciphertext is of the
-// new suite, every index entry of the new index version, every value what
-// its last write set, and the old data version is free to retire.
+// and the token entries' passes) on a region of records served by two
+// nodes, on the embedded store and on PostgreSQL, while clients of both
+// read, search, create and patch: no read fails, and at the end every
+// stored ciphertext a subject's key protects is of the new suite, every
+// index entry of the new index version, every value what its last write
+// set, every token detokenizes, and the old data version is free to retire.
 func TestMigrationJob(t *testing.T) {
+	for _, be := range []struct {
+		name string
+		open func(t *testing.T) (a, b store.Store)
+	}{
+		{"pebble", func(t *testing.T) (store.Store, store.Store) {
+			st, err := pebble.Open(t.TempDir(), pebble.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st, st
+		}},
+		{"postgres", func(t *testing.T) (store.Store, store.Store) {
+			dsn := pgtest.NewDatabase(t)
+			var sts [2]store.Store
+			for i := range sts {
+				st, err := postgres.Open(context.Background(), dsn, postgres.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				sts[i] = st
+			}
+			return sts[0], sts[1]
+		}},
+	} {
+		t.Run(be.name, func(t *testing.T) { testMigrationJob(t, be.open) })
+	}
+}
+
+func testMigrationJob(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 	ctx := context.Background()
 	pol, err := policy.Parse("policy.yaml", examples.Policy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := pebble.Open(t.TempDir(), pebble.Options{})
-	if err != nil {
-		t.Fatal(err)
+	clk := &clock{}
+	clk.ns.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
+	var stores [2]store.Store
+	stores[0], stores[1] = open(t)
+	st := stores[0]
+	var krs [2]*keyring.Keyring
+	var svcs [2]*tokens.Service
+	var vs [2]*vault.Vault
+	for i := range 2 {
+		kr, err := keyring.Open(ctx, keyring.Options{Region: "eu-central", Suite: suite.IntlSuite(), Store: stores[i], Secret: []byte("test secret"),
+			KDF: testKDF, Now: clk.now, Node: fmt.Sprint("node", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer kr.Close()
+		svc, err := tokens.New(tokens.Options{Region: "eu-central", Policy: pol, Keyring: kr, Store: stores[i]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := vault.New(vault.Options{Policy: pol, Region: "eu-central", Keyring: kr, Store: stores[i], Tokens: svc, Now: clk.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		krs[i], svcs[i], vs[i] = kr, svc, v
+		kr.SetMigrationPasses(v.MigrationPass(), svc.MigrationPass())
 	}
-	defer st.Close()
-	kr, err := keyring.Open(ctx, keyring.Options{Region: "eu-central", Suite: suite.IntlSuite(), Store: st, Secret: []byte("test secret"),
-		KDF: testKDF, RefreshEvery: -1, CacheTTL: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kr.Close()
-	svc, err := tokens.New(tokens.Options{Region: "eu-central", Policy: pol, Keyring: kr, Store: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := vault.New(vault.Options{Policy: pol, Region: "eu-central", Keyring: kr, Store: st, Tokens: svc})
-	if err != nil {
-		t.Fatal(err)
-	}
+	kr := krs[0]
 	var mu sync.Mutex
 	emails := map[string]string{} // record id -> e-mail last written
 	var ids []string
 	var toks []tokens.DItem
 	create := func(i int) {
-		out, err := v.Create(ctx, []vault.NewRecord{{Collection: "customers", Subject: fmt.Sprint("subject-", i%40), Jurisdiction: "DE",
+		out, err := vs[i%2].Create(ctx, []vault.NewRecord{{Collection: "customers", Subject: fmt.Sprint("subject-", i%40), Jurisdiction: "DE",
 			Fields: map[string]string{"name": fmt.Sprint("Name ", i), "email": fmt.Sprintf("c%d@example.org", i), "phone": "+49 30 901820", "national_id": "T22000129"}}}, vault.CreateOptions{})
 		if err != nil {
 			t.Errorf("create %d: %v", i, err)
@@ -192,7 +235,9 @@ func TestMigrationJob(t *testing.T) {
 	if _, err := kr.Migrate(ctx, suite.CNSuite()); err != nil {
 		t.Fatal(err)
 	}
-	kr.SetMigrationPasses(v.MigrationPass(), svc.MigrationPass())
+	// Every node reloads its keys within RefreshEvery (30 s), after
+	// which the passes start.
+	clk.advance(40 * time.Second)
 	if _, started, err := kr.StartMigration(ctx, keyring.RewrapOptions{Batch: 32}, nil); err != nil || !started {
 		t.Fatalf("StartMigration = %v, %v", started, err)
 	}
@@ -212,6 +257,7 @@ func TestMigrationJob(t *testing.T) {
 				mu.Lock()
 				id := ids[(i*7+w*13)%len(ids)]
 				mu.Unlock()
+				v := vs[i%2]
 				switch w {
 				case 0: // reads
 					if _, err := v.Get(ctx, id); err != nil {
@@ -274,11 +320,11 @@ func TestMigrationJob(t *testing.T) {
 		}
 	}
 	for id, e := range emails {
-		got, err := v.Get(ctx, id)
+		got, err := vs[1].Get(ctx, id) // the node that did not run the job
 		if err != nil || got.Fields["email"] != e {
 			t.Fatalf("record %s: %q, %v; want %q", id, got.Fields["email"], err, e)
 		}
-		p, err := v.Find(ctx, "customers", "email", e, "", "", 100)
+		p, err := vs[1].Find(ctx, "customers", "email", e, "", "", 100)
 		if err != nil || !slices.ContainsFunc(p.Records, func(r *vault.Sealed) bool { return r.ID == id }) {
 			t.Fatalf("search for %s: %v", e, err)
 		}
@@ -304,7 +350,7 @@ func TestMigrationJob(t *testing.T) {
 		t.Fatalf("%d subject-sealed token entries, want at least %d", subjectSealed, n)
 	}
 	for i := 0; i < len(toks); i += tokens.MaxBatch {
-		res, err := svc.Detokenize(ctx, toks[i:min(i+tokens.MaxBatch, len(toks))])
+		res, err := svcs[1].Detokenize(ctx, toks[i:min(i+tokens.MaxBatch, len(toks))])
 		if err != nil {
 			t.Fatal(err)
 		}
