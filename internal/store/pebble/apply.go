@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
 	"github.com/domicile/domicile/internal/store"
@@ -109,6 +110,21 @@ func (s *Store) checkConditions(ops []store.Op) (err error) {
 			err = fmt.Errorf("pebble: apply: %w", cerr)
 		}
 	}()
+	stored, err := r.states(ops)
+	if err != nil {
+		return err
+	}
+	// state is what the store holds under the key of condition op i.
+	state := func(i int, value bool) (keyState, error) {
+		if stored != nil {
+			return stored[i], nil
+		}
+		st, err := r.state(ops[i].Key, value)
+		if err != nil {
+			return keyState{}, fmt.Errorf("pebble: apply: op %d: %w", i, err)
+		}
+		return st, nil
+	}
 	// written holds, for keys an earlier op of this batch wrote, what
 	// the key holds after that op. Single-op batches skip it.
 	var written map[string]keyState
@@ -127,8 +143,8 @@ func (s *Store) checkConditions(ops []store.Op) (err error) {
 			st, seen := written[string(op.Key)]
 			if !seen {
 				var err error
-				if st, err = r.state(op.Key, false); err != nil {
-					return fmt.Errorf("pebble: apply: op %d: %w", i, err)
+				if st, err = state(i, false); err != nil {
+					return err
 				}
 			}
 			if st.exists {
@@ -139,8 +155,8 @@ func (s *Store) checkConditions(ops []store.Op) (err error) {
 			st, seen := written[string(op.Key)]
 			if !seen {
 				var err error
-				if st, err = r.state(op.Key, true); err != nil {
-					return fmt.Errorf("pebble: apply: op %d: %w", i, err)
+				if st, err = state(i, true); err != nil {
+					return err
 				}
 			}
 			if st.exists != (op.Value != nil) || !bytes.Equal(st.value, op.Value) {
@@ -150,16 +166,14 @@ func (s *Store) checkConditions(ops []store.Op) (err error) {
 			st, seen := written[string(op.Key)]
 			if !seen {
 				var err error
-				if st, err = r.state(op.Key, true); err != nil {
-					return fmt.Errorf("pebble: apply: op %d: %w", i, err)
+				if st, err = state(i, true); err != nil {
+					return err
 				}
 			}
 			if st.exists {
-				v := st.value
-				if seen || v == nil {
-					v = append([]byte{}, v...) // the caller's, and non-nil
-				}
-				*op.Claim = store.Claim{Value: v}
+				// A copy: the value may be the caller's or another
+				// claim's of the same key.
+				*op.Claim = store.Claim{Value: append([]byte{}, st.value...)}
 				break
 			}
 			*op.Claim = store.Claim{Won: true}
@@ -216,6 +230,43 @@ func (r *condReader) state(k []byte, value bool) (keyState, error) {
 		return keyState{}, err
 	}
 	return keyState{exists: true, value: append([]byte{}, v...)}, nil
+}
+
+// states reads, in ascending key order, what the store holds under the
+// key of every Insert, Expect and Claim of ops, indexed like ops; nil when
+// there are fewer than two, which are read when checked. Seeking in key
+// order lets the iterator stay in a table from one key to the next rather
+// than open another at each seek. The caller holds the keys' locks, so
+// what it reads holds until the batch commits.
+func (r *condReader) states(ops []store.Op) ([]keyState, error) {
+	var idx []int
+	for i, op := range ops {
+		if op.Kind == store.OpInsert || op.Kind == store.OpExpect || op.Kind == store.OpClaim {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) < 2 {
+		return nil, nil
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return bytes.Compare(ops[a].Key, ops[b].Key) })
+	out := make([]keyState, len(ops))
+	for g := 0; g < len(idx); {
+		// ops[idx[g:e]] share one key; read it once, with its value if
+		// any of them compares or reports it.
+		e, value := g, false
+		for ; e < len(idx) && bytes.Equal(ops[idx[e]].Key, ops[idx[g]].Key); e++ {
+			value = value || ops[idx[e]].Kind != store.OpInsert
+		}
+		st, err := r.state(ops[idx[g]].Key, value)
+		if err != nil {
+			return nil, fmt.Errorf("pebble: apply: op %d: %w", idx[g], err)
+		}
+		for _, i := range idx[g:e] {
+			out[i] = st
+		}
+		g = e
+	}
+	return out, nil
 }
 
 // close closes the iterator, if one was opened.

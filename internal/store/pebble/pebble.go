@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
@@ -282,8 +283,16 @@ func (s *Store) GetMany(ctx context.Context, keys [][]byte) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pebble: get many: %w", err)
 	}
+	// Seek in ascending key order, so that the iterator stays in a table
+	// from one key to the next rather than open another at each seek.
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
 	var pk []byte
-	for i, k := range keys {
+	for _, i := range order {
+		k := keys[i]
 		pk = append(append(pk[:0], prefixData), k...)
 		if !it.SeekPrefixGE(pk) {
 			// Not found, or a read failed: the next seek would clear
