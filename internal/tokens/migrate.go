@@ -27,17 +27,9 @@ func (s *Service) MigrationPass() keyring.MigrationPass {
 // one; the keys in between (fpe live entries, subject indexes, the fpe
 // mode) hold no sealed value and are skipped.
 func (s *Service) resealPage(ctx context.Context, cursor []byte, limit int, commit func(b *store.Batch, next []byte, resealed int, end bool) error) error {
-	start := cursor
-	if len(start) == 0 {
-		start = []byte(prefixDet)
-	}
-	kvs, err := s.st.Scan(ctx, start, store.PrefixEnd([]byte(prefixRandom)), limit)
+	kvs, next, last, err := store.ScanPage(ctx, s.st, cursor, []byte(prefixDet), store.PrefixEnd([]byte(prefixRandom)), limit)
 	if err != nil {
 		return wrapf(CodeInternal, err, "reading token entries")
-	}
-	next := start
-	if len(kvs) > 0 {
-		next = append(bytes.Clone(kvs[len(kvs)-1].Key), 0)
 	}
 	cur := s.keys.Suite().ID()
 	var b store.Batch
@@ -89,7 +81,7 @@ func (s *Service) resealPage(ctx context.Context, cursor []byte, limit int, comm
 		b.Put(kv.Key, raw)
 		n++
 	}
-	return commit(&b, next, n, len(kvs) < limit)
+	return commit(&b, next, n, last)
 }
 
 // tokenOfKey returns the token whose entry is stored at key: a random

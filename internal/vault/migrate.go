@@ -28,17 +28,9 @@ func (v *Vault) MigrationPass() keyring.MigrationPass {
 }
 
 func (v *Vault) resealPage(ctx context.Context, cursor []byte, limit int, commit func(b *store.Batch, next []byte, resealed int, end bool) error) error {
-	start := cursor
-	if len(start) == 0 {
-		start = recordKey("")
-	}
-	kvs, err := v.st.Scan(ctx, start, store.PrefixEnd(recordKey("")), limit)
+	kvs, next, last, err := store.ScanPage(ctx, v.st, cursor, recordKey(""), store.PrefixEnd(recordKey("")), limit)
 	if err != nil {
 		return fmt.Errorf("vault: migration: reading records: %w", err)
-	}
-	next := start
-	if len(kvs) > 0 {
-		next = append(bytes.Clone(kvs[len(kvs)-1].Key), 0)
 	}
 	var b store.Batch
 	var ids []string
@@ -52,7 +44,7 @@ func (v *Vault) resealPage(ctx context.Context, cursor []byte, limit int, commit
 			ids = append(ids, id)
 		}
 	}
-	err = commit(&b, next, len(ids), len(kvs) < limit)
+	err = commit(&b, next, len(ids), last)
 	if !errors.Is(err, store.ErrConflict) || len(ids) == 0 {
 		return err
 	}
@@ -64,7 +56,7 @@ func (v *Vault) resealPage(ctx context.Context, cursor []byte, limit int, commit
 		}
 	}
 	var none store.Batch
-	return commit(&none, next, len(ids), len(kvs) < limit)
+	return commit(&none, next, len(ids), last)
 }
 
 // resealOne re-seals record id on its own, reading it again after a lost
