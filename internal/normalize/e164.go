@@ -61,13 +61,23 @@ func NewE164Check(s string, ccLen int) E164Check {
 
 // Valid reports ValidE164(s) for s of the shape NewE164Check was given.
 func (p E164Check) Valid(s string) bool {
+	valid, decided := p.exact(s)
+	if !decided {
+		return ValidE164(s)
+	}
+	return valid
+}
+
+// exact is Valid without the parser: decided is false for the numbers only
+// ValidE164 can answer (see E164Check).
+func (p E164Check) exact(s string) (valid, decided bool) {
 	nsn := s[1+p.ccLen:]
 	if p.cc == 0 || (p.natPref != nil && p.natPref.MatchString(nsn)) || len(nsn) < 2 {
-		return ValidE164(s)
+		return false, false
 	}
 	v, err := strconv.ParseUint(nsn, 10, 64)
 	if err != nil {
-		return ValidE164(s)
+		return false, false
 	}
 	num := &phonenumbers.PhoneNumber{CountryCode: ptr(int32(p.cc)), NationalNumber: &v}
 	// As the parser records leading zeros of the national number (Italy's
@@ -82,7 +92,47 @@ func (p E164Check) Valid(s string) bool {
 			num.NumberOfLeadingZeros = ptr(int32(zeros))
 		}
 	}
-	return p.ccRules.valid(num, nsn)
+	return p.ccRules.valid(num, nsn), true
+}
+
+// internationalForm returns the normal form of s without the parser when s
+// is a number written in international form with nothing but spaces,
+// hyphens, dots and parentheses between its digits, and the digits left
+// are a valid number that E164Check decides. The parser would build the
+// same number: it drops such punctuation before anything else, finds no
+// extension (which needs a letter, "#", "," or ";"), and splits the digits
+// as E164Check does. ok is false for anything else, which the parser
+// handles (TestInternationalFormExact compares the two).
+func internationalForm(s string) (e164 string, ok bool) {
+	if len(s) < 3 || s[0] != '+' {
+		return "", false
+	}
+	b := make([]byte, 1, len(s))
+	b[0] = '+'
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			b = append(b, c)
+		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
+		default:
+			return "", false
+		}
+	}
+	if len(b) < 4 || len(b) > 17 || b[1] == '0' { // E.164: at most 15 digits; no calling code starts with 0
+		return "", false
+	}
+	c := string(b)
+	for ccLen := 1; ccLen <= 3 && ccLen < len(c)-2; ccLen++ {
+		check := NewE164Check(c, ccLen)
+		if check.cc == 0 {
+			continue
+		}
+		if valid, decided := check.exact(c); valid && decided {
+			return c, true
+		}
+		return "", false
+	}
+	return "", false
 }
 
 // validNumber is phonenumbers.IsValidNumber(num), faster for calling codes
