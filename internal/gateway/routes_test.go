@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/domicile/domicile/client"
@@ -152,5 +153,50 @@ func TestErrors(t *testing.T) {
 		dr.Results[0].Error == nil || dr.Results[0].Error.Code != "token_needs_region" ||
 		dr.Results[1].Error == nil || dr.Results[1].Error.Code != "unknown_region" {
 		t.Errorf("detokenize: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A tokenize batch whose items all go to one region reaches that region as
+// it was sent, to be decoded and checked there once (an unknown key
+// included); a batch over two regions is still split and merged.
+func TestTokenizeOneRegionForwarded(t *testing.T) {
+	got := map[string][]string{}
+	var mu sync.Mutex
+	backends := map[string]Backend{}
+	for _, name := range []string{"cn-north", "eu-central", "us-east"} {
+		backends[name] = Backend{URL: &url.URL{Scheme: "http", Host: name + ".local"}, Transport: LocalTransport(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			got[name] = append(got[name], string(b))
+			mu.Unlock()
+			var req client.TokenizeRequest
+			if err := json.Unmarshal(b, &req); err != nil {
+				t.Errorf("%s got %q: %v", name, b, err)
+			}
+			res := make([]client.TokenizeResult, len(req.Items))
+			for i, it := range req.Items {
+				res[i] = client.TokenizeResult{Token: name + ":" + it.Value}
+			}
+			web.WriteJSON(w, http.StatusOK, client.TokenizeResponse{Results: res})
+		}))}
+	}
+	h, err := New(Options{Resolver: testResolver(t), Backends: backends})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := `{"items":[{"collection":"c","field":"f","value":"a","jurisdiction":"DE","extra":1},{"collection":"c","field":"f","value":"b","jurisdiction":"FR"}]}`
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/tokenize", strings.NewReader(one)))
+	if rec.Code != http.StatusOK || len(got["eu-central"]) != 1 || got["eu-central"][0] != one || len(got) != 1 {
+		t.Fatalf("one region: %d %s; regions got %q", rec.Code, rec.Body, got)
+	}
+	clear(got)
+	two := `{"items":[{"collection":"c","field":"f","value":"a","jurisdiction":"DE"},{"collection":"c","field":"f","value":"b","jurisdiction":"CN"}]}`
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/tokenize", strings.NewReader(two)))
+	var tr client.TokenizeResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &tr); err != nil || len(tr.Results) != 2 ||
+		tr.Results[0].Token != "eu-central:a" || tr.Results[1].Token != "cn-north:b" || len(got) != 2 {
+		t.Fatalf("two regions: %d %s; regions got %q", rec.Code, rec.Body, got)
 	}
 }

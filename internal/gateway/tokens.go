@@ -30,9 +30,40 @@ func (g *Gateway) regionOfJurisdiction(j string) (string, *client.ItemError) {
 	return r, nil
 }
 
+// singleJurisdictionRegion is the single of tokenize: the items' region
+// when they all name jurisdictions of one region. It decodes only the
+// jurisdictions: a batch's values were decoded twice, here and in the
+// region, about a tenth of a tokenize's CPU together.
+func (g *Gateway) singleJurisdictionRegion(body []byte) (string, bool) {
+	var req struct {
+		Items []struct {
+			Jurisdiction string `json:"jurisdiction"`
+		} `json:"items"`
+	}
+	if json.Unmarshal(body, &req) != nil || len(req.Items) == 0 || len(req.Items) > tokfmt.MaxBatch {
+		return "", false
+	}
+	region, last := "", ""
+	for i, it := range req.Items {
+		if i > 0 && it.Jurisdiction == last {
+			continue
+		}
+		r, ierr := g.regionOfJurisdiction(it.Jurisdiction)
+		if ierr != nil || region != "" && r != region {
+			return "", false
+		}
+		region, last = r, it.Jurisdiction
+	}
+	return region, true
+}
+
 // itemBatch says how the items of one batch endpoint route, travel and
 // answer.
 type itemBatch[I, R any] struct {
+	// single, if set, reads only what routes the items and returns the
+	// region when every item goes to that one region; false sends the
+	// batch through the full decode.
+	single   func(body []byte) (string, bool)
 	regionOf func(I) (string, *client.ItemError)
 	encode   func(region string, items []I) any // the body one region gets
 	results  func(body []byte) ([]R, error)     // the results of a region's answer
@@ -49,6 +80,15 @@ func serveBatch[I, R any](g *Gateway, w http.ResponseWriter, r *http.Request, b 
 	if err != nil {
 		g.fail(w, r, web.BodyError(err))
 		return
+	}
+	if b.single != nil {
+		if region, ok := b.single(body); ok {
+			// The region's node decodes and checks the whole body, as
+			// the gateway would (the request's Content-Type goes with
+			// it).
+			g.forward(w, r, region, body)
+			return
+		}
 	}
 	var req struct {
 		Items []I `json:"items"`
@@ -110,6 +150,7 @@ func serveBatch[I, R any](g *Gateway, w http.ResponseWriter, r *http.Request, b 
 
 func (g *Gateway) tokenize(w http.ResponseWriter, r *http.Request) {
 	serveBatch(g, w, r, itemBatch[client.TokenizeItem, client.TokenizeResult]{
+		single: g.singleJurisdictionRegion,
 		regionOf: func(it client.TokenizeItem) (string, *client.ItemError) {
 			return g.regionOfJurisdiction(it.Jurisdiction)
 		},
