@@ -102,14 +102,33 @@ func apiSuite(ctx context.Context, c *apiConn, policyFile, region string) (suite
 }
 
 // readKeys reads every PEM PUBLIC KEY block of file: a region's audit keys,
-// as 'domicile audit keys --pem' or 'domicile audit pubkey' writes them.
+// as 'domicile audit keys --pem' or 'domicile audit pubkey' writes them, all
+// of scheme sig.
 func readKeys(file, region string, sig suite.Signature) ([]crypto.PublicKey, error) {
+	keys, err := pemKeys(file, region, sig, func(der []byte) (checkpoint.Key, error) {
+		pub, err := sig.ParsePublicKey(der)
+		return checkpoint.Key{Public: pub, Sig: sig}, err
+	})
+	out := make([]crypto.PublicKey, len(keys))
+	for i, k := range keys {
+		out[i] = k.Public
+	}
+	return out, err
+}
+
+// readAuditKeys is readKeys for verifying the audit log, whose keys may be
+// of two schemes (a region that migrated suite): each comes with its own.
+func readAuditKeys(file, region string, sig suite.Signature) ([]checkpoint.Key, error) {
+	return pemKeys(file, region, sig, func(der []byte) (checkpoint.Key, error) { return parseAuditKey(der, sig) })
+}
+
+func pemKeys(file, region string, sig suite.Signature, parse func(der []byte) (checkpoint.Key, error)) ([]checkpoint.Key, error) {
 	hint := "fetch the keys with: domicile audit keys --region " + region + " --pem > " + region + "-keys.pem, and pass that file"
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, withHint(err, hint)
 	}
-	var keys []crypto.PublicKey
+	var keys []checkpoint.Key
 	for n := 1; ; n++ {
 		var blk *pem.Block
 		blk, b = pem.Decode(b)
@@ -119,11 +138,11 @@ func readKeys(file, region string, sig suite.Signature) ([]crypto.PublicKey, err
 		if blk.Type != "PUBLIC KEY" {
 			continue
 		}
-		pub, err := sig.ParsePublicKey(blk.Bytes)
+		k, err := parse(blk.Bytes)
 		if err != nil {
 			return nil, withHint(fmt.Errorf("%s: key %d: %w", file, n, err), "the keys must be the region's audit keys, for its suite's signature ("+sig.ID()+")")
 		}
-		keys = append(keys, pub)
+		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
 		return nil, withHint(fmt.Errorf("%s holds no PEM public key", file), hint)
@@ -212,7 +231,7 @@ func auditVerify(ctx context.Context, e *env, args []string) error {
 	}
 	var (
 		s    suite.Suite
-		keys []crypto.PublicKey
+		keys []checkpoint.Key
 		c    *apiConn
 		err  error
 	)
@@ -229,7 +248,7 @@ func auditVerify(ctx context.Context, e *env, args []string) error {
 	}
 	// The keys and kept checkpoints are checked before the log is read.
 	if *pubFile != "" {
-		if keys, err = readKeys(*pubFile, *region, s.Signature()); err != nil {
+		if keys, err = readAuditKeys(*pubFile, *region, s.Signature()); err != nil {
 			return err
 		}
 	}
@@ -275,7 +294,7 @@ func auditVerify(ctx context.Context, e *env, args []string) error {
 		defer st.Close()
 		r, from = audit.StoreReader(st, s.Hash()), "store"
 	}
-	ks, err := checkpoint.NewKeySet(s.Signature(), s.Hash(), keys...)
+	ks, err := checkpoint.NewKeySetOf(s.Hash(), keys...)
 	if err != nil {
 		return fmt.Errorf("audit verify: %w", err)
 	}
@@ -330,24 +349,38 @@ func sizeRange(n int, first, last uint64) string {
 }
 
 // servedKeys returns the audit keys the region serves.
-func servedKeys(ctx context.Context, c *apiConn, region string, sig suite.Signature) ([]crypto.PublicKey, error) {
+func servedKeys(ctx context.Context, c *apiConn, region string, sig suite.Signature) ([]checkpoint.Key, error) {
 	hist, err := c.c.AuditKeys(ctx, region)
 	if err != nil {
 		return nil, c.failed(ctx, "", err)
 	}
-	var keys []crypto.PublicKey
+	var keys []checkpoint.Key
 	for _, k := range hist.Keys {
-		blk, _ := pem.Decode([]byte(k.PublicKey))
-		if blk == nil {
-			return nil, fmt.Errorf("audit verify: the region served key v%d without a PEM block", k.Version)
-		}
-		pub, err := sig.ParsePublicKey(blk.Bytes)
+		key, err := checkpoint.KeyFromPEM([]byte(k.PublicKey), k.Algorithm, sig) // each version of its own scheme
 		if err != nil {
 			return nil, fmt.Errorf("audit verify: the region's key v%d: %w", k.Version, err)
 		}
-		keys = append(keys, pub)
+		keys = append(keys, key)
 	}
 	return keys, nil
+}
+
+// parseAuditKey parses an audit public key of scheme sig or, for a region
+// that migrated suite, of the other suites' schemes (their key types
+// differ, so one at most fits).
+func parseAuditKey(der []byte, sig suite.Signature) (checkpoint.Key, error) {
+	pub, err := sig.ParsePublicKey(der)
+	if err == nil {
+		return checkpoint.Key{Public: pub, Sig: sig}, nil
+	}
+	for _, s := range []suite.Suite{suite.CNSuite(), suite.IntlSuite()} {
+		if other := s.Signature(); other.ID() != sig.ID() {
+			if pub, oerr := other.ParsePublicKey(der); oerr == nil {
+				return checkpoint.Key{Public: pub, Sig: other}, nil
+			}
+		}
+	}
+	return checkpoint.Key{}, err
 }
 
 func joinSizes(sizes []uint64) string {

@@ -116,8 +116,11 @@ type Options struct {
 	Store  store.Store
 	Region string // stamped on entries that name no region; others must match
 	// Origin names the log in checkpoints, e.g. "domicile.example/cn-north".
-	Origin    string
-	Hash      suite.Hash
+	Origin string
+	Hash   suite.Hash
+	// Signature is the scheme of the region's audit keys. A key of
+	// another scheme (after a suite migration, the new suite's) signs
+	// with its own, which its checkpoints' alg line names.
 	Signature suite.Signature
 	// Signer returns the current audit-signing key (keyring.AuditSigner).
 	Signer func() (crypto.Signer, error)
@@ -392,6 +395,10 @@ func (l *Log) Voids() uint64 { return l.voids.Load() }
 
 // Origin returns the log's name in checkpoints.
 func (l *Log) Origin() string { return l.o.Origin }
+
+// Hash returns the hash of the log's tree (leaf and node hashes, and the
+// alg line of its checkpoints).
+func (l *Log) Hash() suite.Hash { return l.o.Hash }
 
 // Size returns the size of the integrated tree: entries below it have
 // inclusion proofs.

@@ -12,6 +12,7 @@ import (
 	"github.com/domicile/domicile/internal/audit/entry"
 	"github.com/domicile/domicile/internal/audit/tlog"
 	"github.com/domicile/domicile/internal/store"
+	"github.com/domicile/domicile/internal/suite"
 )
 
 // Limits of one integration pass.
@@ -318,8 +319,16 @@ func (l *Log) integrate(ctx context.Context, kvs []store.KV, size uint64, due bo
 		if err != nil {
 			return fmt.Errorf("audit: signing key: %w", err)
 		}
+		sig := l.o.Signature
+		if _, err := sig.MarshalPublicKey(priv.Public()); err != nil {
+			// The key of a region that migrated suite is of the new
+			// suite's scheme; the checkpoint's alg line names it.
+			if sig, err = suite.SignatureOf(priv.Public()); err != nil {
+				return fmt.Errorf("audit: signing key: %w", err)
+			}
+		}
 		cp, err = checkpoint.Sign(checkpoint.Checkpoint{Origin: l.o.Origin, Size: size, Root: f.Root(l.o.Hash), Time: now},
-			l.o.Signature, l.o.Hash, priv, l.o.Rand)
+			sig, l.o.Hash, priv, l.o.Rand)
 		if err != nil {
 			return err
 		}

@@ -143,10 +143,12 @@ func KeyIntroRule(origin string, v uint32, pub crypto.PublicKey, sig suite.Signa
 }
 
 // Verify checks the log read from r offline, with the region's audit
-// public keys and its suite's signature and hash (from o.Keys):
+// public keys, each of its own signature scheme, and the log's hash (from
+// o.Keys):
 //
-//   - every checkpoint parses, names Alg(sig, hash), is signed by the key
-//     of the set its key hash names, is filed under its own size, shares
+//   - every checkpoint parses, names the Alg of a key of the set (its
+//     scheme and the set's hash), is signed by the key of the set its key
+//     hash names, is filed under its own size, shares
 //     one origin with the others and is not older than the previous one;
 //   - entries are stored at 0, 1, 2, ... without a gap, each parses
 //     strictly, says its own index and (when the reader has stored leaf
@@ -175,7 +177,7 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 	if o.Keys == nil {
 		return nil, errors.New("audit: verify: no audit keys given")
 	}
-	sig, hash, progress := o.Keys.Signature(), o.Keys.Hash(), o.Progress
+	hash, progress := o.Keys.Hash(), o.Progress
 	raw, err := r.Checkpoints(ctx)
 	if err != nil {
 		return nil, err
@@ -198,10 +200,10 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 	}
 	// A checkpoint naming other algorithms means the verifier was given
 	// the wrong suite (or the log is not this region's): say so at once.
-	want := checkpoint.Alg(sig, hash)
+	want := o.Keys.Algs()
 	for _, rc := range raw {
-		if s, err := checkpoint.Parse(rc.Text); err == nil && s.Alg != want {
-			return nil, &VerifyError{Entry: -1, Checkpoint: int64(rc.Size), Msg: fmt.Sprintf("signed with %s, expected %s", s.Alg, want)}
+		if s, err := checkpoint.Parse(rc.Text); err == nil && !slices.Contains(want, s.Alg) {
+			return nil, &VerifyError{Entry: -1, Checkpoint: int64(rc.Size), Msg: fmt.Sprintf("signed with %s, expected %s", s.Alg, strings.Join(want, " or "))}
 		}
 	}
 	cps := make([]cp, 0, len(raw)+len(o.Kept))

@@ -2,9 +2,7 @@ package console
 
 import (
 	"bytes"
-	"crypto"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -82,19 +80,15 @@ func (c *Console) auditKeys(r *http.Request, s *session, region string, st suite
 	if err != nil {
 		return nil, err
 	}
-	var keys []crypto.PublicKey
+	var keys []checkpoint.Key
 	for _, k := range hist.Keys {
-		blk, _ := pem.Decode([]byte(k.PublicKey))
-		if blk == nil {
-			return nil, fmt.Errorf("the region served audit key v%d without a PEM block", k.Version)
-		}
-		pub, err := st.Signature().ParsePublicKey(blk.Bytes)
+		key, err := checkpoint.KeyFromPEM([]byte(k.PublicKey), k.Algorithm, st.Signature())
 		if err != nil {
 			return nil, fmt.Errorf("the region's audit key v%d: %w", k.Version, err)
 		}
-		keys = append(keys, pub)
+		keys = append(keys, key)
 	}
-	ks, err := checkpoint.NewKeySet(st.Signature(), st.Hash(), keys...)
+	ks, err := checkpoint.NewKeySetOf(st.Hash(), keys...)
 	if err != nil {
 		return nil, err
 	}

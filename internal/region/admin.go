@@ -90,8 +90,7 @@ func (s *Service) Rotate(ctx context.Context, c Caller, region, purpose string) 
 	v, err := kr.RotateWith(ctx, p, func(b *store.Batch, nv keyring.NewVersion) error {
 		rule := fmt.Sprintf("rotate:%s:v%d", p, nv.Version)
 		if p == keyring.Audit {
-			su := kr.Suite()
-			r, err := audit.KeyIntroRule(log.Origin(), nv.Version, nv.AuditKey, su.Signature(), su.Hash())
+			r, err := audit.KeyIntroRule(log.Origin(), nv.Version, nv.AuditKey, kr.Suite().Signature(), log.Hash())
 			if err != nil {
 				return err
 			}

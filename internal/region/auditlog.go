@@ -71,7 +71,7 @@ func (s *Service) AuditEntry(ctx context.Context, c Caller, region string, index
 	if err != nil {
 		return nil, auditError(err)
 	}
-	return &AuditEntry{Entry: e, Raw: raw, LeafHash: tlog.LeafHash(s.v.Keyring().Origin().Hash(), raw)}, nil
+	return &AuditEntry{Entry: e, Raw: raw, LeafHash: tlog.LeafHash(l.Hash(), raw)}, nil
 }
 
 // Proof is an inclusion or consistency proof with the root of the tree of
@@ -120,7 +120,7 @@ func (s *Service) proof(ctx context.Context, c Caller, region string, first, siz
 	if hashes == nil {
 		hashes = [][]byte{}
 	}
-	return &Proof{Size: size, Root: root, Hashes: hashes, Hash: s.v.Keyring().Origin().Hash().ID()}, nil
+	return &Proof{Size: size, Root: root, Hashes: hashes, Hash: l.Hash().ID()}, nil
 }
 
 // Checkpoint signs what is pending and returns the latest signed
@@ -188,7 +188,7 @@ func (s *Service) AuditKeys(ctx context.Context, c Caller, region string) (*Audi
 	if err != nil {
 		return nil, auditError(err)
 	}
-	h := kr.Origin().Hash() // the log's hash
+	h := l.Hash()
 	hist := &AuditKeyHistory{Origin: l.Origin(), Algorithm: kr.Suite().Signature().ID(), Keys: make([]AuditKeyInfo, len(keys))}
 	out := hist.Keys
 	for i, k := range keys {

@@ -69,6 +69,17 @@ func SignatureByID(id string) (Signature, error) {
 	return nil, fmt.Errorf("signature %q: %w (known: SM2, ECDSA-P256, Ed25519)", id, ErrUnknown)
 }
 
+// SignatureOf returns the scheme whose keys pub is one of: SM2, ECDSA P-256
+// or Ed25519 keys are of distinct types, so at most one fits.
+func SignatureOf(pub crypto.PublicKey) (Signature, error) {
+	for _, s := range []Signature{SM2(), ECDSAP256(), Ed25519()} {
+		if _, err := s.MarshalPublicKey(pub); err == nil {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("a %T key: %w", pub, ErrUnknown)
+}
+
 func marshalPKCS8(priv crypto.Signer) ([]byte, error)  { return smx509.MarshalPKCS8PrivateKey(priv) }
 func marshalSPKI(pub crypto.PublicKey) ([]byte, error) { return smx509.MarshalPKIXPublicKey(pub) }
 

@@ -2,7 +2,9 @@ package checkpoint
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rand"
+	"encoding/pem"
 	"errors"
 	"strings"
 	"testing"
@@ -122,4 +124,43 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Marshal(Parse(b)) != b\n%q\n%q", b, out)
 		}
 	})
+}
+
+// TestKeyFromPEM: a served key parses with the scheme its version names,
+// or with the default one when the name is unknown; a key of another
+// scheme than named, or no PEM at all, is refused.
+func TestKeyFromPEM(t *testing.T) {
+	sm2, _ := suite.SM2().GenerateKey(rand.Reader)
+	ec, _ := suite.ECDSAP256().GenerateKey(rand.Reader)
+	pemOf := func(sig suite.Signature, k crypto.Signer) []byte {
+		der, err := sig.MarshalPublicKey(k.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	}
+	for _, tc := range []struct {
+		name, alg string
+		text      []byte
+		want      string // scheme id, "" for an error
+	}{
+		{"named SM2", "SM2", pemOf(suite.SM2(), sm2), "SM2"},
+		{"named ECDSA", "ECDSA-P256", pemOf(suite.ECDSAP256(), ec), "ECDSA-P256"},
+		{"unnamed: the default", "", pemOf(suite.ECDSAP256(), ec), "ECDSA-P256"},
+		{"named wrongly", "SM2", pemOf(suite.ECDSAP256(), ec), ""},
+		{"no PEM", "SM2", []byte("not a key"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := KeyFromPEM(tc.text, tc.alg, suite.ECDSAP256())
+			switch {
+			case tc.want == "" && err == nil:
+				t.Fatalf("accepted as %s", k.Sig.ID())
+			case tc.want != "" && (err != nil || k.Sig.ID() != tc.want):
+				t.Fatalf("KeyFromPEM = %v, %v; want a %s key", k.Sig, err, tc.want)
+			}
+		})
+	}
+	if _, err := NewKeySetOf(suite.SM3(), Key{Public: ec.Public(), Sig: suite.SM2()}); err == nil {
+		t.Error("NewKeySetOf accepted an ECDSA key as SM2")
+	}
 }

@@ -3,7 +3,9 @@ package checkpoint
 import (
 	"crypto"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
+	"slices"
 
 	"github.com/domicile/domicile/internal/suite"
 )
@@ -32,12 +34,19 @@ func Fingerprint(name string, pub crypto.PublicKey, sig suite.Signature, h suite
 // KeySet is the audit keys a region has used over time, oldest first, to
 // verify checkpoints signed by any of them: each checkpoint names its key
 // by a key hash, and KeySet picks the key with that hash under the
-// checkpoint's origin.
+// checkpoint's origin. The keys may be of several signature schemes (a
+// region that migrated suite signs with the new suite's from then on);
+// each is verified with its own.
 type KeySet struct {
-	sig    suite.Signature
 	hash   suite.Hash
-	keys   []crypto.PublicKey
+	keys   []Key
 	byName map[string]map[[4]byte]int // origin → key hash → index in keys
+}
+
+// Key is an audit public key with its signature scheme.
+type Key struct {
+	Public crypto.PublicKey
+	Sig    suite.Signature
 }
 
 // NewKeySet returns the set of keys, all of signature scheme sig, for
@@ -46,25 +55,49 @@ type KeySet struct {
 // Errors: when a key is not a key of sig (named by its position, counted
 // from 1), or no key is given.
 func NewKeySet(sig suite.Signature, h suite.Hash, keys ...crypto.PublicKey) (*KeySet, error) {
+	ks := make([]Key, len(keys))
+	for i, k := range keys {
+		ks[i] = Key{Public: k, Sig: sig}
+	}
+	return NewKeySetOf(h, ks...)
+}
+
+// NewKeySetOf is NewKeySet for keys of their own schemes.
+//
+// Errors: when a key is not a key of its scheme (named by its position,
+// counted from 1), or no key is given.
+func NewKeySetOf(h suite.Hash, keys ...Key) (*KeySet, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("checkpoint: no audit key given")
 	}
 	for i, k := range keys {
-		if _, err := sig.MarshalPublicKey(k); err != nil {
+		if k.Sig == nil {
+			return nil, fmt.Errorf("checkpoint: key %d of %d has no signature scheme", i+1, len(keys))
+		}
+		if _, err := k.Sig.MarshalPublicKey(k.Public); err != nil {
 			return nil, fmt.Errorf("checkpoint: key %d of %d: %w", i+1, len(keys), err)
 		}
 	}
-	return &KeySet{sig: sig, hash: h, keys: keys, byName: map[string]map[[4]byte]int{}}, nil
+	return &KeySet{hash: h, keys: keys, byName: map[string]map[[4]byte]int{}}, nil
 }
 
 // Len is the number of keys.
 func (ks *KeySet) Len() int { return len(ks.keys) }
 
 // Key returns key i (in the order given to NewKeySet).
-func (ks *KeySet) Key(i int) crypto.PublicKey { return ks.keys[i] }
+func (ks *KeySet) Key(i int) crypto.PublicKey { return ks.keys[i].Public }
 
-// Signature returns the set's signature scheme.
-func (ks *KeySet) Signature() suite.Signature { return ks.sig }
+// Algs returns the algorithm lines (Alg) the set's checkpoints may name,
+// one per scheme, in the order of the keys.
+func (ks *KeySet) Algs() []string {
+	var out []string
+	for _, k := range ks.keys {
+		if a := Alg(k.Sig, ks.hash); !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 // Hash returns the hash of the trees the set's checkpoints sign.
 func (ks *KeySet) Hash() suite.Hash { return ks.hash }
@@ -72,7 +105,7 @@ func (ks *KeySet) Hash() suite.Hash { return ks.hash }
 // Fingerprint returns key i's fingerprint under name (see the package
 // function Fingerprint).
 func (ks *KeySet) Fingerprint(name string, i int) []byte {
-	fp, _ := Fingerprint(name, ks.keys[i], ks.sig, ks.hash) // checked by NewKeySet
+	fp, _ := Fingerprint(name, ks.keys[i].Public, ks.keys[i].Sig, ks.hash) // checked by NewKeySetOf
 	return fp
 }
 
@@ -82,7 +115,7 @@ func (ks *KeySet) index(name string) map[[4]byte]int {
 	}
 	m := make(map[[4]byte]int, len(ks.keys))
 	for i, k := range ks.keys {
-		fp, err := Fingerprint(name, k, ks.sig, ks.hash)
+		fp, err := Fingerprint(name, k.Public, k.Sig, ks.hash)
 		if err != nil {
 			continue // checked by NewKeySet
 		}
@@ -113,7 +146,7 @@ func (ks *KeySet) Verify(b []byte) (*Checkpoint, int, error) {
 		if !ok {
 			continue
 		}
-		c, err := Verify(b, ks.keys[i], ks.sig, ks.hash)
+		c, err := Verify(b, ks.keys[i].Public, ks.keys[i].Sig, ks.hash)
 		return c, i, err
 	}
 	var hashes []string
@@ -126,4 +159,25 @@ func (ks *KeySet) Verify(b []byte) (*Checkpoint, int, error) {
 		return nil, -1, fmt.Errorf("%w: it carries no signature under its origin's name", ErrVerify)
 	}
 	return nil, -1, fmt.Errorf("%w: signed by key %s, which is not among the %d audit key(s) given (fetch the key history with 'domicile audit keys')", ErrVerify, hashes[0], len(ks.keys))
+}
+
+// KeyFromPEM parses an audit public key served as a PEM PUBLIC KEY block,
+// of the scheme alg names (a suite signature id, as the API answers it
+// per key version) or, when alg names none, of scheme def.
+//
+// Errors: no PEM block, or not a key of the scheme.
+func KeyFromPEM(text []byte, alg string, def suite.Signature) (Key, error) {
+	blk, _ := pem.Decode(text)
+	if blk == nil {
+		return Key{}, fmt.Errorf("checkpoint: no PEM block")
+	}
+	sig := def
+	if named, err := suite.SignatureByID(alg); err == nil {
+		sig = named
+	}
+	pub, err := sig.ParsePublicKey(blk.Bytes)
+	if err != nil {
+		return Key{}, fmt.Errorf("checkpoint: %s key: %w", sig.ID(), err)
+	}
+	return Key{Public: pub, Sig: sig}, nil
 }
