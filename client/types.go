@@ -100,6 +100,8 @@ type KeyVersion struct {
 	Version uint32    `json:"version"`
 	Created time.Time `json:"created"`
 	State   string    `json:"state"`
+	// Suite is the suite of the version's algorithms (cn or intl).
+	Suite string `json:"suite,omitempty"`
 }
 
 // KeyPurpose is the state of one purpose's keys.

@@ -76,6 +76,11 @@ func TestKeysRewrapToTheEnd(t *testing.T) {
 	if got := dataKeys(usage(c), 1); got != n {
 		t.Fatalf("data v1 holds %d subject keys, want %d", got, n)
 	}
+	for _, kv := range usage(c).Versions {
+		if kv.Suite != "intl" {
+			t.Fatalf("%s v%d is of suite %q, want intl", kv.Purpose, kv.Version, kv.Suite)
+		}
+	}
 	// Retire before the rewrap: refused, with the count and the command.
 	out, err := cli(s, "keys", "retire", "--region", region, "--key", "data", "--version", "1")
 	if err == nil || !strings.Contains(out, fmt.Sprint(n)) || !strings.Contains(out, "domicile keys rewrap --region "+region) {

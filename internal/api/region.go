@@ -281,7 +281,7 @@ func (h *handler) keys(w http.ResponseWriter, r *http.Request) {
 	for _, p := range ks.Purposes {
 		kp := client.KeyPurpose{Purpose: string(p.Purpose), Current: p.Current}
 		for _, v := range p.Versions {
-			kp.Versions = append(kp.Versions, client.KeyVersion{Version: v.Version, Created: v.Created, State: string(v.State)})
+			kp.Versions = append(kp.Versions, client.KeyVersion{Version: v.Version, Created: v.Created, State: string(v.State), Suite: v.Suite})
 		}
 		out.Keys = append(out.Keys, kp)
 	}
