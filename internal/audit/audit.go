@@ -172,18 +172,19 @@ type Log struct {
 
 	leaseMu sync.Mutex // one lease at a time
 
-	integMu sync.Mutex         // one integration pass at a time
-	front   *tlog.Frontier     // the stored tree, owned by integMu holders
-	edges   map[uint8]edgeTile // its right-edge tiles, owned by integMu holders
-	sizeRaw []byte             // stored a/m/size matching front (nil: absent), integMu
-	holes   []holeSeen         // evidence of holes, integMu
-	wake    chan struct{}      // cap 1: work for the integrator
-	stop    chan struct{}      // closed by Close
-	done    chan struct{}      // closed when the integrator exits
-	tick    *time.Ticker       // nil when Manual
-	retry   *time.Timer        // nil when Manual: re-run a pass stalled at a hole
-	stale   atomic.Int64       // integrations lost to another process (tests)
-	voids   atomic.Uint64      // void entries this process wrote or scheduled
+	integMu sync.Mutex               // one integration pass at a time
+	tree    atomic.Pointer[treeHash] // the tree's hash and tiles, replaced by load and Rehash under integMu
+	front   *tlog.Frontier           // the stored tree, owned by integMu holders
+	edges   map[uint8]edgeTile       // its right-edge tiles, owned by integMu holders
+	sizeRaw []byte                   // stored a/m/size matching front (nil: absent), integMu
+	holes   []holeSeen               // evidence of holes, integMu
+	wake    chan struct{}            // cap 1: work for the integrator
+	stop    chan struct{}            // closed by Close
+	done    chan struct{}            // closed when the integrator exits
+	tick    *time.Ticker             // nil when Manual
+	retry   *time.Timer              // nil when Manual: re-run a pass stalled at a hole
+	stale   atomic.Int64             // integrations lost to another process (tests)
+	voids   atomic.Uint64            // void entries this process wrote or scheduled
 
 	pub publisher // checkpoints on their way to the witness
 }
@@ -203,6 +204,7 @@ var (
 	keySize          = []byte("a/m/size")
 	keyLatest        = []byte("a/m/checkpoint")
 	keyNext          = []byte("a/m/next") // next index to lease, 8B BE
+	keyHash          = []byte("a/m/hash") // the tree's hash id after a Rehash; absent: Options.Hash
 )
 
 func entryKey(i uint64) []byte {
@@ -292,14 +294,18 @@ func (l *Log) load(ctx context.Context) error {
 	default:
 		size = binary.BigEndian.Uint64(v)
 	}
+	tree, err := readTreeHash(ctx, l.st, l.o.Hash)
+	if err != nil {
+		return err
+	}
 	var roots [][]byte
-	nodes := tileNodes{st: l.st, h: l.o.Hash}
+	nodes := tileNodes{st: l.st, h: tree.h, tiles: tree.tiles}
 	for _, n := range tlog.FrontierNodes(size) {
 		h, err := nodes.Node(ctx, n)
 		if err != nil {
 			return fmt.Errorf("audit: load: tree node %d/%d: %w", n.Level, n.Index, err)
 		}
-		if len(h) != l.o.Hash.Size() {
+		if len(h) != tree.h.Size() {
 			return fmt.Errorf("audit: load: %w: tree node %d/%d is %d bytes", ErrCorrupt, n.Level, n.Index, len(h))
 		}
 		roots = append(roots, h)
@@ -308,7 +314,7 @@ func (l *Log) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("audit: load: %w: %v", ErrCorrupt, err)
 	}
-	edges, err := loadEdges(ctx, l.st, l.o.Hash.Size(), size)
+	edges, err := loadEdges(ctx, l.st, tree.tiles, tree.h.Size(), size)
 	if err != nil {
 		return err
 	}
@@ -328,6 +334,7 @@ func (l *Log) load(ctx context.Context) error {
 		cpSize, cpTime = s.Size, s.Time
 	}
 	l.front, l.edges, l.sizeRaw = front, edges, v
+	l.tree.Store(tree)
 	l.mu.Lock()
 	l.setIntegrated(size)
 	if cp != nil {
@@ -397,8 +404,9 @@ func (l *Log) Voids() uint64 { return l.voids.Load() }
 func (l *Log) Origin() string { return l.o.Origin }
 
 // Hash returns the hash of the log's tree (leaf and node hashes, and the
-// alg line of its checkpoints).
-func (l *Log) Hash() suite.Hash { return l.o.Hash }
+// alg line of its checkpoints): Options.Hash, or the one of the last
+// Rehash.
+func (l *Log) Hash() suite.Hash { return l.tree.Load().h }
 
 // Size returns the size of the integrated tree: entries below it have
 // inclusion proofs.

@@ -40,13 +40,14 @@ type Reader interface {
 	Total() int
 }
 
-// StoreReader reads the audit log of st, whose tree uses hash h; it only
+// StoreReader reads the audit log of st, whose tree uses hash h (the
+// stored leaf hashes are given only if the tree's hash is h); it only
 // calls Get and Scan, so st may be opened read-only.
-func StoreReader(st store.Store, h suite.Hash) Reader { return &storeReader{st: st, hs: h.Size()} }
+func StoreReader(st store.Store, h suite.Hash) Reader { return &storeReader{st: st, h: h} }
 
 type storeReader struct {
 	st store.Store
-	hs int
+	h  suite.Hash
 	// With limited, entries from limit on and checkpoints larger than
 	// limit are not read.
 	limit   uint64
@@ -133,7 +134,14 @@ func (p *pager) peek(ctx context.Context) (uint64, []byte, bool, error) {
 
 func (r *storeReader) Entries(ctx context.Context, fn func(RawEntry) error) error {
 	es := &pager{st: r.st, prefix: prefixEntry, next: prefixEntry}
-	leaves := &leafTiles{st: r.st, hs: r.hs}
+	tree, err := readTreeHash(ctx, r.st, r.h)
+	if err != nil {
+		return err
+	}
+	var leaves *leafTiles
+	if tree.h.ID() == r.h.ID() {
+		leaves = &leafTiles{st: r.st, hs: r.h.Size(), tiles: tree.tiles}
+	}
 	for {
 		i, v, ok, err := es.peek(ctx)
 		if err != nil {
@@ -143,9 +151,11 @@ func (r *storeReader) Entries(ctx context.Context, fn func(RawEntry) error) erro
 			return nil
 		}
 		es.kvs = es.kvs[1:]
-		leaf, err := leaves.leaf(ctx, i)
-		if err != nil {
-			return fmt.Errorf("audit: read leaves: %w", err)
+		var leaf []byte
+		if leaves != nil {
+			if leaf, err = leaves.leaf(ctx, i); err != nil {
+				return fmt.Errorf("audit: read leaves: %w", err)
+			}
 		}
 		if err := fn(RawEntry{Index: i, Data: v, Leaf: leaf}); err != nil {
 			return err
@@ -226,13 +236,14 @@ func (l *Log) Export(ctx context.Context, w io.Writer) error {
 	if _, err := l.Checkpoint(ctx); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	r := &storeReader{st: l.st, hs: l.o.Hash.Size()}
+	h := l.Hash()
+	r := &storeReader{st: l.st, h: h}
 	n, err := r.Integrated(ctx)
 	if err != nil {
 		return err
 	}
 	r.limit, r.limited = n, true
-	return Export(ctx, r, l.o.Hash, w)
+	return Export(ctx, r, h, w)
 }
 
 // NewExportReader reads an export written by Export. Malformed lines make

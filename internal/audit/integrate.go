@@ -300,12 +300,14 @@ func (l *Log) writeFillers(ctx context.Context) error {
 // if the stored size (and checkpoint) are still what this process last
 // saw; on success it publishes the new state.
 func (l *Log) integrate(ctx context.Context, kvs []store.KV, size uint64, due bool, now time.Time, cpText []byte) error {
+	tree := l.tree.Load()
 	var b store.Batch
 	b.Expect(keySize, l.sizeRaw)
+	b.Expect(keyHash, tree.raw) // a Rehash by another process makes this one reload
 	f := l.front.Clone()
-	tw := newTileWriter(l.o.Hash.Size(), l.edges)
+	tw := newTileWriter(tree.h.Size(), tree.tiles, l.edges)
 	for _, kv := range kvs {
-		f.Append(l.o.Hash, tlog.LeafHash(l.o.Hash, kv.Value), tw.emit)
+		f.Append(tree.h, tlog.LeafHash(tree.h, kv.Value), tw.emit)
 	}
 	if tw.err != nil {
 		return tw.err
@@ -327,8 +329,8 @@ func (l *Log) integrate(ctx context.Context, kvs []store.KV, size uint64, due bo
 				return fmt.Errorf("audit: signing key: %w", err)
 			}
 		}
-		cp, err = checkpoint.Sign(checkpoint.Checkpoint{Origin: l.o.Origin, Size: size, Root: f.Root(l.o.Hash), Time: now},
-			sig, l.o.Hash, priv, l.o.Rand)
+		cp, err = checkpoint.Sign(checkpoint.Checkpoint{Origin: l.o.Origin, Size: size, Root: f.Root(tree.h), Time: now},
+			sig, tree.h, priv, l.o.Rand)
 		if err != nil {
 			return err
 		}

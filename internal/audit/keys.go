@@ -22,7 +22,7 @@ type SignedRange struct {
 // Errors: the store's, wrapped; ErrCorrupt for a checkpoint that does not
 // parse.
 func (l *Log) SignedBy(ctx context.Context) (map[[4]byte]SignedRange, error) {
-	cps, err := StoreReader(l.st, l.o.Hash).Checkpoints(ctx)
+	cps, err := StoreReader(l.st, l.Hash()).Checkpoints(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -309,9 +309,9 @@ func TestTamperedCopiesFail(t *testing.T) {
 		off := bytes.Index(v, []byte("req-500"))
 		v[off+6] = '1' // "req-501": still parses
 		c.Set([]byte(entryKey(500)), v)
-		tile := bytes.Clone(rawGet(c, tileKey(0, 500/tileWidth)))
+		tile := bytes.Clone(rawGet(c, tileKey(prefixNode, 0, 500/tileWidth)))
 		copy(tile[(500%tileWidth)*32:], tlog.LeafHash(suite.SM3(), v))
-		c.Set(tileKey(0, 500/tileWidth), tile)
+		c.Set(tileKey(prefixNode, 0, 500/tileWidth), tile)
 		_, err := e.verify(c)
 		wantBad(t, err, -1, after(500), fmt.Sprintf("an entry in %d..%d was altered", prev(500), after(500)-1))
 	})

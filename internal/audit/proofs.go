@@ -21,7 +21,8 @@ func (l *Log) InclusionProof(ctx context.Context, index, size uint64) ([][]byte,
 	if size > l.Size() || index >= size {
 		return nil, fmt.Errorf("audit: inclusion proof of %d in %d (tree size %d): %w", index, size, l.Size(), ErrRange)
 	}
-	p, err := tlog.InclusionProof(ctx, l.o.Hash, tileNodes{st: l.st, h: l.o.Hash}, index, size)
+	t := l.tree.Load()
+	p, err := tlog.InclusionProof(ctx, t.h, tileNodes{st: l.st, h: t.h, tiles: t.tiles}, index, size)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -38,7 +39,8 @@ func (l *Log) ConsistencyProof(ctx context.Context, old, new uint64) ([][]byte, 
 	if new > l.Size() || old > new {
 		return nil, fmt.Errorf("audit: consistency proof %d -> %d (tree size %d): %w", old, new, l.Size(), ErrRange)
 	}
-	p, err := tlog.ConsistencyProof(ctx, l.o.Hash, tileNodes{st: l.st, h: l.o.Hash}, old, new)
+	t := l.tree.Load()
+	p, err := tlog.ConsistencyProof(ctx, t.h, tileNodes{st: l.st, h: t.h, tiles: t.tiles}, old, new)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
@@ -53,7 +55,8 @@ func (l *Log) Root(ctx context.Context, size uint64) ([]byte, error) {
 	if size > l.Size() {
 		return nil, fmt.Errorf("audit: root of size %d (tree size %d): %w", size, l.Size(), ErrRange)
 	}
-	r, err := tlog.Root(ctx, l.o.Hash, tileNodes{st: l.st, h: l.o.Hash}, size)
+	t := l.tree.Load()
+	r, err := tlog.Root(ctx, t.h, tileNodes{st: l.st, h: t.h, tiles: t.tiles}, size)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}

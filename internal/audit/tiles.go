@@ -24,23 +24,54 @@ const (
 	tileWidth  = 1 << tileHeight
 )
 
-func tileKey(t uint8, k uint64) []byte {
-	b := append(make([]byte, 0, 13), prefixNode...)
+func tileKey(prefix []byte, t uint8, k uint64) []byte {
+	b := append(make([]byte, 0, len(prefix)+9), prefix...)
 	b = append(b, t)
 	return binary.BigEndian.AppendUint64(b, k)
 }
 
+// treeHash is the hash of the log's tree and where its tiles are: the
+// first hash's under a/t/, a later one's (Rehash) under a/h/<hash id>/,
+// named by the a/m/hash marker.
+type treeHash struct {
+	h     suite.Hash
+	tiles []byte // prefix of the tile keys
+	raw   []byte // the stored marker, nil when absent (the first hash)
+}
+
+// tilePrefix is where the tiles of a tree hashed with h live once the
+// marker names h.
+func tilePrefix(h suite.Hash) []byte { return []byte("a/h/" + h.ID() + "/") }
+
+// readTreeHash reads the marker: the tree's hash is first when there is
+// none.
+func readTreeHash(ctx context.Context, st store.Store, first suite.Hash) (*treeHash, error) {
+	v, err := st.Get(ctx, keyHash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &treeHash{h: first, tiles: prefixNode}, nil
+	case err != nil:
+		return nil, fmt.Errorf("audit: reading the tree's hash: %w", err)
+	}
+	h, err := suite.HashByID(string(v))
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w: the tree's hash: %v", ErrCorrupt, err)
+	}
+	return &treeHash{h: h, tiles: tilePrefix(h), raw: v}, nil
+}
+
 // tileNodes reads nodes from stored tiles.
 type tileNodes struct {
-	st store.Store
-	h  suite.Hash
+	st    store.Store
+	h     suite.Hash
+	tiles []byte // tile key prefix
 }
 
 func (r tileNodes) Node(ctx context.Context, n tlog.Node) ([]byte, error) {
 	t, rem := n.Level/tileHeight, n.Level%tileHeight
 	first := n.Index << rem
 	k, pos := first/tileWidth, int(first%tileWidth)
-	tile, err := r.st.Get(ctx, tileKey(t, k))
+	tile, err := r.st.Get(ctx, tileKey(r.tiles, t, k))
 	if err != nil {
 		return nil, fmt.Errorf("tree tile %d/%d: %w", t, k, err)
 	}
@@ -72,13 +103,14 @@ type edgeTile struct {
 // right-edge tiles.
 type tileWriter struct {
 	hs      int
+	tiles   []byte             // tile key prefix
 	edges   map[uint8]edgeTile // copy-on-write of Log.edges
 	touched map[string][]byte  // tile key -> content to Put
 	err     error
 }
 
-func newTileWriter(hs int, edges map[uint8]edgeTile) *tileWriter {
-	w := &tileWriter{hs: hs, edges: make(map[uint8]edgeTile, len(edges)), touched: map[string][]byte{}}
+func newTileWriter(hs int, tiles []byte, edges map[uint8]edgeTile) *tileWriter {
+	w := &tileWriter{hs: hs, tiles: tiles, edges: make(map[uint8]edgeTile, len(edges)), touched: map[string][]byte{}}
 	for t, e := range edges {
 		w.edges[t] = edgeTile{k: e.k, data: e.data[:len(e.data):len(e.data)]} // appends copy
 	}
@@ -101,7 +133,7 @@ func (w *tileWriter) emit(n tlog.Node, h []byte) {
 	}
 	e.data = append(e.data, h...)
 	w.edges[t] = e
-	w.touched[string(tileKey(t, k))] = e.data
+	w.touched[string(tileKey(w.tiles, t, k))] = e.data
 }
 
 func (w *tileWriter) write(b *store.Batch) {
@@ -111,7 +143,7 @@ func (w *tileWriter) write(b *store.Batch) {
 }
 
 // loadEdges reads the right-edge tiles of a tree of the given size.
-func loadEdges(ctx context.Context, st store.Store, hs int, size uint64) (map[uint8]edgeTile, error) {
+func loadEdges(ctx context.Context, st store.Store, tiles []byte, hs int, size uint64) (map[uint8]edgeTile, error) {
 	edges := map[uint8]edgeTile{}
 	for t := uint8(0); ; t++ {
 		count := size >> (uint(t) * tileHeight) // nodes of level 8t
@@ -122,7 +154,7 @@ func loadEdges(ctx context.Context, st store.Store, hs int, size uint64) (map[ui
 		if width == 0 {
 			continue // the edge tile is full; the next node starts a new one
 		}
-		v, err := st.Get(ctx, tileKey(t, k))
+		v, err := st.Get(ctx, tileKey(tiles, t, k))
 		if err != nil {
 			return nil, fmt.Errorf("audit: load: tree tile %d/%d: %w", t, k, err)
 		}
@@ -137,18 +169,19 @@ func loadEdges(ctx context.Context, st store.Store, hs int, size uint64) (map[ui
 
 // leafTiles pages through the level-0 tiles for StoreReader.
 type leafTiles struct {
-	st   store.Store
-	hs   int
-	k    uint64
-	data []byte
-	ok   bool
+	st    store.Store
+	hs    int
+	tiles []byte // tile key prefix
+	k     uint64
+	data  []byte
+	ok    bool
 }
 
 // leaf returns the stored leaf hash of index i, nil if none.
 func (lt *leafTiles) leaf(ctx context.Context, i uint64) ([]byte, error) {
 	k := i / tileWidth
 	if !lt.ok || lt.k != k {
-		v, err := lt.st.Get(ctx, tileKey(0, k))
+		v, err := lt.st.Get(ctx, tileKey(lt.tiles, 0, k))
 		if errors.Is(err, store.ErrNotFound) {
 			v = nil
 		} else if err != nil {

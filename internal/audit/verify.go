@@ -195,21 +195,43 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 	type cp struct {
 		size uint64
 		root []byte
+		h    suite.Hash // of its tree, as its alg line names it
 		kept bool
 		bad  string // why it is invalid, reported when the walk reaches it
 	}
 	// A checkpoint naming other algorithms means the verifier was given
 	// the wrong suite (or the log is not this region's): say so at once.
-	want := o.Keys.Algs()
-	for _, rc := range raw {
-		if s, err := checkpoint.Parse(rc.Text); err == nil && !slices.Contains(want, s.Alg) {
-			return nil, &VerifyError{Entry: -1, Checkpoint: int64(rc.Size), Msg: fmt.Sprintf("signed with %s, expected %s", s.Alg, strings.Join(want, " or "))}
+	// A log that changed its hash (a suite migration) has checkpoints of
+	// each; every one is checked against the tree of its own hash.
+	trees := map[string]*tlog.Frontier{}
+	hashes := []suite.Hash{hash}
+	tree := func(h suite.Hash) *tlog.Frontier {
+		f, ok := trees[h.ID()]
+		if !ok {
+			f, _ = tlog.NewFrontier(0, nil)
+			trees[h.ID()] = f
+			if !slices.ContainsFunc(hashes, func(x suite.Hash) bool { return x.ID() == h.ID() }) {
+				hashes = append(hashes, h)
+			}
 		}
+		return f
+	}
+	tree(hash)
+	for _, rc := range raw {
+		s, err := checkpoint.Parse(rc.Text)
+		if err != nil {
+			continue
+		}
+		h, ok := o.Keys.AlgHash(s.Alg)
+		if !ok {
+			return nil, &VerifyError{Entry: -1, Checkpoint: int64(rc.Size), Msg: fmt.Sprintf("signed with %s, expected %s", s.Alg, strings.Join(o.Keys.Algs(), " or "))}
+		}
+		tree(h)
 	}
 	cps := make([]cp, 0, len(raw)+len(o.Kept))
 	var prevTime time.Time
 	for i, rc := range raw {
-		c := cp{size: rc.Size}
+		c := cp{size: rc.Size, h: hash}
 		v, k, err := o.Keys.Verify(rc.Text)
 		switch {
 		case err != nil:
@@ -224,6 +246,7 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 			c.bad = fmt.Sprintf("signed at %s, before the previous checkpoint (%s)", v.Time, prevTime)
 		default:
 			c.root = v.Root
+			c.h, _ = o.Keys.AlgHash(v.Alg) // Verify checked it
 			prevTime = v.Time
 			if rep.Origin == "" {
 				rep.Origin = v.Origin
@@ -255,7 +278,9 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 		if rep.Origin != "" && v.Origin != rep.Origin {
 			return nil, &VerifyError{Entry: -1, Checkpoint: int64(v.Size), Msg: fmt.Sprintf("the kept checkpoint is of log %q, not %q", v.Origin, rep.Origin)}
 		}
-		cps = append(cps, cp{size: v.Size, root: v.Root, kept: true})
+		h, _ := o.Keys.AlgHash(v.Alg) // Verify checked it
+		tree(h)
+		cps = append(cps, cp{size: v.Size, root: v.Root, h: h, kept: true})
 	}
 	// In size order (a stored one out of order was marked bad above), each
 	// kept one after the stored ones of its size.
@@ -265,7 +290,6 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 		}
 		return cmp.Compare(btoi(a.kept), btoi(b.kept))
 	})
-	f, _ := tlog.NewFrontier(0, nil)
 	next := 0 // index into cps
 	total := r.Total()
 	prevSize := uint64(0)
@@ -279,7 +303,7 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 			if c.bad != "" {
 				return &VerifyError{Entry: -1, Checkpoint: int64(c.size), Msg: c.bad}
 			}
-			if !bytes.Equal(c.root, f.Root(hash)) {
+			if !bytes.Equal(c.root, trees[c.h.ID()].Root(c.h)) {
 				what := "signed root differs from the entries"
 				if c.kept {
 					what = "the kept checkpoint's root differs from the log's at its size (history rewritten or forked)"
@@ -340,7 +364,13 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 		if re.Leaf != nil && !bytes.Equal(leaf, re.Leaf) {
 			return &VerifyError{Entry: int64(i), Checkpoint: -1, Msg: "altered: its bytes do not match its leaf hash in the tree"}
 		}
-		f.Append(hash, leaf, nil)
+		for _, h := range hashes {
+			if h.ID() == hash.ID() {
+				trees[h.ID()].Append(h, leaf, nil)
+			} else {
+				trees[h.ID()].Append(h, tlog.LeafHash(h, re.Data), nil)
+			}
+		}
 		rep.Actions[e.Action]++
 		if e.Action == entry.Key {
 			if _, fp, ok := strings.Cut(e.Rule, ":key:"); ok && strings.HasPrefix(e.Rule, "rotate:audit:") {
@@ -380,12 +410,16 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 		}
 	}
 	rep.Entries = count
-	rep.Root = f.Root(hash)
+	rep.Root = trees[hash.ID()].Root(hash)
 	for i := range rep.Keys {
-		fp := hex.EncodeToString(o.Keys.Fingerprint(rep.Origin, i))
 		copy(rep.Keys[i].KeyHash[:], o.Keys.Fingerprint(rep.Origin, i))
-		if at, ok := intros[fp]; ok {
-			rep.Keys[i].Introduced = at
+		// A key introduced before the log changed its hash is named by
+		// its fingerprint under the hash of that time.
+		for _, h := range hashes {
+			if at, ok := intros[hex.EncodeToString(o.Keys.FingerprintWith(rep.Origin, i, h))]; ok {
+				rep.Keys[i].Introduced = at
+				break
+			}
 		}
 	}
 	return rep, nil

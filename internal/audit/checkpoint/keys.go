@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/domicile/domicile/internal/suite"
 )
@@ -36,11 +37,13 @@ func Fingerprint(name string, pub crypto.PublicKey, sig suite.Signature, h suite
 // by a key hash, and KeySet picks the key with that hash under the
 // checkpoint's origin. The keys may be of several signature schemes (a
 // region that migrated suite signs with the new suite's from then on);
-// each is verified with its own.
+// each is verified with its own. A checkpoint's tree may be hashed with
+// the set's hash or, in a log that changed its hash (a suite migration),
+// another one: its alg line names it, and its key hash is computed with it.
 type KeySet struct {
 	hash   suite.Hash
 	keys   []Key
-	byName map[string]map[[4]byte]int // origin → key hash → index in keys
+	byName map[string]map[[4]byte]int // origin "\n" hash id → key hash → index in keys
 }
 
 // Key is an audit public key with its signature scheme.
@@ -87,8 +90,8 @@ func (ks *KeySet) Len() int { return len(ks.keys) }
 // Key returns key i (in the order given to NewKeySet).
 func (ks *KeySet) Key(i int) crypto.PublicKey { return ks.keys[i].Public }
 
-// Algs returns the algorithm lines (Alg) the set's checkpoints may name,
-// one per scheme, in the order of the keys.
+// Algs returns the algorithm lines (Alg) of the set's schemes with the
+// set's hash, in the order of the keys.
 func (ks *KeySet) Algs() []string {
 	var out []string
 	for _, k := range ks.keys {
@@ -99,29 +102,46 @@ func (ks *KeySet) Algs() []string {
 	return out
 }
 
-// Hash returns the hash of the trees the set's checkpoints sign.
+// AlgHash returns the hash an alg line names if its scheme is one of the
+// set's keys' and its hash a known one, and false otherwise.
+func (ks *KeySet) AlgHash(alg string) (suite.Hash, bool) {
+	sig, hash, ok := strings.Cut(alg, "/")
+	if !ok || !slices.ContainsFunc(ks.keys, func(k Key) bool { return k.Sig.ID() == sig }) {
+		return nil, false
+	}
+	h, err := suite.HashByID(hash)
+	return h, err == nil
+}
+
+// Hash returns the set's hash: that of the log's tree now.
 func (ks *KeySet) Hash() suite.Hash { return ks.hash }
 
 // Fingerprint returns key i's fingerprint under name (see the package
-// function Fingerprint).
+// function Fingerprint) with the set's hash.
 func (ks *KeySet) Fingerprint(name string, i int) []byte {
-	fp, _ := Fingerprint(name, ks.keys[i].Public, ks.keys[i].Sig, ks.hash) // checked by NewKeySetOf
+	return ks.FingerprintWith(name, i, ks.hash)
+}
+
+// FingerprintWith is Fingerprint with hash h.
+func (ks *KeySet) FingerprintWith(name string, i int, h suite.Hash) []byte {
+	fp, _ := Fingerprint(name, ks.keys[i].Public, ks.keys[i].Sig, h) // checked by NewKeySetOf
 	return fp
 }
 
-func (ks *KeySet) index(name string) map[[4]byte]int {
-	if m, ok := ks.byName[name]; ok {
+func (ks *KeySet) index(name string, h suite.Hash) map[[4]byte]int {
+	at := name + "\n" + h.ID()
+	if m, ok := ks.byName[at]; ok {
 		return m
 	}
 	m := make(map[[4]byte]int, len(ks.keys))
 	for i, k := range ks.keys {
-		fp, err := Fingerprint(name, k.Public, k.Sig, ks.hash)
+		fp, err := Fingerprint(name, k.Public, k.Sig, h)
 		if err != nil {
 			continue // checked by NewKeySet
 		}
 		m[[4]byte(fp[:4])] = i
 	}
-	ks.byName[name] = m
+	ks.byName[at] = m
 	return m
 }
 
@@ -137,7 +157,11 @@ func (ks *KeySet) Verify(b []byte) (*Checkpoint, int, error) {
 	if err != nil {
 		return nil, -1, err
 	}
-	m := ks.index(s.Origin)
+	h, ok := ks.AlgHash(s.Alg)
+	if !ok {
+		return nil, -1, fmt.Errorf("%w: signed with %s, expected %s", ErrVerify, s.Alg, strings.Join(ks.Algs(), " or "))
+	}
+	m := ks.index(s.Origin, h)
 	for _, sg := range s.Sigs {
 		if sg.Name != s.Origin {
 			continue
@@ -146,7 +170,7 @@ func (ks *KeySet) Verify(b []byte) (*Checkpoint, int, error) {
 		if !ok {
 			continue
 		}
-		c, err := Verify(b, ks.keys[i].Public, ks.keys[i].Sig, ks.hash)
+		c, err := Verify(b, ks.keys[i].Public, ks.keys[i].Sig, h)
 		return c, i, err
 	}
 	var hashes []string
