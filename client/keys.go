@@ -23,6 +23,22 @@ func (c *Client) StartRewrap(ctx context.Context, region string, req RewrapReque
 	return &out, nil
 }
 
+// MigrateSuite moves the region to another suite online: keys of the new
+// suite for new work at once, the audit log's tree to its hash, and a job
+// that seals the existing records and token entries again, followed like a
+// rewrap job with KeyUsage. Repeating the request resumes what is left. It
+// needs an admin token.
+func (c *Client) MigrateSuite(ctx context.Context, region string, req MigrateRequest) (*RewrapJob, error) {
+	if region == "" {
+		return nil, errors.New("domicile: empty region")
+	}
+	var out RewrapJob
+	if err := c.do(ctx, http.MethodPost, "/v1/regions/"+url.PathEscape(region)+"/keys/migrate", req, "", &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // KeyUsage returns what uses each of the region's key versions and the
 // state of its rewrap job. It needs an admin token.
 func (c *Client) KeyUsage(ctx context.Context, region string) (*KeyUsage, error) {

@@ -88,6 +88,9 @@ type Region struct {
 	Algorithms    map[string]string `json:"algorithms"`
 	KeyVersions   map[string]uint32 `json:"key_versions"`
 	Records       map[string]int64  `json:"records"`
+	// Migration is "FROM -> TO (PHASE)" while the region moves to another
+	// suite (domicile keys migrate); absent otherwise.
+	Migration string `json:"migration,omitempty"`
 }
 
 // RegionsResponse is the answer to GET /v1/regions.
@@ -592,8 +595,18 @@ type RewrapRequest struct {
 	Pause string `json:"pause,omitempty"`
 }
 
+// MigrateRequest is the body of POST /v1/regions/{region}/keys/migrate.
+type MigrateRequest struct {
+	// Suite is the suite the region moves to: cn or intl.
+	Suite string `json:"suite"`
+	// Batch and Pause throttle the migration job as they do a rewrap.
+	Batch int    `json:"batch,omitempty"`
+	Pause string `json:"pause,omitempty"`
+}
+
 // RewrapJob is the state of a region's rewrap job: the answer to POST
-// /v1/regions/{region}/keys/rewrap, and part of KeyUsage.
+// /v1/regions/{region}/keys/rewrap, and part of KeyUsage. A suite
+// migration's job (POST /v1/regions/{region}/keys/migrate) is one too.
 type RewrapJob struct {
 	Region  string `json:"region"`
 	ID      string `json:"id"`
@@ -618,6 +631,15 @@ type RewrapJob struct {
 	// Node is the node running the job, or the last one that did.
 	Node  string `json:"node,omitempty"`
 	Error string `json:"error,omitempty"`
+	// Suite is the suite a migration job moves the region's data to;
+	// absent for a rewrap job.
+	Suite string `json:"suite,omitempty"`
+	// Phase is keys while the job rewraps subject keys, then records and
+	// tokens while a migration job seals them again.
+	Phase string `json:"phase,omitempty"`
+	// Resealed is how many records and token entries a migration job
+	// sealed again under Suite.
+	Resealed int64 `json:"resealed,omitempty"`
 }
 
 // KeyVersionUsage is one key version and what still uses it.

@@ -22,6 +22,7 @@ func keysCommands() []apiCommand {
 		{"status", "show each region's keys: purpose, current version, versions", runKeysStatus},
 		{"rotate", "make a new current version of a region's key", runKeysRotate},
 		{"rewrap", "move the subject keys off older data key versions (a background job)", runKeysRewrap},
+		{"migrate", "move a region to another suite online (cn or intl; a background job)", runKeysMigrate},
 		{"retire", "stop handing out a key version once nothing uses it", runKeysRetire},
 		{"destroy", "remove a retired key version's material for good", runKeysDestroy},
 		{"split", "split an unseal secret into Shamir shares, any M of N unseal", runKeysSplit},
@@ -36,6 +37,7 @@ const keysExamples = `  domicile keys status
   domicile keys status --region cn-north --format json
   domicile keys rotate --region cn-north --key data
   domicile keys rewrap --region cn-north --key data
+  domicile keys migrate --region eu-central --suite cn
   domicile keys retire --region cn-north --key data --version 1
   domicile keys destroy --region cn-north --key data --version 1`
 
@@ -263,44 +265,140 @@ Older audit key versions stay, as public keys, to verify old checkpoints.`)
 			verb, job.ID, job.Region, job.Total, job.Region)
 		return nil
 	}
+	return followJob(ctx, e, conn, *region, job, verb, *every, "rewrap", "rewrapping "+job.Region, func(j *client.RewrapJob) string {
+		return fmt.Sprintf("rewrap job %s in %s done: %d subject keys rewrapped to data v%d or later", j.ID, j.Region, j.Done, j.Target)
+	})
+}
+
+// followJob shows a region's rewrap or migration job until it ends: a
+// progress bar on a terminal (one per phase of a migration), one line at
+// the end in a script.
+func followJob(ctx context.Context, e *env, conn *apiConn, region string, job *client.RewrapJob, verb string, every time.Duration,
+	cmd, what string, doneLine func(*client.RewrapJob) string) error {
 	if e.isTerminal {
-		fmt.Fprintf(e.stderr, "%s rewrap job %s in %s (Ctrl-C stops watching, not the job)\n", verb, job.ID, job.Region)
+		fmt.Fprintf(e.stderr, "%s %s job %s in %s (Ctrl-C stops watching, not the job)\n", verb, cmd, job.ID, job.Region)
 	}
-	p := newProgress(e, "rewrapping "+job.Region)
-	defer p.done()
-	t := time.NewTicker(*every)
+	phase := job.Phase
+	p := newProgress(e, what)
+	defer func() { p.done() }()
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		p.update(int(job.Done), int(job.Total))
+		if job.Phase != phase {
+			p.done()
+			phase = job.Phase
+			p = newProgress(e, what+": "+phase)
+		}
+		if phase == "" || phase == "keys" {
+			p.update(int(job.Done), int(job.Total))
+		} else {
+			p.update(int(job.Resealed), 0)
+		}
 		switch job.State {
 		case "done":
-			p.update(int(job.Done), int(job.Done))
 			p.done()
-			fmt.Fprintf(e.stdout, "rewrap job %s in %s done: %d subject keys rewrapped to data v%d or later\n", job.ID, job.Region, job.Done, job.Target)
+			fmt.Fprintln(e.stdout, doneLine(job))
 			return nil
 		case "failed":
 			p.done()
-			return withHint(fmt.Errorf("keys rewrap: job %s in %s failed after %d subject keys: %s", job.ID, job.Region, job.Done, job.Error),
-				"fix the cause, then run 'domicile keys rewrap' again: it goes on from the start, skipping what is done")
+			return withHint(fmt.Errorf("keys %s: job %s in %s failed: %s", cmd, job.ID, job.Region, job.Error),
+				"fix the cause, then run 'domicile keys "+cmd+"' again: it goes on from the start, skipping what is done")
 		}
 		select {
 		case <-ctx.Done():
 			p.done()
-			return withHint(fmt.Errorf("keys rewrap: stopped watching job %s at %d/%d: %w", job.ID, job.Done, job.Total, ctx.Err()),
+			return withHint(fmt.Errorf("keys %s: stopped watching job %s at %d/%d: %w", cmd, job.ID, job.Done, job.Total, ctx.Err()),
 				"the job goes on in the region; 'domicile keys status --region "+job.Region+"' follows it")
 		case <-t.C:
 		}
-		u, err := conn.c.KeyUsage(ctx, *region)
+		u, err := conn.c.KeyUsage(ctx, region)
 		if err != nil {
 			p.done()
 			return conn.failed(ctx, "", err)
 		}
 		if u.Job == nil || u.Job.ID != job.ID {
 			p.done()
-			return withHint(fmt.Errorf("keys rewrap: job %s in %s was replaced by another", job.ID, *region), "'domicile keys status --region "+*region+"' shows the current one")
+			return withHint(fmt.Errorf("keys %s: job %s in %s was replaced by another", cmd, job.ID, region), "'domicile keys status --region "+region+"' shows the current one")
 		}
 		job = u.Job
 	}
+}
+
+func runKeysMigrate(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "keys migrate", "domicile keys migrate --region NAME --suite cn|intl [--batch N] [--pause D] [--detach] [flags]", `  domicile keys migrate --region eu-central --suite cn
+  domicile keys migrate --region eu-central --suite cn --pause 50ms --detach
+
+Moves a region to another suite while it serves (docs/suite-migration.md):
+keys of the new suite for every purpose, current at once, so new records,
+indexes, tokens and audit signatures use it; the audit log's tree moves to
+the new suite's hash, with an entry linking both trees; then a background
+job rewraps the subject keys and seals every record (its blind indexes
+derived again) and every token entry of a subject under the new suite.
+Reads work throughout. Tokens given out before stay valid until their key
+version is retired. Repeating the command resumes what is left.
+
+On a terminal it shows the progress of each phase (keys, records, tokens)
+until the job ends; in a script it prints one line when it ends. --detach
+only starts it: 'domicile keys status --region NAME' follows it. Then edit
+the region's suite in the policy file (both names work until then), and
+retire the old versions with 'domicile keys retire'.`)
+	af := addAPIFlags(fs)
+	region := fs.String("region", "", "the region `NAME`, such as eu-central")
+	to := fs.String("suite", "", "the `SUITE` to move to: cn or intl")
+	batch := fs.Int("batch", 0, "stored entries per step, `N` from 1 to 10000 (default 256)")
+	pause := fs.Duration("pause", 0, "wait `D` after each step that moved something, such as 50ms, so writes are not starved")
+	detach := fs.Bool("detach", false, "start the migration and return at once")
+	every := fs.Duration("poll", time.Second, "how often to ask for progress, `D`")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(fs, pos); err != nil {
+		return err
+	}
+	if err := needFlag(fs, "region", *region, "'domicile keys status' lists the regions"); err != nil {
+		return err
+	}
+	if err := needFlag(fs, "suite", *to, "--suite cn or --suite intl"); err != nil {
+		return err
+	}
+	if *to != "cn" && *to != "intl" {
+		return usageErrorf("keys migrate: unknown --suite %q", *to).withHint("--suite is cn (SM4-GCM, SM3, SM2) or intl (AES-256-GCM, SHA-256, ECDSA P-256)")
+	}
+	if *batch < 0 || *batch > 10000 {
+		return usageErrorf("keys migrate: --batch %d is out of range", *batch).withHint("--batch is 1 to 10000; leave it out for 256")
+	}
+	if *pause < 0 || *pause > time.Minute {
+		return usageErrorf("keys migrate: --pause %s is out of range", *pause).withHint("--pause is 0 to 1m, such as 50ms")
+	}
+	if *every <= 0 {
+		return usageErrorf("keys migrate: --poll must be positive").withHint("such as --poll 1s")
+	}
+	conn, err := af.connect(e, fs.Name())
+	if err != nil {
+		return err
+	}
+	req := client.MigrateRequest{Suite: *to, Batch: *batch}
+	if *pause > 0 {
+		req.Pause = pause.String()
+	}
+	job, err := conn.c.MigrateSuite(ctx, *region, req)
+	if err != nil {
+		return conn.failed(ctx, "", err)
+	}
+	verb := "started"
+	if !job.New {
+		verb = "following the unfinished"
+	}
+	if *detach {
+		fmt.Fprintf(e.stdout, "%s migration job %s in %s to suite %s; 'domicile keys status --region %s' follows it\n",
+			verb, job.ID, job.Region, *to, job.Region)
+		return nil
+	}
+	return followJob(ctx, e, conn, *region, job, verb, *every, "migrate", "migrating "+job.Region+" to "+*to, func(j *client.RewrapJob) string {
+		return fmt.Sprintf("migration job %s in %s done: suite %s; %d subject keys rewrapped, %d records and token entries sealed again",
+			j.ID, j.Region, *to, j.Done, j.Resealed)
+	})
 }
 
 func runKeysRetire(ctx context.Context, e *env, args []string) error {

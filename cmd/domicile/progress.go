@@ -22,11 +22,11 @@ func (p *progress) update(done, total int) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	pct := 0
-	if total > 0 {
-		pct = done * 100 / total
+	if total <= 0 { // a count with no known end
+		fmt.Fprintf(p.e.stderr, "\r%s: %d", p.label, done)
+	} else {
+		fmt.Fprintf(p.e.stderr, "\r%s: %d/%d (%d%%)", p.label, done, total, done*100/total)
 	}
-	fmt.Fprintf(p.e.stderr, "\r%s: %d/%d (%d%%)", p.label, done, total, pct)
 	p.shown = true
 }
 

@@ -57,10 +57,27 @@ func (h *handler) keyUsage(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, out)
 }
 
+func (h *handler) migrate(w http.ResponseWriter, r *http.Request) {
+	var req client.MigrateRequest
+	if err := web.DecodeJSON(r, &req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	job, started, err := h.s.MigrateSuite(r.Context(), caller(r), region.MigrateSuite{Region: r.PathValue("region"), Suite: req.Suite,
+		Batch: req.Batch, Pause: req.Pause})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := wireJob(h.s.Name(), &job)
+	out.New = started
+	web.WriteJSON(w, http.StatusAccepted, out)
+}
+
 func wireJob(name string, j *region.RewrapJob) client.RewrapJob {
 	out := client.RewrapJob{Region: name, ID: j.ID, Purpose: string(region.DataKey), State: string(j.State), Target: j.Target,
 		Done: j.Done, Total: j.Total, Batch: j.Options.Batch, Pause: j.Options.Pause.String(), StartedAt: j.Started,
-		UpdatedAt: j.Updated, Node: j.Node, Error: j.Error}
+		UpdatedAt: j.Updated, Node: j.Node, Error: j.Error, Suite: j.Suite, Phase: j.Phase, Resealed: j.Resealed}
 	if !j.Finished.IsZero() {
 		f := j.Finished.In(time.UTC)
 		out.FinishedAt = &f

@@ -7,6 +7,7 @@ import "github.com/domicile/domicile/client"
 func init() {
 	for name, v := range map[string]any{
 		"RewrapRequest":      client.RewrapRequest{},
+		"MigrateRequest":     client.MigrateRequest{},
 		"RewrapJob":          client.RewrapJob{},
 		"KeyVersionUsage":    client.KeyVersionUsage{},
 		"KeyUsage":           client.KeyUsage{},

@@ -57,6 +57,7 @@ func NewRegion(o RegionOptions) (http.Handler, error) {
 		"getRegionKeys":            h.keys,
 		"rotateRegionKey":          h.rotate,
 		"rewrapRegionKeys":         h.rewrap,
+		"migrateRegionSuite":       h.migrate,
 		"getRegionKeyUsage":        h.keyUsage,
 		"retireRegionKey":          h.retireKey,
 		"destroyRegionKey":         h.destroyKey,
@@ -267,7 +268,7 @@ func (h *handler) regions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reg := client.Region{Name: d.Name, Suite: d.Suite, Residency: d.Residency, Jurisdictions: d.Jurisdictions,
-		Algorithms: d.Algorithms, KeyVersions: d.KeyVersions, Records: d.Records}
+		Algorithms: d.Algorithms, KeyVersions: d.KeyVersions, Records: d.Records, Migration: d.Migration}
 	web.WriteJSON(w, http.StatusOK, client.RegionsResponse{Regions: []client.Region{reg}})
 }
 

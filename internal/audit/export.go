@@ -132,6 +132,16 @@ func (p *pager) peek(ctx context.Context) (uint64, []byte, bool, error) {
 	return binary.BigEndian.Uint64(kv.Key[len(p.prefix):]), kv.Value, true, nil
 }
 
+// leafHash is the hash of the stored tree, whose leaf hashes Entries gives
+// when it is the reader's.
+func (r *storeReader) leafHash(ctx context.Context) (string, error) {
+	t, err := readTreeHash(ctx, r.st, r.h)
+	if err != nil {
+		return "", err
+	}
+	return t.h.ID(), nil
+}
+
 func (r *storeReader) Entries(ctx context.Context, fn func(RawEntry) error) error {
 	es := &pager{st: r.st, prefix: prefixEntry, next: prefixEntry}
 	tree, err := readTreeHash(ctx, r.st, r.h)
@@ -258,10 +268,15 @@ type exportReader struct {
 	sc      *bufio.Scanner
 	line    int
 	total   int
+	hash    string      // the header's: the hash of the leaf hashes the export carries
 	pending *exportLine // first entry line, read by Checkpoints
 }
 
 func (r *exportReader) Total() int { return r.total }
+
+// leafHash is the hash of the leaf hashes the export carries (known once
+// Checkpoints read the header).
+func (r *exportReader) leafHash(context.Context) (string, error) { return r.hash, nil }
 
 func (r *exportReader) read() (*exportLine, error) {
 	if !r.sc.Scan() {
@@ -288,6 +303,7 @@ func (r *exportReader) Checkpoints(ctx context.Context) ([]RawCheckpoint, error)
 	if h.Entries != nil {
 		r.total = *h.Entries
 	}
+	r.hash = h.Hash
 	var out []RawCheckpoint
 	for {
 		l, err := r.read()

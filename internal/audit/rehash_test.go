@@ -36,14 +36,18 @@ func TestRehash(t *testing.T) {
 	if _, err := other.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
-	size, err := l.Rehash(ctx, suite.SM3())
-	if err != nil || size != before {
-		t.Fatalf("Rehash = %d, %v; want %d", size, err, before)
+	oldRoot, err := l.Root(ctx, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, root0, err := l.Rehash(ctx, suite.SM3())
+	if err != nil || size != before || !bytes.Equal(root0, oldRoot) {
+		t.Fatalf("Rehash = %d, %x, %v; want %d, %x", size, root0, err, before, oldRoot)
 	}
 	if l.Hash().ID() != "SM3" {
 		t.Fatalf("Hash after Rehash = %s", l.Hash().ID())
 	}
-	if again, err := l.Rehash(ctx, suite.SM3()); err != nil || again != before {
+	if again, _, err := l.Rehash(ctx, suite.SM3()); err != nil || again != before {
 		t.Fatalf("second Rehash = %d, %v", again, err)
 	}
 	for i := before; i < before+after; i++ {

@@ -106,6 +106,12 @@ type VerifyOptions struct {
 	Progress func(done, total int)
 }
 
+// leafHasher is a Reader that says which hash its RawEntry.Leaf values
+// are of: the log's tree's now (a store), or the exporter's (an export).
+type leafHasher interface {
+	leafHash(ctx context.Context) (string, error)
+}
+
 // integratedReader is a Reader that knows the size of the tree the log
 // integrated: a store does; an export does not say, so for an export
 // only its checkpoints tell a gap past them from a deletion.
@@ -290,6 +296,19 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 		}
 		return cmp.Compare(btoi(a.kept), btoi(b.kept))
 	})
+	// The reader's leaf hashes are of the log's tree now, which may be
+	// of another hash than the verifier's (a log that changed its hash).
+	leafH := hash
+	if lr, ok := r.(leafHasher); ok {
+		id, err := lr.leafHash(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if h, err := suite.HashByID(id); err == nil {
+			leafH = h
+			tree(h)
+		}
+	}
 	next := 0 // index into cps
 	total := r.Total()
 	prevSize := uint64(0)
@@ -360,16 +379,12 @@ func Verify(ctx context.Context, r Reader, o VerifyOptions) (*Report, error) {
 		if e.Index != i {
 			return &VerifyError{Entry: int64(i), Checkpoint: -1, Msg: fmt.Sprintf("holds entry %d (entries moved or swapped)", e.Index)}
 		}
-		leaf := tlog.LeafHash(hash, re.Data)
-		if re.Leaf != nil && !bytes.Equal(leaf, re.Leaf) {
-			return &VerifyError{Entry: int64(i), Checkpoint: -1, Msg: "altered: its bytes do not match its leaf hash in the tree"}
-		}
 		for _, h := range hashes {
-			if h.ID() == hash.ID() {
-				trees[h.ID()].Append(h, leaf, nil)
-			} else {
-				trees[h.ID()].Append(h, tlog.LeafHash(h, re.Data), nil)
+			leaf := tlog.LeafHash(h, re.Data)
+			if re.Leaf != nil && h.ID() == leafH.ID() && !bytes.Equal(leaf, re.Leaf) {
+				return &VerifyError{Entry: int64(i), Checkpoint: -1, Msg: "altered: its bytes do not match its leaf hash in the tree"}
 			}
+			trees[h.ID()].Append(h, leaf, nil)
 		}
 		rep.Actions[e.Action]++
 		if e.Action == entry.Key {

@@ -27,6 +27,9 @@ type Description struct {
 	Algorithms             map[string]string
 	KeyVersions            map[string]uint32
 	Records                map[string]int64
+	// Migration is "FROM -> TO (PHASE)" while a suite migration's job is
+	// unfinished, "" otherwise.
+	Migration string
 }
 
 // Describe describes the region to any authenticated caller: it names no
@@ -42,10 +45,23 @@ func (s *Service) Describe(ctx context.Context) (*Description, error) {
 	if err != nil {
 		return nil, domainError(err)
 	}
-	out := &Description{Name: pr.Name, Suite: string(pr.Suite), Residency: string(pr.Residency), Jurisdictions: pr.Jurisdictions,
+	// The suite is the keys' (after a migration the policy file may still
+	// name the old one until it is edited).
+	out := &Description{Name: pr.Name, Suite: ks.Suite, Residency: string(pr.Residency), Jurisdictions: pr.Jurisdictions,
 		Algorithms: k.Suite().Algorithms(), KeyVersions: map[string]uint32{}, Records: st.Records}
 	for _, p := range ks.Purposes {
 		out.KeyVersions[string(p.Purpose)] = p.Current
+	}
+	if job, err := k.RewrapStatus(ctx); err == nil && job.Suite != "" && job.State != keyring.JobDone {
+		from := ks.Origin
+		for _, p := range ks.Purposes {
+			for _, v := range p.Versions {
+				if p.Purpose == keyring.Data && v.Suite != job.Suite && v.State == keyring.Active {
+					from = v.Suite
+				}
+			}
+		}
+		out.Migration = fmt.Sprintf("%s -> %s (%s)", from, job.Suite, job.Phase)
 	}
 	return out, nil
 }

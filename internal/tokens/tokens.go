@@ -249,7 +249,9 @@ func New(o Options) (*Service, error) {
 	if err := tokfmt.ValidRegion(r.Name); err != nil {
 		return nil, fmt.Errorf("tokens: region %q: %w", r.Name, err)
 	}
-	if o.Keyring.Region() != r.Name || o.Keyring.Suite().ID() != r.Suite {
+	// A region that migrated suite may still be named with its old one
+	// until its policy file is edited.
+	if s := r.Suite; o.Keyring.Region() != r.Name || (o.Keyring.Suite().ID() != s && o.Keyring.Origin().ID() != s) {
 		return nil, fmt.Errorf("tokens: keyring of %s/%s does not match region %s/%s",
 			o.Keyring.Region(), o.Keyring.Suite().ID(), r.Name, r.Suite)
 	}

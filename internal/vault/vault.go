@@ -93,7 +93,9 @@ func New(o Options) (*Vault, error) {
 	if !ok {
 		return nil, fmt.Errorf("vault: region %q is not in the policy", o.Region)
 	}
-	if o.Keyring.Region() != r.Name || o.Keyring.Suite().ID() != r.Suite {
+	// A region that migrated suite may still be named with its old one
+	// until its policy file is edited.
+	if s := r.Suite; o.Keyring.Region() != r.Name || (o.Keyring.Suite().ID() != s && o.Keyring.Origin().ID() != s) {
 		return nil, fmt.Errorf("vault: keyring of %s/%s does not match region %s/%s",
 			o.Keyring.Region(), o.Keyring.Suite().ID(), r.Name, r.Suite)
 	}

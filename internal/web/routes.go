@@ -80,6 +80,7 @@ var Routes = []Route{
 	{"GET", "/v1/regions/{region}/keys", "getRegionKeys", ByRegion, false},
 	{"POST", "/v1/regions/{region}/keys/rotate", "rotateRegionKey", ByRegion, false},
 	{"POST", "/v1/regions/{region}/keys/rewrap", "rewrapRegionKeys", ByRegion, false},
+	{"POST", "/v1/regions/{region}/keys/migrate", "migrateRegionSuite", ByRegion, false},
 	{"GET", "/v1/regions/{region}/keys/usage", "getRegionKeyUsage", ByRegion, false},
 	{"POST", "/v1/regions/{region}/keys/retire", "retireRegionKey", ByRegion, false},
 	{"POST", "/v1/regions/{region}/keys/destroy", "destroyRegionKey", ByRegion, false},
