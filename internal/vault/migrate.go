@@ -10,19 +10,23 @@ import (
 
 	"github.com/domicile/domicile/internal/envelope"
 	"github.com/domicile/domicile/internal/keyring"
+	"github.com/domicile/domicile/internal/policy"
 	"github.com/domicile/domicile/internal/recordfmt"
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/suite"
+	"github.com/domicile/domicile/internal/tokens"
 )
 
 // MigrationPass returns the records' pass of a suite migration's job
 // (keyring.MigrationPass): every record holding a ciphertext of another
 // suite than the keyring's current one, or a blind-index entry of another
 // index version than the current one, is sealed again under the current
-// suite, with its subject's same key (keyring, dek.go), and its index
-// entries are derived again, in one batch conditioned on the record's
-// stored bytes. A record updated, deleted or erased meanwhile is read
-// again; what an erasure removed stays removed.
+// suite, with its subject's same key (keyring, dek.go), its index entries
+// are derived again, and its deterministic tokens are made under the
+// current token version (the earlier ones stay valid until their version
+// is retired), in one batch conditioned on the record's stored bytes. A
+// record updated, deleted or erased meanwhile is read again; what an
+// erasure removed stays removed.
 func (v *Vault) MigrationPass() keyring.MigrationPass {
 	return keyring.MigrationPass{Name: "records", Step: v.resealPage}
 }
@@ -33,10 +37,11 @@ func (v *Vault) resealPage(ctx context.Context, cursor []byte, limit int, commit
 		return fmt.Errorf("vault: migration: reading records: %w", err)
 	}
 	var b store.Batch
+	var tb tokens.BatchState // the page's records share one batch
 	var ids []string
 	for _, kv := range kvs {
 		id := string(kv.Key[len(recordKey("")):])
-		ok, err := v.resealOps(ctx, &b, id, kv.Value)
+		ok, err := v.resealOps(ctx, &b, &tb, id, kv.Value)
 		if err != nil {
 			return err
 		}
@@ -71,7 +76,7 @@ func (v *Vault) resealOne(ctx context.Context, id string) error {
 			return fmt.Errorf("vault: migration: %w", err)
 		}
 		var b store.Batch
-		ok, err := v.resealOps(ctx, &b, id, raw)
+		ok, err := v.resealOps(ctx, &b, &tokens.BatchState{}, id, raw)
 		if err != nil || !ok {
 			return err
 		}
@@ -85,8 +90,8 @@ func (v *Vault) resealOne(ctx context.Context, id string) error {
 
 // resealOps adds to b the re-sealing of record id, stored as raw, and
 // reports whether the record needed it. A record whose subject was erased
-// meanwhile is left to the erasure.
-func (v *Vault) resealOps(ctx context.Context, b *store.Batch, id string, raw []byte) (bool, error) {
+// meanwhile is left to the erasure. tb is the batch's token state.
+func (v *Vault) resealOps(ctx context.Context, b *store.Batch, tb *tokens.BatchState, id string, raw []byte) (bool, error) {
 	rec, err := recordfmt.Parse(raw)
 	if err != nil {
 		return false, &Error{Code: CodeIntegrity, Msg: fmt.Sprintf("stored record %s is corrupt", id), Index: -1, Err: err}
@@ -106,15 +111,17 @@ func (v *Vault) resealOps(ctx context.Context, b *store.Batch, id string, raw []
 	if err != nil {
 		return false, err
 	}
-	var ops store.Batch
-	ops.Expect(recordKey(id), raw)
-	sk, err := v.keys.LiveSubjectKey(ctx, subject, &ops)
+	// LiveSubjectKey adds to b only when it succeeds; nothing below
+	// returns without the record's writes once it did, except on an error
+	// that drops the whole batch.
+	sk, err := v.keys.LiveSubjectKey(ctx, subject, b)
 	if errors.Is(err, keyring.ErrNoSubjectKey) {
 		return false, nil
 	}
 	if err != nil {
 		return false, v.keyError(err)
 	}
+	b.Expect(recordKey(id), raw)
 	reseal := func(field string, env []byte) ([]byte, []byte, error) {
 		pt, err := v.openEnvelope(ctx, rec, id, field, env)
 		if err != nil {
@@ -142,12 +149,17 @@ func (v *Vault) resealOps(ctx context.Context, b *store.Batch, id string, raw []
 	clear(pt)
 	rec.Subject = env
 	indexed := map[string]string{}
+	det := map[string]string{} // values of the fields with deterministic tokens
+	defer clear(det)
 	for i, f := range rec.Fields {
 		env, pt, err := reseal(f.Name, f.Envelope)
 		if err != nil {
 			return false, err
 		}
 		rec.Fields[i].Envelope = env
+		if fd := c.fields[f.Name]; fd != nil && fd.p.Token == policy.TokenDeterministic {
+			det[f.Name] = string(pt)
+		}
 		if fd := c.fields[f.Name]; fd != nil && fd.p.Index {
 			norm, err := fd.norm(string(pt), rec.Jurisdiction)
 			if err != nil {
@@ -164,26 +176,18 @@ func (v *Vault) resealOps(ctx context.Context, b *store.Batch, id string, raw []
 	}
 	for _, k := range rec.Index {
 		if !slices.ContainsFunc(fresh, func(f []byte) bool { return bytes.Equal(f, k) }) {
-			ops.Delete(k)
+			b.Delete(k)
 		}
 	}
 	for _, k := range fresh {
-		ops.Put(k, nil)
+		b.Put(k, nil)
 	}
 	rec.Index = fresh
-	ops.Put(recordKey(id), recordfmt.Marshal(rec))
-	for _, op := range ops.Ops() {
-		switch op.Kind {
-		case store.OpExpect:
-			b.Expect(op.Key, op.Value)
-		case store.OpPut:
-			b.Put(op.Key, op.Value)
-		case store.OpDelete:
-			b.Delete(op.Key)
-		case store.OpInsert:
-			b.Insert(op.Key, op.Value)
-		case store.OpAdd:
-			b.Add(op.Key, op.Delta)
+	b.Put(recordKey(id), recordfmt.Marshal(rec))
+	if v.tokens != nil && len(det) > 0 {
+		if _, err := v.tokens.TokenizeRecordFields(ctx, b, tokens.RecordFields{Collection: rec.Collection, RecordID: id,
+			Jurisdiction: rec.Jurisdiction, SubjectRef: rec.SubjectRef, SubjectKey: sk, Fields: det, Normalized: indexed, Batch: tb}); err != nil {
+			return false, fmt.Errorf("vault: migration: deterministic tokens of record %s: %w", id, err)
 		}
 	}
 	return true, nil
