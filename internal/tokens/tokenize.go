@@ -61,7 +61,10 @@ const tokenizeAttempts = 8
 // the value as first submitted, whichever path submitted it (a record or
 // this call) and whatever is submitted later. The store writes of the
 // batch (random entries, deterministic entries, live entries of fpe
-// tokens, a named subject's new key) are one atomic Apply.
+// tokens, a named subject's new key) are one atomic Apply, but for the
+// region entries of deterministic tokens that only subjects' entries held
+// so far: the first Apply finds those (its claims of their anchors lose)
+// and a second writes them, after reading the value first submitted.
 //
 // Item errors are *Error values with codes CodeUnknownCollection,
 // CodeUnknownField, CodeNotTokenized, CodeFieldTooLarge, CodeInvalidValue,
