@@ -212,10 +212,7 @@ Older audit key versions stay, as public keys, to verify old checkpoints.`)
 	af := addAPIFlags(fs)
 	region := fs.String("region", "", "the region `NAME`, such as cn-north")
 	purpose := fs.String("key", "", "which key: data (index, token and audit wrap nothing)")
-	batch := fs.Int("batch", 0, "stored entries per step, `N` from 1 to 10000 (default 256)")
-	pause := fs.Duration("pause", 0, "wait `D` after each step that rewrapped something, such as 50ms, so writes are not starved")
-	detach := fs.Bool("detach", false, "start the job and return at once")
-	every := fs.Duration("poll", time.Second, "how often to ask for progress, `D`")
+	jf := addJobFlags(fs, "rewrapped")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -235,23 +232,14 @@ Older audit key versions stay, as public keys, to verify old checkpoints.`)
 	if *purpose != "data" {
 		return usageErrorf("keys rewrap: unknown --key %q", *purpose).withHint("--key data is the only key with anything to rewrap")
 	}
-	if *batch < 0 || *batch > 10000 {
-		return usageErrorf("keys rewrap: --batch %d is out of range", *batch).withHint("--batch is 1 to 10000; leave it out for 256")
-	}
-	if *pause < 0 || *pause > time.Minute {
-		return usageErrorf("keys rewrap: --pause %s is out of range", *pause).withHint("--pause is 0 to 1m, such as 50ms")
-	}
-	if *every <= 0 {
-		return usageErrorf("keys rewrap: --poll must be positive").withHint("such as --poll 1s")
+	if err := jf.check("keys rewrap"); err != nil {
+		return err
 	}
 	conn, err := af.connect(e, fs.Name())
 	if err != nil {
 		return err
 	}
-	req := client.RewrapRequest{Purpose: *purpose, Batch: *batch}
-	if *pause > 0 {
-		req.Pause = pause.String()
-	}
+	req := client.RewrapRequest{Purpose: *purpose, Batch: *jf.batch, Pause: jf.pauseText()}
 	job, err := conn.c.StartRewrap(ctx, *region, req)
 	if err != nil {
 		return conn.failed(ctx, "", err)
@@ -260,14 +248,53 @@ Older audit key versions stay, as public keys, to verify old checkpoints.`)
 	if !job.New {
 		verb = "following the unfinished"
 	}
-	if *detach {
+	if *jf.detach {
 		fmt.Fprintf(e.stdout, "%s rewrap job %s in %s: %d subject keys under older data versions; 'domicile keys status --region %s' follows it\n",
 			verb, job.ID, job.Region, job.Total, job.Region)
 		return nil
 	}
-	return followJob(ctx, e, conn, *region, job, verb, *every, "rewrap", "rewrapping "+job.Region, func(j *client.RewrapJob) string {
+	return followJob(ctx, e, conn, *region, job, verb, *jf.every, "rewrap", "rewrapping "+job.Region, func(j *client.RewrapJob) string {
 		return fmt.Sprintf("rewrap job %s in %s done: %d subject keys rewrapped to data v%d or later", j.ID, j.Region, j.Done, j.Target)
 	})
+}
+
+// jobFlags throttle and follow a region's rewrap or migration job.
+type jobFlags struct {
+	batch  *int
+	pause  *time.Duration
+	detach *bool
+	every  *time.Duration
+}
+
+// addJobFlags adds the flags of a job whose steps do what verb says
+// (rewrapped, moved) to fs.
+func addJobFlags(fs *flag.FlagSet, verb string) jobFlags {
+	return jobFlags{
+		batch:  fs.Int("batch", 0, "stored entries per step, `N` from 1 to 10000 (default 256)"),
+		pause:  fs.Duration("pause", 0, "wait `D` after each step that "+verb+" something, such as 50ms, so writes are not starved"),
+		detach: fs.Bool("detach", false, "start the job and return at once"),
+		every:  fs.Duration("poll", time.Second, "how often to ask for progress, `D`"),
+	}
+}
+
+func (jf jobFlags) check(cmd string) error {
+	switch {
+	case *jf.batch < 0 || *jf.batch > 10000:
+		return usageErrorf("%s: --batch %d is out of range", cmd, *jf.batch).withHint("--batch is 1 to 10000; leave it out for 256")
+	case *jf.pause < 0 || *jf.pause > time.Minute:
+		return usageErrorf("%s: --pause %s is out of range", cmd, *jf.pause).withHint("--pause is 0 to 1m, such as 50ms")
+	case *jf.every <= 0:
+		return usageErrorf("%s: --poll must be positive", cmd).withHint("such as --poll 1s")
+	}
+	return nil
+}
+
+// pauseText is --pause as the API takes it ("" for none).
+func (jf jobFlags) pauseText() string {
+	if *jf.pause <= 0 {
+		return ""
+	}
+	return jf.pause.String()
 }
 
 // followJob shows a region's rewrap or migration job until it ends: a
@@ -345,10 +372,7 @@ retire the old versions with 'domicile keys retire'.`)
 	af := addAPIFlags(fs)
 	region := fs.String("region", "", "the region `NAME`, such as eu-central")
 	to := fs.String("suite", "", "the `SUITE` to move to: cn or intl")
-	batch := fs.Int("batch", 0, "stored entries per step, `N` from 1 to 10000 (default 256)")
-	pause := fs.Duration("pause", 0, "wait `D` after each step that moved something, such as 50ms, so writes are not starved")
-	detach := fs.Bool("detach", false, "start the migration and return at once")
-	every := fs.Duration("poll", time.Second, "how often to ask for progress, `D`")
+	jf := addJobFlags(fs, "moved")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -365,23 +389,14 @@ retire the old versions with 'domicile keys retire'.`)
 	if *to != "cn" && *to != "intl" {
 		return usageErrorf("keys migrate: unknown --suite %q", *to).withHint("--suite is cn (SM4-GCM, SM3, SM2) or intl (AES-256-GCM, SHA-256, ECDSA P-256)")
 	}
-	if *batch < 0 || *batch > 10000 {
-		return usageErrorf("keys migrate: --batch %d is out of range", *batch).withHint("--batch is 1 to 10000; leave it out for 256")
-	}
-	if *pause < 0 || *pause > time.Minute {
-		return usageErrorf("keys migrate: --pause %s is out of range", *pause).withHint("--pause is 0 to 1m, such as 50ms")
-	}
-	if *every <= 0 {
-		return usageErrorf("keys migrate: --poll must be positive").withHint("such as --poll 1s")
+	if err := jf.check("keys migrate"); err != nil {
+		return err
 	}
 	conn, err := af.connect(e, fs.Name())
 	if err != nil {
 		return err
 	}
-	req := client.MigrateRequest{Suite: *to, Batch: *batch}
-	if *pause > 0 {
-		req.Pause = pause.String()
-	}
+	req := client.MigrateRequest{Suite: *to, Batch: *jf.batch, Pause: jf.pauseText()}
 	job, err := conn.c.MigrateSuite(ctx, *region, req)
 	if err != nil {
 		return conn.failed(ctx, "", err)
@@ -390,12 +405,12 @@ retire the old versions with 'domicile keys retire'.`)
 	if !job.New {
 		verb = "following the unfinished"
 	}
-	if *detach {
+	if *jf.detach {
 		fmt.Fprintf(e.stdout, "%s migration job %s in %s to suite %s; 'domicile keys status --region %s' follows it\n",
 			verb, job.ID, job.Region, *to, job.Region)
 		return nil
 	}
-	return followJob(ctx, e, conn, *region, job, verb, *every, "migrate", "migrating "+job.Region+" to "+*to, func(j *client.RewrapJob) string {
+	return followJob(ctx, e, conn, *region, job, verb, *jf.every, "migrate", "migrating "+job.Region+" to "+*to, func(j *client.RewrapJob) string {
 		return fmt.Sprintf("migration job %s in %s done: suite %s; %d subject keys rewrapped, %d records and token entries sealed again",
 			j.ID, j.Region, *to, j.Done, j.Resealed)
 	})

@@ -21,13 +21,7 @@ func (h *handler) rewrap(w http.ResponseWriter, r *http.Request) {
 	}
 	job, started, err := h.s.StartRewrap(r.Context(), caller(r), region.Rewrap{Region: r.PathValue("region"), Purpose: req.Purpose,
 		Batch: req.Batch, Pause: req.Pause})
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	out := wireJob(h.s.Name(), &job)
-	out.New = started
-	web.WriteJSON(w, http.StatusAccepted, out)
+	h.startedJob(w, r, &job, started, err)
 }
 
 func (h *handler) keyUsage(w http.ResponseWriter, r *http.Request) {
@@ -65,11 +59,16 @@ func (h *handler) migrate(w http.ResponseWriter, r *http.Request) {
 	}
 	job, started, err := h.s.MigrateSuite(r.Context(), caller(r), region.MigrateSuite{Region: r.PathValue("region"), Suite: req.Suite,
 		Batch: req.Batch, Pause: req.Pause})
+	h.startedJob(w, r, &job, started, err)
+}
+
+// startedJob answers a request that started a job (or found it running).
+func (h *handler) startedJob(w http.ResponseWriter, r *http.Request, job *region.RewrapJob, started bool, err error) {
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	out := wireJob(h.s.Name(), &job)
+	out := wireJob(h.s.Name(), job)
 	out.New = started
 	web.WriteJSON(w, http.StatusAccepted, out)
 }
