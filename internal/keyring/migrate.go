@@ -3,7 +3,6 @@ package keyring
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/domicile/domicile/internal/store"
 	"github.com/domicile/domicile/internal/suite"
@@ -40,57 +39,5 @@ func (k *Keyring) MigrateWith(ctx context.Context, target suite.Suite, apply fun
 	if target.ID() == "" {
 		return nil, errors.New("keyring: no suite given")
 	}
-	if k.closed.Load() {
-		return nil, ErrClosed
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	r, err := k.refreshLocked(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if cur := r.suite(); cur.ID() == target.ID() {
-		return nil, fmt.Errorf("keyring: region %s: migrating to %s: %w", k.region, target.ID(), ErrSameSuite)
-	}
-	next := &ring{keks: map[Purpose]map[uint32]*kek{}, current: map[Purpose]uint32{}}
-	for q, vs := range r.keks {
-		next.keks[q] = maps(vs)
-		next.current[q] = r.current[q]
-	}
-	made := &ring{keks: map[Purpose]map[uint32]*kek{}}
-	var b store.Batch
-	nvs := make([]NewVersion, 0, len(purposes))
-	for _, p := range purposes {
-		var v uint32
-		for have := range r.keks[p] {
-			v = max(v, have)
-		}
-		v++
-		kk, env, err := k.newKEK(p, v, target)
-		if err != nil {
-			k.zeroRing(made)
-			return nil, err
-		}
-		made.keks[p] = map[uint32]*kek{v: kk}
-		b.Insert(kekKey(p, v), env)
-		nv := NewVersion{Version: v}
-		if kk.signer != nil {
-			nv.AuditKey = kk.signer.Public()
-		}
-		nvs = append(nvs, nv)
-		next.keks[p][v] = kk
-		next.current[p] = v
-	}
-	if apply == nil {
-		apply = func(b *store.Batch, _ []NewVersion) error { return k.st.Apply(ctx, b) }
-	}
-	if err := apply(&b, nvs); err != nil {
-		k.zeroRing(made)
-		if errors.Is(err, store.ErrConflict) {
-			_, _ = k.refreshLocked(ctx) // best effort: learn the winner's versions
-		}
-		return nil, fmt.Errorf("keyring: region %s: migrating to suite %s: %w", k.region, target.ID(), err)
-	}
-	k.ring.Store(next)
-	return nvs, nil
+	return k.addVersions(ctx, purposes[:], &target, apply)
 }

@@ -47,49 +47,84 @@ func (k *Keyring) RotateWith(ctx context.Context, p Purpose, apply func(b *store
 	if !p.valid() {
 		return 0, fmt.Errorf("keyring: unknown purpose %q", p)
 	}
+	var commit func(b *store.Batch, nvs []NewVersion) error
+	if apply != nil {
+		commit = func(b *store.Batch, nvs []NewVersion) error { return apply(b, nvs[0]) }
+	}
+	nvs, err := k.addVersions(ctx, []Purpose{p}, nil, commit)
+	if err != nil {
+		return 0, err
+	}
+	return nvs[0].Version, nil
+}
+
+// addVersions adds a new version of each of ps, in suite to (nil: each
+// purpose's current suite), and makes them current, in one batch committed
+// by apply (nil: the store's Apply). Until apply returns, the previous
+// versions are current; if it fails, nothing changes in memory and its
+// error is returned, wrapped. The versions are described in the order of ps.
+func (k *Keyring) addVersions(ctx context.Context, ps []Purpose, to *suite.Suite, apply func(b *store.Batch, nvs []NewVersion) error) ([]NewVersion, error) {
 	if k.closed.Load() {
-		return 0, ErrClosed
+		return nil, ErrClosed
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	r, err := k.refreshLocked(ctx)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var v uint32
-	for have := range r.keks[p] {
-		v = max(v, have)
-	}
-	v++
-	kk, env, err := k.newKEK(p, v, r.keks[p][r.current[p]].suite)
-	if err != nil {
-		return 0, err
-	}
-	var b store.Batch
-	b.Insert(kekKey(p, v), env)
-	if apply == nil {
-		apply = func(b *store.Batch, _ NewVersion) error { return k.st.Apply(ctx, b) }
-	}
-	nv := NewVersion{Version: v}
-	if kk.signer != nil {
-		nv.AuditKey = kk.signer.Public()
-	}
-	if err := apply(&b, nv); err != nil {
-		k.zeroRing(&ring{keks: map[Purpose]map[uint32]*kek{p: {v: kk}}})
-		if errors.Is(err, store.ErrConflict) {
-			_, _ = k.refreshLocked(ctx) // best effort: learn the winner's version
-		}
-		return 0, fmt.Errorf("keyring: region %s: rotating %s key to v%d: %w", k.region, p, v, err)
+	if to != nil && r.suite().ID() == to.ID() {
+		return nil, fmt.Errorf("keyring: region %s: migrating to %s: %w", k.region, to.ID(), ErrSameSuite)
 	}
 	next := &ring{keks: map[Purpose]map[uint32]*kek{}, current: map[Purpose]uint32{}}
 	for q, vs := range r.keks {
 		next.keks[q] = maps(vs)
 		next.current[q] = r.current[q]
 	}
-	next.keks[p][v] = kk
-	next.current[p] = v
+	made := &ring{keks: map[Purpose]map[uint32]*kek{}}
+	var b store.Batch
+	nvs := make([]NewVersion, 0, len(ps))
+	for _, p := range ps {
+		var v uint32
+		for have := range r.keks[p] {
+			v = max(v, have)
+		}
+		v++
+		s := r.keks[p][r.current[p]].suite
+		if to != nil {
+			s = *to
+		}
+		kk, env, err := k.newKEK(p, v, s)
+		if err != nil {
+			k.zeroRing(made)
+			return nil, err
+		}
+		made.keks[p] = map[uint32]*kek{v: kk}
+		b.Insert(kekKey(p, v), env)
+		nv := NewVersion{Version: v}
+		if kk.signer != nil {
+			nv.AuditKey = kk.signer.Public()
+		}
+		nvs = append(nvs, nv)
+		next.keks[p][v] = kk
+		next.current[p] = v
+	}
+	if apply == nil {
+		apply = func(b *store.Batch, _ []NewVersion) error { return k.st.Apply(ctx, b) }
+	}
+	if err := apply(&b, nvs); err != nil {
+		k.zeroRing(made)
+		if errors.Is(err, store.ErrConflict) {
+			_, _ = k.refreshLocked(ctx) // best effort: learn the winner's versions
+		}
+		what := fmt.Sprintf("rotating %s key to v%d", ps[0], nvs[0].Version)
+		if to != nil {
+			what = "migrating to suite " + string(to.ID())
+		}
+		return nil, fmt.Errorf("keyring: region %s: %s: %w", k.region, what, err)
+	}
 	k.ring.Store(next)
-	return v, nil
+	return nvs, nil
 }
 
 // Retire marks version v of purpose p retired: it is no longer handed out
