@@ -119,3 +119,51 @@ func TestRehash(t *testing.T) {
 		t.Fatal("an entry altered before the switch verified")
 	}
 }
+
+// TestRehashCatchesUp: entries appended while the new tree is built (here:
+// not yet integrated when Rehash starts) are added to it before the
+// switch, and the log verifies.
+func TestRehashCatchesUp(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, suite.IntlSuite())
+	l := e.open(t)
+	for i := range 300 {
+		if err := l.AppendNow(ctx, sampleEntry(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 300; i < 320; i++ {
+		if err := l.AppendNow(ctx, sampleEntry(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size, _, err := l.Rehash(ctx, suite.SM3())
+	if err != nil || size != 320 {
+		t.Fatalf("Rehash = %d, %v; want 320", size, err)
+	}
+	// Another process opening the log now finds the whole tree of 320
+	// under the new hash.
+	l2 := e.open(t)
+	if r1, err := l.Root(ctx, 320); err != nil {
+		t.Fatal(err)
+	} else if r2, err := l2.Root(ctx, 320); err != nil || !bytes.Equal(r1, r2) {
+		t.Fatalf("a reopened log's root at 320: %x, %v; want %x", r2, err, r1)
+	}
+	if err := l.AppendNow(ctx, sampleEntry(320)); err != nil {
+		t.Fatal(err)
+	}
+	if cp, err := l.Checkpoint(ctx); err != nil || !strings.Contains(string(cp), "\n321\n") {
+		t.Fatalf("checkpoint after the switch: %q, %v", cp, err)
+	}
+	ks, err := checkpoint.NewKeySet(suite.ECDSAP256(), suite.SM3(), e.priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Verify(ctx, StoreReader(e.st, suite.SM3()), VerifyOptions{Keys: ks})
+	if err != nil || rep.Entries != 321 || rep.Signed != 321 {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+}
