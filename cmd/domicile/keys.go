@@ -244,10 +244,7 @@ Older audit key versions stay, as public keys, to verify old checkpoints.`)
 	if err != nil {
 		return conn.failed(ctx, "", err)
 	}
-	verb := "started"
-	if !job.New {
-		verb = "following the unfinished"
-	}
+	verb := startedVerb(job)
 	if *jf.detach {
 		fmt.Fprintf(e.stdout, "%s rewrap job %s in %s: %d subject keys under older data versions; 'domicile keys status --region %s' follows it\n",
 			verb, job.ID, job.Region, job.Total, job.Region)
@@ -256,6 +253,14 @@ Older audit key versions stay, as public keys, to verify old checkpoints.`)
 	return followJob(ctx, e, conn, *region, job, verb, *jf.every, "rewrap", "rewrapping "+job.Region, func(j *client.RewrapJob) string {
 		return fmt.Sprintf("rewrap job %s in %s done: %d subject keys rewrapped to data v%d or later", j.ID, j.Region, j.Done, j.Target)
 	})
+}
+
+// startedVerb says whether the request started job or found it running.
+func startedVerb(job *client.RewrapJob) string {
+	if job.New {
+		return "started"
+	}
+	return "following the unfinished"
 }
 
 // jobFlags throttle and follow a region's rewrap or migration job.
@@ -401,10 +406,7 @@ retire the old versions with 'domicile keys retire'.`)
 	if err != nil {
 		return conn.failed(ctx, "", err)
 	}
-	verb := "started"
-	if !job.New {
-		verb = "following the unfinished"
-	}
+	verb := startedVerb(job)
 	if *jf.detach {
 		fmt.Fprintf(e.stdout, "%s migration job %s in %s to suite %s; 'domicile keys status --region %s' follows it\n",
 			verb, job.ID, job.Region, *to, job.Region)
