@@ -228,36 +228,28 @@ func (k *Keyring) LiveSubjectKeyByRef(ctx context.Context, ref []byte, b *store.
 	if len(ref) != k.suite.MAC().Size() {
 		return nil, fmt.Errorf("keyring: region %s: subject ref is %d bytes, want %d", k.region, len(ref), k.suite.MAC().Size())
 	}
-	m := &refMAC{sum: bytes.Clone(ref)}
-	return k.subjectKeyOf(ctx, m, false, b, false)
+	return k.subjectKeyOf(ctx, ref, b, false)
 }
 
 func (k *Keyring) subjectKey(ctx context.Context, subject string, b *store.Batch, create bool) (*SubjectKey, error) {
 	m := k.refMACs.Get().(*refMAC)
-	m.ref(subject)
-	return k.subjectKeyOf(ctx, m, true, b, create)
+	sk, err := k.subjectKeyOf(ctx, m.ref(subject), b, create)
+	k.refMACs.Put(m)
+	return sk, err
 }
 
-// subjectKeyOf is subjectKey for the ref in m.sum; pooled says whether m
-// goes back to the pool.
-func (k *Keyring) subjectKeyOf(ctx context.Context, m *refMAC, pooled bool, b *store.Batch, create bool) (*SubjectKey, error) {
-	put := func() {
-		if pooled {
-			k.refMACs.Put(m)
-		}
-	}
+// subjectKeyOf is subjectKey for the subject ref ref, which it does not
+// retain.
+func (k *Keyring) subjectKeyOf(ctx context.Context, ref []byte, b *store.Batch, create bool) (*SubjectKey, error) {
 	if k.closed.Load() {
-		put()
 		return nil, ErrClosed
 	}
 	now := k.now()
 	if err := k.maybeRefresh(ctx, now); err != nil {
-		put()
 		return nil, err
 	}
-	sk, fill := k.cache.get(m.sum, now)
+	sk, fill := k.cache.get(ref, now)
 	if sk != nil {
-		put()
 		// A key cached before this process learnt of a suite migration
 		// seals with the new suite from now on.
 		sk, err := sk.inSuite(k.ring.Load().suite())
@@ -267,8 +259,7 @@ func (k *Keyring) subjectKeyOf(ctx context.Context, m *refMAC, pooled bool, b *s
 		expectLive(b, sk)
 		return sk, nil
 	}
-	ref := append([]byte(nil), m.sum...)
-	put()
+	ref = bytes.Clone(ref)
 
 	es, err := k.firstEntries(ctx, ref)
 	if err != nil {
