@@ -21,7 +21,7 @@ import (
 // subject's consent.
 func newConsentEnv(t *testing.T) *env {
 	t.Helper()
-	src := strings.Replace(string(examples.Policy), "\ntransfers:\n", `
+	return newEnvOf(t, strings.Replace(string(examples.Policy), "\ntransfers:\n", `
 transfers:
   - name: cn-to-de-consent
     from: cn-north
@@ -29,14 +29,25 @@ transfers:
     basis: consent
     collection: customers
     fields: [name, phone]
-`, 1)
+`, 1))
+}
+
+// newEnvOf is newEnv's cn-north under the policy src, on embedded
+// storage, or on the PostgreSQL database db when one is given (another
+// env on the same db is another node of the region).
+func newEnvOf(t *testing.T, src string, db ...string) *env {
+	t.Helper()
 	pol, err := policy.Parse("policy.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := app.OpenRegion(context.Background(), app.RegionConfig{Policy: pol, Name: "cn-north",
+	cfg := app.RegionConfig{Policy: pol, Name: "cn-north",
 		Dir: filepath.Join(t.TempDir(), "cn-north"), Secret: []byte("region test"),
-		KDF: keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}})
+		KDF: keyring.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}}
+	if len(db) > 0 {
+		cfg.Store = db[0]
+	}
+	r, err := app.OpenRegion(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

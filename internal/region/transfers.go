@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -100,45 +101,87 @@ func (s *Service) alert(ctx context.Context, c Caller, a guard.Alert, dedup time
 // recordTransfer records e, the answer's entry, with the transfer's ledger
 // entries and counts in one durable commit. When another node counted one
 // of the same individuals (or took the same place below a threshold)
-// first, the transfer is planned again, and may then be refused.
+// first, the transfer is planned again, and may then be refused. Plans
+// that take places below a threshold commit one at a time on this node
+// (transfer.Ledger.Turn), so only other nodes' plans race them.
 func (s *Service) recordTransfer(ctx context.Context, c Caller, t transfer.Transfer, p *transfer.Plan, e entry.Entry) error {
 	if p == nil {
 		return s.record(ctx, c, e)
 	}
-	log := s.v.Audit()
+	var end func()
+	defer func() {
+		if end != nil {
+			end()
+		}
+	}()
 	for attempt := 1; ; attempt++ {
-		entries := []entry.Entry{requestEntry(c, e)}
-		for _, te := range p.Entries {
-			entries = append(entries, requestEntry(c, te))
-		}
-		var b store.Batch
-		p.AddTo(&b)
-		var err error
-		if log != nil {
-			err = log.Apply(ctx, &b, entries...)
-		} else {
-			err = s.ledger.Apply(ctx, &b)
-		}
-		if err == nil {
-			s.ledger.Committed(p)
-			for _, w := range p.Warnings {
-				s.log.Warn("transfer threshold near", "request_id", c.RequestID, "class", w.Class, "percent", w.Percent, "count", w.Count, "limit", w.Limit)
-				sev := "medium"
-				if w.Percent >= 95 {
-					sev = "high"
-				}
-				s.alert(ctx, c, guard.Alert{Rule: fmt.Sprintf("%s-%d", ruleTransferNear, w.Percent), Severity: sev,
-					Count: float64(w.Count), Limit: float64(w.Limit), Signal: "individuals-" + w.Class, Window: "year"}, 24*time.Hour)
+		if p.Contended() && end == nil {
+			var waited bool
+			var err error
+			if end, waited, err = s.ledger.Turn(ctx); err != nil {
+				return err
 			}
-			return nil
+			if waited { // the plan was made before the last turn committed
+				if p, err = s.planTransfer(ctx, c, t, true); err != nil {
+					return err
+				}
+			}
 		}
-		if !errors.Is(err, store.ErrConflict) || attempt == 8 {
+		err := s.commitTransfer(ctx, c, p, e)
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, store.ErrConflict):
 			return errcode.Wrap(errcode.AuditUnavailable, err, "the audit log cannot record the transfer; nothing was returned")
+		case attempt == maxTransferAttempts:
+			return errcode.Wrap(errcode.Conflict, err, "other requests kept counting the same individuals first; nothing was returned: retry the request")
+		}
+		// Another node won: wait a little (up to attempt ms, at random) so
+		// that two nodes' retries do not meet again in step.
+		select {
+		case <-time.After(rand.N(time.Duration(attempt) * time.Millisecond)):
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 		if p, err = s.planTransfer(ctx, c, t, true); err != nil {
 			return err
 		}
 	}
+}
+
+// maxTransferAttempts bounds the commits of one transfer that lose to
+// other nodes' plans.
+const maxTransferAttempts = 16
+
+// commitTransfer commits p with e and p's entries, then tells the ledger
+// and raises p's threshold warnings.
+func (s *Service) commitTransfer(ctx context.Context, c Caller, p *transfer.Plan, e entry.Entry) error {
+	entries := []entry.Entry{requestEntry(c, e)}
+	for _, te := range p.Entries {
+		entries = append(entries, requestEntry(c, te))
+	}
+	var b store.Batch
+	p.AddTo(&b)
+	var err error
+	if log := s.v.Audit(); log != nil {
+		err = log.Apply(ctx, &b, entries...)
+	} else {
+		err = s.ledger.Apply(ctx, &b)
+	}
+	if err != nil {
+		return err
+	}
+	s.ledger.Committed(p)
+	for _, w := range p.Warnings {
+		s.log.Warn("transfer threshold near", "request_id", c.RequestID, "class", w.Class, "percent", w.Percent, "count", w.Count, "limit", w.Limit)
+		sev := "medium"
+		if w.Percent >= 95 {
+			sev = "high"
+		}
+		s.alert(ctx, c, guard.Alert{Rule: fmt.Sprintf("%s-%d", ruleTransferNear, w.Percent), Severity: sev,
+			Count: float64(w.Count), Limit: float64(w.Limit), Signal: "individuals-" + w.Class, Window: "year"}, 24*time.Hour)
+	}
+	return nil
 }
 
 // withConsent returns d with the fields that would leave for c abroad

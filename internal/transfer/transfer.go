@@ -77,6 +77,8 @@ type Ledger struct {
 	mu     sync.Mutex
 	known  map[string]struct{}    // markers seen stored: they stay for their year
 	counts map[string]cachedCount // the year's counters, read within CountTTL
+
+	turn chan struct{} // held while a contended plan commits (Turn)
 }
 
 // cachedCount is a counter's value and when (monotonic) it was read.
@@ -109,7 +111,8 @@ func New(st store.Store, pol *policy.Policy, region string, now func() time.Time
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{st: st, pol: pol, region: r, now: now, known: map[string]struct{}{}, counts: map[string]cachedCount{}}, nil
+	return &Ledger{st: st, pol: pol, region: r, now: now, known: map[string]struct{}{}, counts: map[string]cachedCount{},
+		turn: make(chan struct{}, 1)}, nil
 }
 
 // Item is what one answer sends abroad of one record: the fields shown in
@@ -161,7 +164,14 @@ type Plan struct {
 	ops     store.Batch
 	added   map[string]int64 // new individuals by class
 	markers [][]byte         // the markers it inserts
+	slotted bool             // it takes numbered slots below a limit
 }
+
+// Contended reports whether p takes numbered slots below a limit. Every
+// other such plan of the year takes the same next slot, so all but one of
+// them conflict at commit: a node commits them one at a time (Turn), and
+// only plans of different nodes race.
+func (p *Plan) Contended() bool { return p != nil && p.slotted }
 
 // Committed tells the ledger that p was committed, so that its caches
 // know p's markers and no longer hold the counts p changed (the next plan
@@ -202,6 +212,29 @@ func (p *Plan) AddTo(b *store.Batch) {
 // region whose audit log is off (otherwise the log's Apply commits the
 // plan with its entries).
 func (l *Ledger) Apply(ctx context.Context, b *store.Batch) error { return l.st.Apply(ctx, b) }
+
+// Turn waits until no other contended plan of this node is committing
+// and returns the function that ends the turn; waited says whether
+// another was (the plan in hand may then be stale: make it again). Without
+// turns, n concurrent plans near a limit take n-1 rounds of conflicts, and
+// one that keeps losing is refused for no reason.
+//
+// Errors: ctx's, when it ends first.
+func (l *Ledger) Turn(ctx context.Context) (end func(), waited bool, err error) {
+	select {
+	case l.turn <- struct{}{}:
+		return l.endTurn, false, nil
+	default:
+	}
+	select {
+	case l.turn <- struct{}{}:
+		return l.endTurn, true, nil
+	case <-ctx.Done():
+		return nil, false, fmt.Errorf("transfer: waiting to commit: %w", ctx.Err())
+	}
+}
+
+func (l *Ledger) endTurn() { <-l.turn }
 
 // Year returns the ledger year of t: the calendar year in the region's
 // time zone.
@@ -494,6 +527,7 @@ func (l *Ledger) slots(p *Plan, before, fresh map[string]int64) {
 		for n := before[class] + 1; n <= before[class]+fresh[class]; n++ {
 			p.ops.Insert(slotKey(p.Year, class, n), []byte{})
 		}
+		p.slotted = true
 	}
 }
 
