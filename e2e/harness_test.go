@@ -141,8 +141,28 @@ func startDev(t testing.TB, data string, extraEnv []string, args ...string) *ser
 		t.Fatal(err)
 	}
 	s.Token = strings.TrimSpace(string(tok))
-	t.Cleanup(func() { s.Stop() })
+	s.stopWith(t)
 	return s
+}
+
+// stopWith stops s when t ends; when t failed, it first logs s's warnings
+// and errors (its log lines name no personal data), so that a failure in
+// CI shows the server's side of it.
+func (s *server) stopWith(t testing.TB) {
+	t.Cleanup(func() {
+		s.Stop()
+		if !t.Failed() {
+			return
+		}
+		var lines []string
+		for l := range strings.Lines(s.stderr.String()) {
+			if strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") || !strings.HasPrefix(l, "time=") {
+				lines = append(lines, strings.TrimRight(l, "\n"))
+			}
+		}
+		lines = lines[max(0, len(lines)-40):]
+		t.Logf("%s %s: last warnings and errors:\n%s", binary, strings.Join(s.cmd.Args[1:2], ""), strings.Join(lines, "\n"))
+	})
 }
 
 // Stop shuts the server down gracefully.

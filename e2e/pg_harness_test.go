@@ -35,7 +35,7 @@ func startProc(t testing.TB, extraEnv []string, args ...string) *server {
 		t.Fatalf("domicile %s: %v", strings.Join(args, " "), err)
 	}
 	s.t = t
-	t.Cleanup(func() { s.Stop() })
+	s.stopWith(t)
 	return s
 }
 

@@ -68,7 +68,7 @@ func TestPostgresTwoNodes(t *testing.T) {
 			t.Fatalf("node %d: %v", i, err)
 		}
 		nodes[i].t = t
-		t.Cleanup(nodes[i].Stop)
+		nodes[i].stopWith(t)
 	}
 	regions := map[string]string{}
 	for _, r := range exampleRegions {

@@ -42,7 +42,7 @@ func TestPostgresResidency(t *testing.T) {
 				return
 			}
 			s.t = t
-			t.Cleanup(s.Stop)
+			s.stopWith(t)
 			urls[r] = s.URL
 		})
 	}

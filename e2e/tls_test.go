@@ -136,7 +136,7 @@ func startTLSProc(t *testing.T, extraEnv []string, args ...string) *server {
 	if err := spawn(s, matchURL(httpsLine)); err != nil {
 		t.Fatalf("domicile %s %v", args[0], err)
 	}
-	t.Cleanup(s.Stop)
+	s.stopWith(t)
 	return s
 }
 
