@@ -31,3 +31,25 @@ func TestSeenSetAddAll(t *testing.T) {
 	var nilSet *seenSet
 	nilSet.addAll(keys) // a disabled cache takes nothing and does not panic
 }
+
+// BenchmarkSeenSet: a batch's work on the set, for 100 new keys of the
+// shape of deterministic entries' keys (look up, then add them all), with
+// the set full.
+func BenchmarkSeenSet(b *testing.B) {
+	s := newSeenSet(1 << 16)
+	keys := make([][]byte, 1<<17)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "x/d/\x00\x00\x00\x01%016x%016x/r/cn-north", i, i*7919)
+	}
+	s.addAll(keys[:1<<16])
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		batch := keys[i%len(keys) : i%len(keys)+100]
+		for _, k := range batch {
+			s.has(k)
+		}
+		s.addAll(batch)
+		i = (i + 100) % (len(keys) - 100)
+	}
+}
