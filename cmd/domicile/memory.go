@@ -20,7 +20,7 @@ type cacheFlags struct {
 func addCacheFlags(fs *flag.FlagSet) *cacheFlags {
 	c := &cacheFlags{block: app.DefaultBlockCache}
 	fs.Var(&c.block, "block-cache", "storage block cache shared by the process's regions, as bytes or with a unit (`SIZE`: 64MiB, 1GiB)")
-	c.keys = fs.Int("key-cache", app.DefaultKeyCache, "subject keys each region keeps unwrapped in memory (about 1.1 KiB each)")
+	c.keys = fs.Int("key-cache", app.DefaultKeyCache, "subject keys each region keeps unwrapped in memory (about 0.4 KiB each)")
 	return c
 }
 

@@ -8,7 +8,7 @@ import (
 
 // Default cache sizes of a process (see Caches). With them, `domicile dev`
 // (four regions) keeps at most 64 MiB of blocks and 4 x 16,384 subject keys
-// (about 18 MiB a region at ~1.1 KiB a key) however much data it holds.
+// (about 7 MiB a region at ~0.4 KiB a key) however much data it holds.
 const (
 	DefaultBlockCache = 64 << 20
 	DefaultKeyCache   = 16384
@@ -19,7 +19,7 @@ const (
 //   - one Pebble block cache shared by every embedded store it opens (a
 //     region on PostgreSQL uses the database's);
 //   - per region, an LRU of unwrapped subject keys (keyring.Options
-//     CacheSize), about 1.1 KiB each with its cipher state.
+//     CacheSize), about 0.4 KiB each: the secret, not its cipher.
 //
 // The rest of a region's memory is Pebble's memtables (4 MiB, up to two
 // while one flushes), the audit log's pending batch and the guard's

@@ -84,7 +84,7 @@ func TestCacheTTL(t *testing.T) {
 		t.Fatal("entry served at its expiry")
 	}
 	c.add(&SubjectKey{ref: string(r), Version: 2}, fill)
-	if sk, _ := c.get(r, t0.Add(59*time.Second)); sk == nil || sk.Version != 2 {
+	if sk, _ := c.get(r, t0.Add(59*time.Second)); sk == nil || sk.version != 2 {
 		t.Fatalf("after a refill got %v, want version 2", sk)
 	}
 }

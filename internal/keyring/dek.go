@@ -100,15 +100,12 @@ func (sk *SubjectKey) aeadFor(s suite.Suite) (cipher.AEAD, error) {
 	return a, nil
 }
 
-// inSuite returns sk as a key that seals with suite s: sk itself, or a new
-// SubjectKey sharing its secret.
-func (sk *SubjectKey) inSuite(s suite.Suite) (*SubjectKey, error) {
-	if s.ID() == sk.Suite {
-		return sk, nil
-	}
-	a, err := sk.aeadFor(s)
+// key returns the cached key d as a SubjectKey that seals with suite s,
+// with a cipher of its own.
+func (d *dekSecret) key(s suite.Suite) (*SubjectKey, error) {
+	a, err := dekAEAD(d.dek, d.native, s)
 	if err != nil {
 		return nil, err
 	}
-	return &SubjectKey{AEAD: a, Suite: s.ID(), Version: sk.Version, ref: sk.ref, dek: sk.dek, native: sk.native}, nil
+	return &SubjectKey{AEAD: a, Suite: s.ID(), Version: d.version, ref: d.ref, dek: d.dek, native: d.native}, nil
 }

@@ -248,11 +248,11 @@ func (k *Keyring) subjectKeyOf(ctx context.Context, ref []byte, b *store.Batch, 
 	if err := k.maybeRefresh(ctx, now); err != nil {
 		return nil, err
 	}
-	sk, fill := k.cache.get(ref, now)
-	if sk != nil {
+	d, fill := k.cache.get(ref, now)
+	if d != nil {
 		// A key cached before this process learnt of a suite migration
 		// seals with the new suite from now on.
-		sk, err := sk.inSuite(k.ring.Load().suite())
+		sk, err := d.key(k.ring.Load().suite())
 		if err != nil {
 			return nil, fmt.Errorf("keyring: region %s: subject key: %v", k.region, err)
 		}
@@ -379,9 +379,13 @@ func (k *Keyring) existing(ctx context.Context, ref []byte, version uint32, id s
 			return nil, fmt.Errorf("keyring: region %s: %w", k.region, err)
 		}
 	}
-	sk, fill := k.cache.get(ref, k.now())
-	if sk != nil && sk.Version == version {
-		return k.inSuiteAEAD(sk, want)
+	d, fill := k.cache.get(ref, k.now())
+	if d != nil && d.version == version {
+		a, err := dekAEAD(d.dek, d.native, want)
+		if err != nil {
+			return nil, fmt.Errorf("keyring: region %s: subject key: %v", k.region, err)
+		}
+		return a, nil
 	}
 	if version == 0 {
 		return nil, fmt.Errorf("keyring: region %s: subject key v0: %w", k.region, ErrNoSubjectKey)
@@ -394,7 +398,7 @@ func (k *Keyring) existing(ctx context.Context, ref []byte, version uint32, id s
 	if err != nil {
 		return nil, fmt.Errorf("keyring: region %s: reading subject key: %w", k.region, err)
 	}
-	sk, err = k.unwrap(ctx, ref, version, env)
+	sk, err := k.unwrap(ctx, ref, version, env)
 	if err != nil {
 		return nil, err
 	}

@@ -104,7 +104,8 @@ func (v *Vault) resealOps(ctx context.Context, b *store.Batch, tb *tokens.BatchS
 	if !v.needsReseal(c, rec, cur, ver) {
 		return false, nil
 	}
-	subject, err := v.openSubject(ctx, id, rec)
+	var k keyMemo
+	subject, err := v.openSubject(ctx, id, rec, &k)
 	if CodeOf(err) == CodeSubjectErased {
 		return false, nil
 	}
@@ -123,7 +124,7 @@ func (v *Vault) resealOps(ctx context.Context, b *store.Batch, tb *tokens.BatchS
 	}
 	b.Expect(recordKey(id), raw)
 	reseal := func(field string, env []byte) ([]byte, []byte, error) {
-		pt, err := v.openEnvelope(ctx, rec, id, field, env)
+		pt, err := v.openEnvelope(ctx, rec, id, field, env, &k)
 		if err != nil {
 			return nil, nil, err
 		}

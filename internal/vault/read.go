@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"sort"
@@ -71,7 +72,8 @@ func (v *Vault) Open(ctx context.Context, s *Sealed, want func(field string) boo
 	st := s.st
 	r := &Record{ID: s.ID, Collection: s.Collection, Jurisdiction: s.Jurisdiction, Region: s.Region,
 		Created: s.Created, Updated: s.Updated, Fields: make(map[string]string, len(st.Fields))}
-	subj, err := v.openEnvelope(ctx, st, s.ID, subjectField, st.Subject)
+	var k keyMemo
+	subj, err := v.openEnvelope(ctx, st, s.ID, subjectField, st.Subject, &k)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +82,7 @@ func (v *Vault) Open(ctx context.Context, s *Sealed, want func(field string) boo
 		if want != nil && !want(f.Name) {
 			continue
 		}
-		pt, err := v.openEnvelope(ctx, st, s.ID, f.Name, f.Envelope)
+		pt, err := v.openEnvelope(ctx, st, s.ID, f.Name, f.Envelope, &k)
 		if err != nil {
 			return nil, err
 		}
@@ -117,12 +119,35 @@ func (v *Vault) loadRaw(ctx context.Context, id string) (*recordfmt.Record, []by
 	return st, b, nil
 }
 
-func (v *Vault) openSubject(ctx context.Context, id string, st *recordfmt.Record) (string, error) {
-	b, err := v.openEnvelope(ctx, st, id, subjectField, st.Subject)
+func (v *Vault) openSubject(ctx context.Context, id string, st *recordfmt.Record, k *keyMemo) (string, error) {
+	b, err := v.openEnvelope(ctx, st, id, subjectField, st.Subject, k)
 	return string(b), err
 }
 
-func (v *Vault) openEnvelope(ctx context.Context, st *recordfmt.Record, id, field string, env []byte) ([]byte, error) {
+// keyMemo is the subject key of one record's last opened ciphertext, for
+// the next of the same record: its ciphertexts are nearly always under one
+// key version and suite, and the keyring's cache makes a cipher for each
+// hit (it keeps secrets, not ciphers). It lives for one read of a record.
+type keyMemo struct {
+	version uint32
+	suite   suite.ID
+	aead    cipher.AEAD
+}
+
+// subjectKey returns the key of st's subject for ciphertexts of h, from k
+// when k holds it; k may be nil.
+func (v *Vault) subjectKey(ctx context.Context, st *recordfmt.Record, h envelope.Header, k *keyMemo) (cipher.AEAD, error) {
+	if k != nil && k.aead != nil && k.version == h.KeyVersion && k.suite == h.Suite {
+		return k.aead, nil
+	}
+	aead, err := v.keys.SubjectKeyByRef(ctx, st.SubjectRef, h.KeyVersion, h.Suite)
+	if err == nil && k != nil {
+		*k = keyMemo{version: h.KeyVersion, suite: h.Suite, aead: aead}
+	}
+	return aead, err
+}
+
+func (v *Vault) openEnvelope(ctx context.Context, st *recordfmt.Record, id, field string, env []byte, k *keyMemo) ([]byte, error) {
 	h, ct, err := envelope.Parse(env)
 	if err != nil {
 		return nil, &Error{Code: CodeIntegrity, Msg: fmt.Sprintf("ciphertext of field %s is malformed", field), Field: field, Index: -1, Err: err}
@@ -134,7 +159,7 @@ func (v *Vault) openEnvelope(ctx context.Context, st *recordfmt.Record, id, fiel
 	if _, err := suite.ByID(h.Suite); err != nil {
 		return nil, &Error{Code: CodeIntegrity, Msg: fmt.Sprintf("ciphertext of field %s names suite %s, unknown to this region", field, truncate(string(h.Suite), 16)), Field: field, Index: -1}
 	}
-	aead, err := v.keys.SubjectKeyByRef(ctx, st.SubjectRef, h.KeyVersion, h.Suite)
+	aead, err := v.subjectKey(ctx, st, h, k)
 	if errors.Is(err, keyring.ErrNoSubjectKey) {
 		return nil, errorf(CodeSubjectErased, "the record's subject was erased; its data cannot be decrypted")
 	}

@@ -338,7 +338,7 @@ func (v *Vault) patch(ctx context.Context, id string, set map[string]string, rem
 	if err != nil {
 		return nil, err
 	}
-	subject, err := v.openSubject(ctx, id, st)
+	subject, err := v.openSubject(ctx, id, st, nil)
 	if err != nil {
 		return nil, err
 	}
