@@ -5,7 +5,6 @@ import (
 	be "encoding/binary"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -35,11 +34,8 @@ func TestAuditOnlineVerifyWithKeyHistory(t *testing.T) {
 	ctx := context.Background()
 	admin := s.client(t)
 	cli := func(srv *server, args ...string) (string, bool) {
-		t.Helper()
-		cmd := exec.Command(binary, args...)
-		cmd.Env = append(os.Environ(), "DOMICILE_ADDR="+srv.URL, "DOMICILE_TOKEN="+srv.Token)
-		out, err := cmd.CombinedOutput()
-		return string(out), err == nil
+		out, err := srv.cli(args...)
+		return out, err == nil
 	}
 	must := func(out string, ok bool) string {
 		t.Helper()

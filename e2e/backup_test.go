@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,13 +29,11 @@ func TestBackupRestoreErasureStaysErasure(t *testing.T) {
 	admin := s.client(t)
 	run := func(wantOK bool, args ...string) string {
 		t.Helper()
-		cmd := exec.Command(binary, args...)
-		cmd.Env = append(os.Environ(), "DOMICILE_ADDR="+s.URL, "DOMICILE_TOKEN="+s.Token)
-		out, err := cmd.CombinedOutput()
+		out, err := s.cli(args...)
 		if (err == nil) != wantOK {
 			t.Fatalf("domicile %s: err %v, want ok %v:\n%s", strings.Join(args, " "), err, wantOK, out)
 		}
-		return string(out)
+		return out
 	}
 	create := func(subject string, i int) string {
 		t.Helper()

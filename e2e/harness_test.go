@@ -145,6 +145,15 @@ func startDev(t testing.TB, data string, extraEnv []string, args ...string) *ser
 	return s
 }
 
+// cli runs the domicile binary with args against s, as its administrator
+// (DOMICILE_ADDR and DOMICILE_TOKEN), and returns its combined output.
+func (s *server) cli(args ...string) (string, error) {
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), "DOMICILE_ADDR="+s.URL, "DOMICILE_TOKEN="+s.Token)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 // stopWith stops s when t ends; when t failed, it first logs s's warnings
 // and errors (its log lines name no personal data), so that a failure in
 // CI shows the server's side of it.

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,13 +28,7 @@ func TestKeysRewrapToTheEnd(t *testing.T) {
 	s := startDev(t, data, nil, "--no-seed")
 	ctx := context.Background()
 	const region, n = "eu-central", 90
-	cli := func(srv *server, args ...string) (string, error) {
-		t.Helper()
-		cmd := exec.Command(binary, args...)
-		cmd.Env = append(os.Environ(), "DOMICILE_ADDR="+srv.URL, "DOMICILE_TOKEN="+srv.Token)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	cli := (*server).cli
 	usage := func(c *client.Client) *client.KeyUsage {
 		t.Helper()
 		u, err := c.KeyUsage(ctx, region)

@@ -5,8 +5,6 @@ import (
 	be "encoding/binary"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -38,13 +36,7 @@ func TestPostgresKeysRewrapToTheEnd(t *testing.T) {
 	ctx := context.Background()
 	a, b, db := twoPGNodes(t) // fails, never skips, without PostgreSQL when CI is set
 	nodes := []*server{a, b}
-	cli := func(s *server, args ...string) (string, error) {
-		t.Helper()
-		cmd := exec.Command(binary, args...)
-		cmd.Env = append(os.Environ(), "DOMICILE_ADDR="+s.URL, "DOMICILE_TOKEN="+s.Token)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	cli := (*server).cli
 	usage := func(c *client.Client) *client.KeyUsage {
 		t.Helper()
 		u, err := c.KeyUsage(ctx, region)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -83,11 +82,8 @@ func TestPolicyReload(t *testing.T) {
 		t.Fatalf("%s did not happen; stderr:\n%s", what, s.stderr)
 	}
 	cli := func(args ...string) (string, bool) {
-		t.Helper()
-		cmd := exec.Command(binary, args...)
-		cmd.Env = append(os.Environ(), "DOMICILE_ADDR="+s.URL, "DOMICILE_TOKEN="+s.Token)
-		out, err := cmd.CombinedOutput()
-		return string(out), err == nil
+		out, err := s.cli(args...)
+		return out, err == nil
 	}
 
 	if got := email(); got == "erika@example.com" {

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,13 +32,7 @@ func TestSuiteMigration(t *testing.T) {
 	s := startDev(t, data, nil, "--no-seed")
 	ctx := context.Background()
 	const region, n = "us-east", 10000
-	cli := func(srv *server, args ...string) (string, error) {
-		t.Helper()
-		cmd := exec.Command(binary, args...)
-		cmd.Env = append(os.Environ(), "DOMICILE_ADDR="+srv.URL, "DOMICILE_TOKEN="+srv.Token)
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
+	cli := (*server).cli
 	c := s.client(t)
 	var ids []string
 	var toks []client.DetokenizeItem
