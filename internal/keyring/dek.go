@@ -3,7 +3,6 @@ package keyring
 import (
 	"crypto/cipher"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/domicile/domicile/internal/suite"
 )
@@ -73,31 +72,6 @@ func dekAEAD(secret []byte, native, s suite.Suite) (cipher.AEAD, error) {
 	}
 	defer clear(key)
 	return s.AEAD().New(key)
-}
-
-// suiteAEAD is a DEK's cipher for one suite.
-type suiteAEAD struct {
-	id   suite.ID
-	aead cipher.AEAD
-}
-
-// altAEAD memoises a DEK's cipher for a suite other than SubjectKey.Suite.
-type altAEAD = atomic.Pointer[suiteAEAD]
-
-// aeadFor returns sk's cipher for suite s.
-func (sk *SubjectKey) aeadFor(s suite.Suite) (cipher.AEAD, error) {
-	if s.ID() == sk.Suite {
-		return sk.AEAD, nil
-	}
-	if a := sk.alt.Load(); a != nil && a.id == s.ID() {
-		return a.aead, nil
-	}
-	a, err := dekAEAD(sk.dek, sk.native, s)
-	if err != nil {
-		return nil, err
-	}
-	sk.alt.Store(&suiteAEAD{id: s.ID(), aead: a})
-	return a, nil
 }
 
 // key returns the cached key d as a SubjectKey that seals with suite s,

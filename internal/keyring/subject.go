@@ -34,7 +34,6 @@ type SubjectKey struct {
 	ref     string      // subject ref
 	dek     []byte      // the secret
 	native  suite.Suite // the suite the DEK was made for
-	alt     altAEAD     // its cipher for another suite, once asked for
 	fill    fillTicket  // cache ticket taken before reading the store
 	pending bool        // created, not yet committed
 }
@@ -381,11 +380,7 @@ func (k *Keyring) existing(ctx context.Context, ref []byte, version uint32, id s
 	}
 	d, fill := k.cache.get(ref, k.now())
 	if d != nil && d.version == version {
-		a, err := dekAEAD(d.dek, d.native, want)
-		if err != nil {
-			return nil, fmt.Errorf("keyring: region %s: subject key: %v", k.region, err)
-		}
-		return a, nil
+		return k.dekAEAD(d.dek, d.native, want)
 	}
 	if version == 0 {
 		return nil, fmt.Errorf("keyring: region %s: subject key v0: %w", k.region, ErrNoSubjectKey)
@@ -405,11 +400,15 @@ func (k *Keyring) existing(ctx context.Context, ref []byte, version uint32, id s
 	// A subject has at most one live generation, so this is its current
 	// key and may be cached.
 	k.cache.add(sk, fill)
-	return k.inSuiteAEAD(sk, want)
+	if sk.Suite == want.ID() {
+		return sk.AEAD, nil
+	}
+	return k.dekAEAD(sk.dek, sk.native, want)
 }
 
-func (k *Keyring) inSuiteAEAD(sk *SubjectKey, s suite.Suite) (cipher.AEAD, error) {
-	a, err := sk.aeadFor(s)
+// dekAEAD is dekAEAD with the keyring's error context.
+func (k *Keyring) dekAEAD(secret []byte, native, s suite.Suite) (cipher.AEAD, error) {
+	a, err := dekAEAD(secret, native, s)
 	if err != nil {
 		return nil, fmt.Errorf("keyring: region %s: subject key: %v", k.region, err)
 	}
