@@ -139,6 +139,16 @@ func Open(dir string, opts Options) (*Store, error) {
 	// Pebble consults L6's filters only for iterators that ask
 	// (UseL6Filters), which condition checks and GetMany do.
 	po.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	// Most keys arrive in random order (MACs of tokens, random record
+	// and token ids), so every L0 table spans the whole key space and
+	// each L0 compaction rewrites all of the level below it. Waiting for
+	// 8 tables rather than Pebble's 4 halves how often that happens: 73
+	// MB of tokens wrote 122 MB into L6 instead of 226-282 MB, and tokens
+	// and creates after a burst cost 10-25% less CPU. A point read checks
+	// up to 8 more bloom filters, well under a microsecond. Writes stop
+	// at 24 sublevels, three times the trigger, as Pebble's defaults.
+	po.L0CompactionThreshold = 8
+	po.L0StopWritesThreshold = 24
 	if iv := opts.SyncInterval; iv > 0 {
 		po.WALMinSyncInterval = func() time.Duration { return iv }
 	}
