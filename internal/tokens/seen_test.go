@@ -1,8 +1,12 @@
 package tokens
 
 import (
+	"encoding/binary"
 	"fmt"
+	"runtime"
 	"testing"
+
+	"github.com/domicile/domicile/internal/tokens/tokfmt"
 )
 
 // addAll remembers every key it is given, a shard at a time, and a shard
@@ -37,10 +41,7 @@ func TestSeenSetAddAll(t *testing.T) {
 // the set full.
 func BenchmarkSeenSet(b *testing.B) {
 	s := newSeenSet(1 << 16)
-	keys := make([][]byte, 1<<17)
-	for i := range keys {
-		keys[i] = fmt.Appendf(nil, "x/d/\x00\x00\x00\x01%016x%016x/r/cn-north", i, i*7919)
-	}
+	keys := detKeys(1 << 17)
 	s.addAll(keys[:1<<16])
 	b.ReportAllocs()
 	i := 0
@@ -52,4 +53,52 @@ func BenchmarkSeenSet(b *testing.B) {
 		s.addAll(batch)
 		i = (i + 100) % (len(keys) - 100)
 	}
+}
+
+// The set is exact: keys that differ only in trailing zero bytes are
+// distinct, and a key too long for a seenKey is never remembered (a miss
+// costs a read, a false hit a token without its entry).
+func TestSeenSetExact(t *testing.T) {
+	s := newSeenSet(seenShards * 4)
+	long := make([]byte, seenKeyMax+1)
+	for _, tc := range []struct {
+		add, has []byte
+		want     bool
+	}{
+		{[]byte("x/d/ab"), []byte("x/d/ab"), true},
+		{[]byte("x/d/ab"), []byte("x/d/ab\x00"), false},
+		{[]byte("x/d/ab\x00"), []byte("x/d/ab"), true}, // "x/d/ab" added above
+		{[]byte("x/d/cd\x00"), []byte("x/d/cd"), false},
+		{long, long, false},
+		{long[:seenKeyMax], long[:seenKeyMax], true},
+	} {
+		s.add(tc.add)
+		if got := s.has(tc.has); got != tc.want {
+			t.Errorf("after add(%q): has(%q) = %v, want %v", tc.add, tc.has, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkSeenSetGC: a garbage collection with one region's set full (65,536
+// keys), what each collection pays for the set on top of the rest of the
+// heap. In one run: 2.5 ms a collection when keyed by strings, 1.4 ms now.
+func BenchmarkSeenSetGC(b *testing.B) {
+	s := newSeenSet(1 << 16)
+	s.addAll(detKeys(1 << 16))
+	for b.Loop() {
+		runtime.GC()
+	}
+	runtime.KeepAlive(s)
+}
+
+// detKeys returns n distinct keys of deterministic entries.
+func detKeys(n int) [][]byte {
+	keys := make([][]byte, n)
+	for i := range keys {
+		var mac [tokfmt.IDSize]byte
+		binary.BigEndian.PutUint64(mac[:], uint64(i))
+		binary.BigEndian.PutUint64(mac[8:], uint64(i*7919))
+		keys[i] = detPrefix(1, mac[:])
+	}
+	return keys
 }
