@@ -268,7 +268,7 @@ func relay(w http.ResponseWriter, resp *http.Response) {
 func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, region string, body []byte) {
 	if body == nil && r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodDelete {
 		var err error
-		body, err = io.ReadAll(r.Body)
+		body, err = web.ReadBody(r)
 		if err != nil {
 			g.fail(w, r, web.BodyError(err))
 			return
@@ -283,7 +283,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, region string,
 }
 
 func (g *Gateway) create(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
+	body, err := web.ReadBody(r)
 	if err != nil {
 		g.fail(w, r, web.BodyError(err))
 		return

@@ -76,7 +76,7 @@ type itemBatch[I, R any] struct {
 // nowhere fails alone. A batch whose items all go to one region, the common
 // case, is forwarded as it is, without re-encoding.
 func serveBatch[I, R any](g *Gateway, w http.ResponseWriter, r *http.Request, b itemBatch[I, R]) {
-	body, err := io.ReadAll(r.Body)
+	body, err := web.ReadBody(r)
 	if err != nil {
 		g.fail(w, r, web.BodyError(err))
 		return

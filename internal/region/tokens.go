@@ -41,8 +41,8 @@ func (s *Service) Tokenize(ctx context.Context, c Caller, items []TokenizeItem) 
 	}
 	d := s.decideEach(c, targets)
 	out := make([]TokenizeResult, len(items))
-	var todo []tokens.Item
-	var pos []int
+	todo := make([]tokens.Item, 0, len(items))
+	pos := make([]int, 0, len(items))
 	for i, it := range items {
 		if dd := d.of(targets[i]); !dd.Allowed {
 			out[i].Err = errcode.New(errcode.Code(dd.Code), "%s", firstReason(dd))

@@ -10,6 +10,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 )
 
 // Errors callers branch on. Backends wrap them with context.
@@ -185,6 +186,10 @@ func (b *Batch) Add(key []byte, delta int64) {
 
 // Len returns the number of operations.
 func (b *Batch) Len() int { return len(b.ops) }
+
+// Grow makes room for n more operations, so that a caller that knows
+// about how many it adds (a batch of tokens) does not regrow the list.
+func (b *Batch) Grow(n int) { b.ops = slices.Grow(b.ops, n) }
 
 // Ops returns the operations in order; backends read them, nobody may
 // modify them.

@@ -122,6 +122,10 @@ func (s *Service) tokenizeAll(ctx context.Context, items []Item, claims bool) []
 func (s *Service) tokenize(ctx context.Context, items []Item, claims bool) (out []Result, conflict bool, again []int) {
 	out = make([]Result, len(items))
 	t := tokenizer{s: s, memo: versionMemo{s: s}, cur: s.keys.CurrentVersion(keyring.Token), claims: claims}
+	// Most batches are of new deterministic or random tokens: a lookup
+	// and two writes (an anchor and an entry) or one write an item.
+	t.lookups = make([]detLookup, 0, len(items))
+	t.b.Grow(2 * len(items))
 	for i := range items {
 		out[i] = t.one(ctx, &items[i], i)
 	}
@@ -488,7 +492,7 @@ func (t *tokenizer) one(ctx context.Context, it *Item, i int) Result {
 			break
 		}
 		if t.pending == nil {
-			t.pending = map[string]int{}
+			t.pending = make(map[string]int, cap(t.lookups))
 		}
 		t.pending[string(key)] = len(t.lookups)
 		t.lookups = append(t.lookups, detLookup{key: key, mac: t.buf, items: []int{i}, vk: vk, fi: fi, j: j, value: it.Value, token: r.Token})

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,5 +99,37 @@ func TestRegister(t *testing.T) {
 	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/records/rec_x_y", nil))
 	if rec.Code != http.StatusTeapot {
 		t.Errorf("GET /v1/records/{id}: %d", rec.Code)
+	}
+}
+
+// ReadBody returns the whole body whatever length the request declares,
+// allocates once for a true one, and nothing up front for a length past
+// maxPrealloc.
+func TestReadBody(t *testing.T) {
+	body := strings.Repeat(`{"value":"x"},`, 800) // 11,200 bytes, a batch's size
+	for _, tc := range []struct {
+		name     string
+		declared int64
+		maxCap   int
+	}{
+		{"true length", int64(len(body)), len(body) + bytes.MinRead},
+		{"unknown length", -1, 4 * len(body)},
+		{"too short a length", 10, 4 * len(body)},
+		{"false huge length", maxPrealloc + 1, 4 * len(body)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/v1/tokenize", strings.NewReader(body))
+			r.ContentLength = tc.declared
+			got, err := ReadBody(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != body {
+				t.Fatalf("read %d bytes, want the %d sent", len(got), len(body))
+			}
+			if cap(got) > tc.maxCap {
+				t.Errorf("buffer of %d bytes for a %d-byte body, want at most %d", cap(got), len(body), tc.maxCap)
+			}
+		})
 	}
 }
