@@ -143,11 +143,24 @@ func RequestID(r *http.Request) string { return r.Header.Get(RequestIDHeader) }
 func ReadBody(r *http.Request) ([]byte, error) {
 	n := r.ContentLength
 	if n < 0 || n > maxPrealloc {
-		n = 0
+		n = bytes.MinRead - 1
 	}
-	b := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
-	_, err := b.ReadFrom(r.Body)
-	return b.Bytes(), err
+	// One byte more than declared, to see EOF without regrowing; then as
+	// io.ReadAll.
+	b := make([]byte, 0, n+1)
+	for {
+		m, err := r.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // DecodeJSON reads a JSON body into v, strictly: unknown keys, trailing
