@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"hash"
 	"net"
 	"net/http"
 	"net/netip"
@@ -54,6 +55,7 @@ type FailureLimiter struct {
 	TrustedProxies []netip.Prefix
 	now            func() time.Time
 	key            [32]byte
+	macs           sync.Pool // of hash.Hash: HMAC-SHA256 under key, reset
 
 	mu      sync.Mutex
 	buckets map[string]*bucket   // "a" + address, "t" + fingerprint
@@ -77,6 +79,7 @@ func NewFailureLimiter(burst int, refill time.Duration, now func() time.Time) *F
 	}
 	l := &FailureLimiter{Burst: burst, Refill: refill, now: now, buckets: map[string]*bucket{}, good: map[string]time.Time{}}
 	rand.Read(l.key[:])
+	l.macs.New = func() any { return hmac.New(sha256.New, l.key[:]) }
 	return l
 }
 
@@ -89,9 +92,15 @@ func (l *FailureLimiter) fingerprint(r *http.Request) string {
 	if h == "" {
 		return ""
 	}
-	m := hmac.New(sha256.New, l.key[:])
+	// Every request is fingerprinted: reuse the HMAC states (a new one
+	// is two hash states and their buffers).
+	m := l.macs.Get().(hash.Hash)
 	m.Write([]byte(strings.TrimSpace(h)))
-	return string(m.Sum(nil)[:16])
+	var sum [sha256.Size]byte
+	fp := string(m.Sum(sum[:0])[:16])
+	m.Reset()
+	l.macs.Put(m)
+	return fp
 }
 
 // refill brings b up to date.

@@ -178,3 +178,19 @@ func TestClientAddr(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkFailureLimiter: what the limiter adds to every request that
+// authenticates (fingerprint, admit, done), from many goroutines.
+func BenchmarkFailureLimiter(b *testing.B) {
+	l := NewFailureLimiter(10, 6*time.Second, nil)
+	h := l.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := httptest.NewRequest(http.MethodGet, "/v1/records/x", nil)
+		r.Header.Set("Authorization", "Bearer dmc_0123456789abcdef0123456789abcdef0123456789abcdef")
+		w := httptest.NewRecorder()
+		for pb.Next() {
+			h.ServeHTTP(w, r)
+		}
+	})
+}
