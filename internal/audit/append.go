@@ -103,7 +103,10 @@ func (l *Log) Append(ctx context.Context, b *store.Batch, entries ...entry.Entry
 			break
 		}
 		l.mu.Unlock()
-		if err := l.lease(ctx, n); err != nil {
+		l.leaseWaiting.Add(1)
+		err := l.lease(ctx, n)
+		l.leaseWaiting.Add(-1)
+		if err != nil {
 			return Pending{}, fmt.Errorf("audit: append: leasing indexes: %w", err)
 		}
 		l.mu.Lock()
@@ -135,7 +138,7 @@ func (l *Log) lease(ctx context.Context, n uint64) error {
 	if enough {
 		return nil
 	}
-	size := max(uint64(l.o.LeaseBlock), n)
+	size := l.leaseSize(n)
 	for attempt := 0; ; attempt++ {
 		old, err := l.st.Get(ctx, keyNext)
 		var start uint64
@@ -163,6 +166,7 @@ func (l *Log) lease(ctx context.Context, n uint64) error {
 		if err != nil {
 			return err
 		}
+		l.queued = int(l.leaseWaiting.Load()) - 1
 		l.mu.Lock()
 		if start == l.limit && l.next < l.limit {
 			l.limit += size // contiguous with our block: extend it
@@ -173,6 +177,20 @@ func (l *Log) lease(ctx context.Context, n uint64) error {
 		l.mu.Unlock()
 		return nil
 	}
+}
+
+// leaseSize is how many indexes the next lease reserves, at least n. A
+// lease is a durable write to the store, and every append that finds the
+// block used up waits for it: with 64 appends in flight a block of 64
+// lasted one round of them, and each round waited for one more fsync. So
+// the block grows with the appends that queued for the latest lease: one
+// LeaseBlock for the leaser and one for each of them, up to MaxLeaseFactor.
+// An append alone, as in a quiet region, leases LeaseBlock: what a crashed
+// or idle node leaves to be voided stays small where traffic is small.
+// The caller holds leaseMu.
+func (l *Log) leaseSize(n uint64) uint64 {
+	factor := uint64(1 + min(max(l.queued, 0), MaxLeaseFactor-1))
+	return max(uint64(l.o.LeaseBlock)*factor, n)
 }
 
 // storedEnd returns one past the last stored entry (the stored size if

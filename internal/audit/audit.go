@@ -111,6 +111,10 @@ const (
 	DefaultVoidGrace          = 2 * time.Second
 )
 
+// MaxLeaseFactor bounds how many times Options.LeaseBlock one lease
+// reserves when appends queue for leases.
+const MaxLeaseFactor = 16
+
 // Options configure Open.
 type Options struct {
 	Store  store.Store
@@ -140,7 +144,9 @@ type Options struct {
 	// Logf receives background errors (integration, witness); nil drops.
 	Logf func(format string, args ...any)
 	// LeaseBlock is how many indexes one lease from the store reserves
-	// (DefaultLeaseBlock when zero).
+	// (DefaultLeaseBlock when zero) while appends do not queue for leases;
+	// when they do, a lease reserves up to MaxLeaseFactor times as many
+	// (see Log.leaseSize).
 	LeaseBlock int
 	// VoidGrace is how long, by Now, an index may stay empty while later
 	// entries exist before it is filled with a void entry
@@ -171,6 +177,11 @@ type Log struct {
 	lastErr     error // latest integration error
 
 	leaseMu sync.Mutex // one lease at a time
+	// leaseWaiting counts appends in lease, the leaser included;
+	// queued is how many others waited for the latest lease (guarded by
+	// leaseMu).
+	leaseWaiting atomic.Int64
+	queued       int
 
 	integMu sync.Mutex               // one integration pass at a time
 	tree    atomic.Pointer[treeHash] // the tree's hash and tiles, replaced by load and Rehash under integMu

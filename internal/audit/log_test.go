@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"github.com/domicile/domicile/internal/store/memstore"
@@ -732,4 +733,77 @@ func rawGet(st *memstore.Store, key []byte) []byte {
 		return nil
 	}
 	return v
+}
+
+// A lease reserves LeaseBlock indexes while appends come one at a time, and
+// one LeaseBlock more for each append that queued behind the previous lease
+// (up to MaxLeaseFactor): under concurrency a block no longer lasts one
+// round of appends, each waiting for a lease's fsync. It shrinks back once
+// appends stop queueing.
+func TestLeaseGrowsWithQueuedAppends(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, suite.IntlSuite())
+	const block, queued = 8, 5
+	e.opts.LeaseBlock = block
+	l := e.open(t)
+	next := func() uint64 {
+		v := rawGet(e.st, keyNext)
+		if len(v) != 8 {
+			t.Fatalf("a/m/next is %x", v)
+		}
+		return binary.BigEndian.Uint64(v)
+	}
+	appendOne := func(i int) {
+		if err := l.AppendNow(ctx, sampleEntry(i)); err != nil {
+			t.Error(err)
+		}
+	}
+	for i := range block { // one lease, for appends one at a time
+		appendOne(i)
+	}
+	if got := next(); got != block {
+		t.Fatalf("after %d lone appends a/m/next = %d, want %d", block, got, block)
+	}
+	// The next lease waits in the store while queued appends pile up
+	// behind it.
+	leasing, release := make(chan struct{}), make(chan struct{})
+	e.st.SetFailApply(func(b *store.Batch) error {
+		for _, op := range b.Ops() {
+			if bytes.Equal(op.Key, keyNext) && op.Kind == store.OpExpect {
+				close(leasing)
+				<-release
+			}
+		}
+		return nil
+	})
+	var wg sync.WaitGroup
+	wg.Go(func() { appendOne(block) })
+	<-leasing
+	e.st.SetFailApply(nil)
+	for i := range queued {
+		wg.Go(func() { appendOne(block + 1 + i) })
+	}
+	for l.leaseWaiting.Load() != 1+queued {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	wg.Wait()
+	if got := next(); got != 2*block {
+		t.Fatalf("the lease the appends queued behind: a/m/next = %d, want %d", got, 2*block)
+	}
+	// The rest of that block, then one more: a lease of 1+queued blocks.
+	n := block + 1 + queued
+	for ; n < 3*block; n++ {
+		appendOne(n)
+	}
+	if got, want := next(), uint64(2*block+(1+queued)*block); got != want {
+		t.Fatalf("after %d appends queued for a lease, the next reserved up to %d, want %d", queued, got, want)
+	}
+	// Nobody queued for that one: back to one block.
+	for ; n < 2*block+(1+queued)*block+1; n++ {
+		appendOne(n)
+	}
+	if got, want := next(), uint64(3*block+(1+queued)*block); got != want {
+		t.Fatalf("a lease nobody queued for reserved up to %d, want %d", got, want)
+	}
 }
