@@ -139,7 +139,7 @@ func RequestID(r *http.Request) string { return r.Header.Get(RequestIDHeader) }
 // twice the body in garbage, and batch bodies are read on every hop. A
 // declared length past maxPrealloc (a tokenize batch of 1,000 items is about
 // 110 KB) gets no buffer up front, so that a client cannot make the server
-// hold memory for bytes it has not sent.
+// hold more than that for bytes it has not sent.
 func ReadBody(r *http.Request) ([]byte, error) {
 	n := r.ContentLength
 	if n < 0 || n > maxPrealloc {
