@@ -121,11 +121,7 @@ func (s *Service) tokenizeAll(ctx context.Context, items []Item, claims bool) []
 // tokenized once more without claims: their results here are placeholders.
 func (s *Service) tokenize(ctx context.Context, items []Item, claims bool) (out []Result, conflict bool, again []int) {
 	out = make([]Result, len(items))
-	t := tokenizer{s: s, memo: versionMemo{s: s}, cur: s.keys.CurrentVersion(keyring.Token), claims: claims}
-	// Most batches are of new deterministic or random tokens: a lookup
-	// and two writes (an anchor and an entry) or one write an item.
-	t.lookups = make([]detLookup, 0, len(items))
-	t.b.Grow(2 * len(items))
+	t := tokenizer{s: s, memo: versionMemo{s: s}, cur: s.keys.CurrentVersion(keyring.Token), claims: claims, items: len(items)}
 	for i := range items {
 		out[i] = t.one(ctx, &items[i], i)
 	}
@@ -157,6 +153,7 @@ type tokenizer struct {
 	memo     versionMemo
 	cur      uint32
 	claims   bool // claim the entries of new tokens (see lookUp)
+	items    int  // in the batch: lookups and pending are sized once
 	b        store.Batch
 	det      detBatch
 	writers  []int    // items whose outcome depends on the Apply
@@ -351,6 +348,7 @@ func (t *tokenizer) probe(ctx context.Context) bool {
 // generation 1 with the sealed region entry as its pair. An entry that
 // does not seal fails its items and is not claimed.
 func (t *tokenizer) claimNew(out []Result) {
+	t.b.Grow(len(t.lookups)) // a claim is one operation, its entry included
 	for n := range t.lookups {
 		l := &t.lookups[n]
 		if !t.s.currentRules(l.vk.version) {
@@ -492,7 +490,11 @@ func (t *tokenizer) one(ctx context.Context, it *Item, i int) Result {
 			break
 		}
 		if t.pending == nil {
-			t.pending = make(map[string]int, cap(t.lookups))
+			// The first lookup: room for one for each item left, so
+			// that a batch of new values does not regrow them, and a
+			// batch of values already seen allocates neither.
+			t.pending = make(map[string]int, t.items-i)
+			t.lookups = make([]detLookup, 0, t.items-i)
 		}
 		t.pending[string(key)] = len(t.lookups)
 		t.lookups = append(t.lookups, detLookup{key: key, mac: t.buf, items: []int{i}, vk: vk, fi: fi, j: j, value: it.Value, token: r.Token})
