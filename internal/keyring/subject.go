@@ -406,7 +406,8 @@ func (k *Keyring) existing(ctx context.Context, ref []byte, version uint32, id s
 	return k.dekAEAD(sk.dek, sk.native, want)
 }
 
-// dekAEAD is dekAEAD with the keyring's error context.
+// dekAEAD makes the cipher of a subject key's secret for suite s (the
+// package's dekAEAD), its error naming the region.
 func (k *Keyring) dekAEAD(secret []byte, native, s suite.Suite) (cipher.AEAD, error) {
 	a, err := dekAEAD(secret, native, s)
 	if err != nil {
