@@ -17,6 +17,8 @@ go test -race -timeout 20m $(go list ./... | grep -v '/e2e$')
 go test -race -timeout 20m -count=1 ./e2e
 # The HTTP fuzz targets, bounded in time: arbitrary requests through the
 # gateway and a region (no 5xx, problem+json, a refused request changes
-# nothing), and the JSON string gate. New finds land in testdata/fuzz.
+# nothing), the JSON string gate and the strict decoder (never a reading
+# encoding/json would not give). New finds land in testdata/fuzz.
 go test -run '^$' -fuzz '^FuzzHTTP$' -fuzztime 20s ./internal/app
 go test -run '^$' -fuzz '^FuzzCheckStrings$' -fuzztime 10s ./internal/web
+go test -run '^$' -fuzz '^FuzzDecodeBody$' -fuzztime 10s ./internal/web

@@ -295,8 +295,8 @@ func (g *Gateway) create(w http.ResponseWriter, r *http.Request) {
 			Jurisdiction string `json:"jurisdiction"`
 		} `json:"records"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		g.fail(w, r, errcode.New(errcode.MalformedJSON, "request body is not a valid create request"))
+	if err := web.Peek(body, &req); err != nil {
+		g.failStrictly(w, r, body, errcode.New(errcode.MalformedJSON, "request body is not a valid create request"))
 		return
 	}
 	region := ""
@@ -317,16 +317,20 @@ func (g *Gateway) create(w http.ResponseWriter, r *http.Request) {
 		region = reg
 	}
 	if region == "" {
-		// Nothing to route: report what a region would, strictly.
-		var strict client.CreateRequest
-		if err := decodeBody(r, body, &strict); err != nil {
-			g.fail(w, r, err)
-			return
-		}
-		g.fail(w, r, errcode.New(errcode.TooManyRecords, "no records to create"))
+		g.failStrictly(w, r, body, errcode.New(errcode.TooManyRecords, "no records to create"))
 		return
 	}
 	g.forward(w, r, region, body)
+}
+
+// failStrictly answers a create request that cannot be routed with what a
+// region would answer, the strict decode's error, or else with err.
+func (g *Gateway) failStrictly(w http.ResponseWriter, r *http.Request, body []byte, err error) {
+	var strict client.CreateRequest
+	if derr := decodeBody(r, body, &strict); derr != nil {
+		err = derr
+	}
+	g.fail(w, r, err)
 }
 
 func (g *Gateway) byRecordID(w http.ResponseWriter, r *http.Request) {

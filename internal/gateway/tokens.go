@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 
 	"github.com/domicile/domicile/client"
@@ -40,7 +38,7 @@ func (g *Gateway) singleJurisdictionRegion(body []byte) (string, bool) {
 			Jurisdiction string `json:"jurisdiction"`
 		} `json:"items"`
 	}
-	if json.Unmarshal(body, &req) != nil || len(req.Items) == 0 || len(req.Items) > tokfmt.MaxBatch {
+	if web.Peek(body, &req) != nil || len(req.Items) == 0 || len(req.Items) > tokfmt.MaxBatch {
 		return "", false
 	}
 	region, last := "", ""
@@ -211,7 +209,5 @@ func (g *Gateway) detokenizeRegion(it client.DetokenizeItem) (string, *client.It
 
 // decodeBody decodes an already read body strictly, as DecodeJSON would.
 func decodeBody(r *http.Request, body []byte, v any) error {
-	r2 := r.Clone(r.Context())
-	r2.Body = io.NopCloser(bytes.NewReader(body))
-	return web.DecodeJSON(r2, v)
+	return web.DecodeBody(r.Header.Get("Content-Type"), body, v)
 }
