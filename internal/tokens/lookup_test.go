@@ -3,6 +3,7 @@ package tokens_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/domicile/domicile/internal/store"
@@ -143,4 +144,78 @@ func TestTokenizeClaims(t *testing.T) {
 			t.Errorf("after erasure: detokenize = %+v, want %q", d, c.want)
 		}
 	}
+}
+
+// TestTokenizeProbes checks when a batch reads before it claims: a service
+// probes until a probe finds only new values, then claims without reading
+// until a batch's claims mostly find their tokens stored (a stream of
+// stored values seals in vain once), and the tokens are the same either
+// way.
+func TestTokenizeProbes(t *testing.T) {
+	f := newFixture(t, "us-east", "")
+	batch := func(prefix string) []tokens.Item {
+		items := make([]tokens.Item, 20)
+		for i := range items {
+			items[i] = tokens.Item{Collection: "customers", Field: "email", Value: fmt.Sprintf("%s%d@example.com", prefix, i), Jurisdiction: "US"}
+		}
+		return items
+	}
+	stored := map[string][]tokens.Result{}
+	for _, p := range []string{"a", "b", "c"} {
+		stored[p] = tokenize(t, f.svc, batch(p)...)
+	}
+	st := &countingStore{Store: f.st}
+	svc, err := tokens.New(tokens.Options{Region: "us-east", Policy: f.pol, Keyring: f.kr, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		prefix        string
+		reads, claims bool // whether the batch reads before its Apply, claims
+	}{
+		{"a", true, false}, // a fresh service probes, finds stored tokens
+		{"n", true, true},  // probes, finds none, claims
+		{"m", false, true}, // claims without reading
+		{"b", false, true}, // the same, and the claims lose: read after
+		{"c", true, false}, // probes again
+		{"o", true, true},
+	} {
+		st.gets, st.getsBeforeApply, st.claims = 0, -1, 0
+		out := tokenize(t, svc, batch(step.prefix)...)
+		if st.getsBeforeApply < 0 { // nothing to write: no Apply
+			st.getsBeforeApply = st.gets
+		}
+		for i, r := range out {
+			mustOK(t, r.Err)
+			if want, ok := stored[step.prefix]; ok && r.Token != want[i].Token {
+				t.Fatalf("batch %s: item %d got another token than the stored one", step.prefix, i)
+			}
+		}
+		if (st.getsBeforeApply > 0) != step.reads || (st.claims > 0) != step.claims {
+			t.Errorf("batch %s: %d reads before the Apply, %d claims; want reads %v, claims %v",
+				step.prefix, st.getsBeforeApply, st.claims, step.reads, step.claims)
+		}
+	}
+}
+
+// countingStore counts Gets, the Gets made before the last Apply, and the
+// claims it applies.
+type countingStore struct {
+	store.Store
+	gets, getsBeforeApply, claims int
+}
+
+func (s *countingStore) Get(ctx context.Context, key []byte) ([]byte, error) {
+	s.gets++
+	return s.Store.Get(ctx, key)
+}
+
+func (s *countingStore) Apply(ctx context.Context, b *store.Batch) error {
+	s.getsBeforeApply = s.gets
+	for _, op := range b.Ops() {
+		if op.Kind == store.OpClaim {
+			s.claims++
+		}
+	}
+	return s.Store.Apply(ctx, b)
 }

@@ -151,6 +151,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/domicile/domicile/internal/keyring"
@@ -211,6 +212,10 @@ type Service struct {
 	fields map[string]map[string]*fieldInfo // collection -> field
 	vers   versionCache
 	seen   *seenSet
+	// claimFirst says the last batches found no stored token among the
+	// new values they claimed or probed: lookUp then claims without
+	// probing (see probe).
+	claimFirst atomic.Bool
 	// legacyFPE is the highest token key version whose fpe tokens follow
 	// the rules of earlier versions (loadFPEMode); 0 for none.
 	legacyFPE uint32
