@@ -189,7 +189,7 @@ func (s *Store) checkConditions(ops []store.Op) (err error) {
 }
 
 // condReader reads the keys of a batch's conditions through one iterator,
-// opened on first use: a seek costs about half of a Get, which builds an
+// opened on first use: a seek costs about half of a Get, which opens an
 // iterator of its own, and a batch of tokens holds one condition per new
 // token. The caller holds the keys' locks, so no write to them races the
 // iterator's view.
@@ -203,33 +203,15 @@ type condReader struct {
 // value.
 func (r *condReader) state(k []byte, value bool) (keyState, error) {
 	if r.it == nil {
-		it, err := r.s.db.NewIter(&pebbledb.IterOptions{LowerBound: []byte{prefixData}, UpperBound: []byte{prefixData + 1},
-			// Most conditions are Inserts and Claims of keys that do not
-			// exist yet: let the bloom filters of the last level answer
-			// them too. Pebble skips them by default, so with a store
-			// small enough to live in L6 every absent key read an index
-			// and a data block (a quarter of a tokenize's CPU).
-			UseL6Filters: true})
+		it, err := r.s.pointIter()
 		if err != nil {
 			return keyState{}, err
 		}
 		r.it = it
 	}
 	r.pk = append(append(r.pk[:0], prefixData), k...)
-	if !r.it.SeekPrefixGE(r.pk) {
-		return keyState{}, r.it.Error()
-	}
-	if !bytes.Equal(r.it.Key(), r.pk) {
-		return keyState{}, nil
-	}
-	if !value {
-		return keyState{exists: true}, nil
-	}
-	v, err := r.it.ValueAndErr()
-	if err != nil {
-		return keyState{}, err
-	}
-	return keyState{exists: true, value: append([]byte{}, v...)}, nil
+	v, ok, err := seek(r.it, r.pk, value)
+	return keyState{exists: ok, value: v}, err
 }
 
 // states reads, in ascending key order, what the store holds under the

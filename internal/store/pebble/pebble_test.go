@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -278,4 +279,81 @@ func BenchmarkOverhead(b *testing.B) {
 			return err
 		})
 	})
+}
+
+// BenchmarkGet reads one key of a store shaped as a region's is after a
+// while (random keys, most in the last level, some in L0 tables and the
+// memtable), present and absent, with Pebble's DB.Get (raw) and with the
+// Store's Get, which seeks an iterator that consults every level's bloom
+// filters: most Gets are of absent keys (token anchors, tombstones, the key
+// of a new subject), which raw Pebble answers by reading the last level's
+// blocks.
+func BenchmarkGet(b *testing.B) {
+	const stored = 200_000
+	s := openTest(b, b.TempDir(), Options{})
+	rnd := mathrand.NewChaCha8([32]byte{1})
+	key := func() []byte {
+		k := make([]byte, 40)
+		_, _ = rnd.Read(k)
+		return k
+	}
+	var present [][]byte
+	value := make([]byte, 150)
+	for n := 0; n < stored; n += 1000 {
+		batch := s.db.NewBatch()
+		for range 1000 {
+			k := key()
+			present = append(present, k)
+			if err := batch.Set(prefixed(prefixData, k), value, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := batch.Commit(pebbledb.NoSync); err != nil {
+			b.Fatal(err)
+		}
+		if n == stored*3/4 { // the older three quarters in the last level
+			if err := s.db.Compact(context.Background(), []byte{prefixData}, []byte{prefixData + 1}, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	raw := func(k []byte) error {
+		v, closer, err := s.db.Get(prefixed(prefixData, k))
+		if errors.Is(err, pebbledb.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_ = append([]byte(nil), v...) // the Store copies too
+		return closer.Close()
+	}
+	viaStore := func(k []byte) error {
+		_, err := s.Get(context.Background(), k)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	for _, c := range []struct {
+		name string
+		get  func([]byte) error
+	}{{"raw", raw}, {"store", viaStore}} {
+		b.Run("present/"+c.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				i++
+				if err := c.get(present[(i*7919)%len(present)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("absent/"+c.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := c.get(key()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
