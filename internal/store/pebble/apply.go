@@ -126,16 +126,18 @@ func (s *Store) checkConditions(ops []store.Op) (err error) {
 		return st, nil
 	}
 	// written holds, for keys an earlier op of this batch wrote, what
-	// the key holds after that op. Single-op batches skip it.
+	// the key holds after that op: only for keys that more than one op
+	// names, so most batches never make it.
 	var written map[string]keyState
-	record := func(key []byte, st keyState) {
-		if len(ops) == 1 {
+	rep := repeated(ops)
+	record := func(i int, st keyState) {
+		if rep == nil || !rep[i] {
 			return
 		}
 		if written == nil {
-			written = make(map[string]keyState, len(ops))
+			written = map[string]keyState{}
 		}
-		written[string(key)] = st
+		written[string(ops[i].Key)] = st
 	}
 	for i, op := range ops {
 		switch op.Kind {
@@ -150,7 +152,7 @@ func (s *Store) checkConditions(ops []store.Op) (err error) {
 			if st.exists {
 				return fmt.Errorf("pebble: apply: insert (op %d): %w", i, store.ErrConflict)
 			}
-			record(op.Key, keyState{exists: true, value: op.Value})
+			record(i, keyState{exists: true, value: op.Value})
 		case store.OpExpect:
 			st, seen := written[string(op.Key)]
 			if !seen {
@@ -177,15 +179,40 @@ func (s *Store) checkConditions(ops []store.Op) (err error) {
 				break
 			}
 			*op.Claim = store.Claim{Won: true}
-			record(op.Key, keyState{exists: true, value: op.Value})
+			record(i, keyState{exists: true, value: op.Value})
 			// The claim's pairs are no other op's keys (Validate).
 		case store.OpPut:
-			record(op.Key, keyState{exists: true, value: op.Value})
+			record(i, keyState{exists: true, value: op.Value})
 		case store.OpDelete:
-			record(op.Key, keyState{})
+			record(i, keyState{})
 		}
 	}
 	return nil
+}
+
+// repeated reports, for each op of ops, whether another op names the same
+// key (counters aside, which live apart); nil when no two do.
+func repeated(ops []store.Op) []bool {
+	if len(ops) < 2 {
+		return nil
+	}
+	idx := make([]int, 0, len(ops))
+	for i, op := range ops {
+		if op.Kind != store.OpAdd {
+			idx = append(idx, i)
+		}
+	}
+	slices.SortFunc(idx, func(a, b int) int { return bytes.Compare(ops[a].Key, ops[b].Key) })
+	var rep []bool
+	for n := 1; n < len(idx); n++ {
+		if bytes.Equal(ops[idx[n-1]].Key, ops[idx[n]].Key) {
+			if rep == nil {
+				rep = make([]bool, len(ops))
+			}
+			rep[idx[n-1]], rep[idx[n]] = true, true
+		}
+	}
+	return rep
 }
 
 // condReader reads the keys of a batch's conditions through one iterator,
