@@ -201,6 +201,7 @@ type kek struct {
 	rec     *kekRecord
 	aead    cipher.AEAD   // data: wraps DEKs
 	index   []byte        // index: blind-index MAC key
+	indexMs *sync.Pool    // index: of hash.Hash, MACs keyed with index
 	ref     []byte        // index: subject-ref MAC key
 	signer  crypto.Signer // audit
 
@@ -563,6 +564,10 @@ func (k *Keyring) expandKEK(p Purpose, v uint32, rec *kekRecord) (*kek, error) {
 		if kk.index, err = s.KDF().Key(rec.secret, nil, labelBlindIndex, n); err == nil {
 			kk.ref, err = s.KDF().Key(rec.secret, nil, labelSubjectRef, n)
 		}
+		// A MAC's keyed state is two blocks of hashing and a few
+		// allocations; a record's indexed fields need one MAC each.
+		mac, key := s.MAC(), kk.index
+		kk.indexMs = &sync.Pool{New: func() any { return mac.New(key) }}
 	case Audit:
 		kk.signer, err = s.Signature().ParsePrivateKey(rec.signer)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
 	"time"
 
@@ -305,7 +306,12 @@ func (k *Keyring) BlindIndex(version uint32, collection, field, normalized strin
 	msg = appendLP(msg, []byte(collection))
 	msg = appendLP(msg, []byte(field))
 	msg = appendLP(msg, []byte(normalized))
-	return kk.suite.MAC().Sum(kk.index, msg), nil
+	h := kk.indexMs.Get().(hash.Hash)
+	h.Reset()
+	h.Write(msg)
+	out := h.Sum(nil)
+	kk.indexMs.Put(h)
+	return out, nil
 }
 
 // DeriveKey returns n bytes derived with the KDF of version's suite from version of
