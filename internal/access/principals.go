@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/domicile/domicile/internal/access/bearer"
@@ -92,10 +93,10 @@ var (
 // region holds the principals that may reach it, so each authenticates on
 // its own; the gateway fans admin changes out to every region.
 type Directory struct {
-	st  store.Store
-	mac func() hash.Hash
-	now func() time.Time
-	pol *policy.Policy
+	st   store.Store
+	macs sync.Pool // of hash.Hash: keyed token MACs, one per request
+	now  func() time.Time
+	pol  *policy.Policy
 
 	cache authCache
 }
@@ -106,13 +107,18 @@ func NewDirectory(st store.Store, pol *policy.Policy, newMAC func() hash.Hash, n
 	if now == nil {
 		now = time.Now
 	}
-	return &Directory{st: st, mac: newMAC, now: now, pol: pol}
+	d := &Directory{st: st, now: now, pol: pol}
+	d.macs.New = func() any { return newMAC() }
+	return d
 }
 
 func (d *Directory) tokenMAC(tok string) []byte {
-	h := d.mac()
+	h := d.macs.Get().(hash.Hash)
+	h.Reset()
 	h.Write([]byte(tok))
-	return h.Sum(nil)
+	out := h.Sum(nil)
+	d.macs.Put(h)
+	return out
 }
 
 func accountKey(id string) []byte { return []byte("p/" + id) }
