@@ -8,6 +8,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -220,18 +221,28 @@ func (b *Batch) Validate() error {
 	}
 	// Backends that order a batch's operations by key (PostgreSQL) write
 	// a claim's pairs with the claim, so no other operation may touch
-	// them.
-	then := map[string]bool{}
+	// them. Sorted, a key of a pair lies beside any other op of its key.
+	type named struct {
+		key  []byte
+		pair bool
+	}
+	keys := make([]named, 0, 2*len(b.ops)) // a claim has a pair or two
 	for _, op := range b.ops {
+		if op.Kind != OpAdd {
+			keys = append(keys, named{key: op.Key})
+		}
 		for _, kv := range op.Then {
-			if then[string(kv.Key)] {
-				return errors.New("store: a key of a claim's pairs is written twice in the batch")
-			}
-			then[string(kv.Key)] = true
+			keys = append(keys, named{key: kv.Key, pair: true})
 		}
 	}
-	for _, op := range b.ops {
-		if op.Kind != OpAdd && then[string(op.Key)] {
+	slices.SortFunc(keys, func(a, b named) int { return bytes.Compare(a.key, b.key) })
+	for i := 1; i < len(keys); i++ {
+		a, b := keys[i-1], keys[i]
+		switch {
+		case !bytes.Equal(a.key, b.key) || !a.pair && !b.pair:
+		case a.pair && b.pair:
+			return errors.New("store: a key of a claim's pairs is written twice in the batch")
+		default:
 			return errors.New("store: a key of a claim's pairs is also the key of an operation of the batch")
 		}
 	}

@@ -114,6 +114,26 @@ func testClaim(t *testing.T, open opener) {
 			data:    map[string]string{"a": "1", "e": ""},
 		},
 		{
+			name:  "fail/pair-key-of-two-claims",
+			setup: base,
+			batch: func(b *store.Batch) []*store.Claim {
+				b.Claim(k("b"), k("2"), kv("c", "x"))
+				b.Claim(k("d"), k("2"), kv("c", "y"))
+				return nil
+			},
+			invalid: true,
+			data:    map[string]string{"a": "1", "e": ""},
+		},
+		{
+			name: "ok/pair-keys-beside-counters",
+			batch: func(b *store.Batch) []*store.Claim {
+				b.Add(k("c"), 1) // counters live apart from keys
+				return []*store.Claim{b.Claim(k("b"), k("2"), kv("c", "x"))}
+			},
+			want: []claimOutcome{{won: true}},
+			data: map[string]string{"b": "2", "c": "x"},
+		},
+		{
 			name: "fail/pair-key-is-the-claims-key",
 			batch: func(b *store.Batch) []*store.Claim {
 				b.Claim(k("b"), k("2"), kv("b", "x"))
