@@ -342,17 +342,23 @@ func randomKey(id []byte) []byte {
 	return append(append(k, prefixRandom...), id...)
 }
 
-// detPrefix is the prefix of every entry of one deterministic token.
+// detPrefix is the prefix of every entry of one deterministic token, with
+// room for a subject ref after it.
 func detPrefix(v uint32, mac []byte) []byte {
-	return append(detAnchor(v, mac), '/')
+	return append(detKey(v, mac, 1+64), '/')
 }
 
 // detAnchor is the key of a deterministic token's anchor: a generation
 // number (4 bytes BE, no value) that every write of an entry of the token
 // expects or creates, so that concurrent first submissions serialise and
 // the value as first submitted is the one every entry keeps.
-func detAnchor(v uint32, mac []byte) []byte {
-	k := make([]byte, 0, len(prefixDet)+4+len(mac)+1+64)
+func detAnchor(v uint32, mac []byte) []byte { return detKey(v, mac, 0) }
+
+// detKey is the anchor's key with room for room more bytes: a token's
+// anchor is read or claimed several times a batch, and an anchor with
+// detPrefix's room took twice the bytes.
+func detKey(v uint32, mac []byte, room int) []byte {
+	k := make([]byte, 0, len(prefixDet)+4+len(mac)+room)
 	k = append(k, prefixDet...)
 	k = binary.BigEndian.AppendUint32(k, v)
 	return append(k, mac...)

@@ -580,7 +580,7 @@ type detPlan struct {
 // already held the first value and nothing was added.
 func (s *Service) writeDet(ctx context.Context, memo *versionMemo, b *store.Batch, db *detBatch, vk *verKeys, mac []byte, tok string, e *tokfmt.Entry, sk *keyring.SubjectKey, submitted string) (wrote bool, _ *Error) {
 	anchor := detAnchor(vk.version, mac)
-	prefix := append(bytes.Clone(anchor), '/')
+	prefix := detPrefix(vk.version, mac)
 	own := prefix
 	if sk != nil {
 		own = append(bytes.Clone(prefix), e.SubjectRef...)
