@@ -764,6 +764,14 @@ func (k *Keyring) activeLookup(p Purpose, v uint32) (*kek, error) {
 	return kk, nil
 }
 
+// Active returns nil when version v of purpose p may be used for new
+// work, as DeriveKey and BlindIndex would use it; otherwise an error
+// wrapping ErrUnknownVersion, ErrRetired or ErrClosed. It derives nothing.
+func (k *Keyring) Active(p Purpose, v uint32) error {
+	_, err := k.activeLookup(p, v)
+	return err
+}
+
 // Region returns the region name.
 func (k *Keyring) Region() string { return k.region }
 

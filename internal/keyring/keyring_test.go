@@ -651,6 +651,19 @@ func TestBlindIndex(t *testing.T) {
 	if _, err := k.BlindIndex(1, "customers", "email", "a@b.c"); !errors.Is(err, ErrRetired) {
 		t.Errorf("reopened, retired version: err = %v, want ErrRetired", err)
 	}
+	// Active answers what BlindIndex and DeriveKey would, without deriving.
+	for _, c := range []struct {
+		v    uint32
+		want error
+	}{{2, nil}, {1, ErrRetired}, {3, ErrUnknownVersion}} {
+		if err := k.Active(Index, c.v); !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {
+			t.Errorf("Active(index, %d) = %v, want %v", c.v, err, c.want)
+		}
+	}
+	k.Close()
+	if err := k.Active(Index, 2); !errors.Is(err, ErrClosed) {
+		t.Errorf("Active after Close = %v, want ErrClosed", err)
+	}
 }
 
 func TestAuditAndDerive(t *testing.T) {

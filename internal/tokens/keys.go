@@ -19,11 +19,10 @@ import (
 // prefixes its own "domicile derived v1 token "). Each is used for exactly
 // one purpose; changing one orphans every token of its kind.
 const (
-	labelMAC   = "tokens mac v1"
-	labelSeal  = "tokens seal v1"
-	labelFPE   = "tokens fpe v1"
-	labelProbe = "tokens probe v1"
-	labelLive  = "tokens fpe live v1"
+	labelMAC  = "tokens mac v1"
+	labelSeal = "tokens seal v1"
+	labelFPE  = "tokens fpe v1"
+	labelLive = "tokens fpe live v1"
 )
 
 // verKeys are the keys of one token KEK version, derived once, with the
@@ -62,16 +61,14 @@ func keyError(v uint32, err error) *Error {
 }
 
 // probe asks the keyring whether version v is usable (exists, not
-// retired, keyring open): a one-byte derivation.
+// retired, keyring open).
 func (s *Service) probe(v uint32) *Error {
 	if v == 0 {
 		return errorf(CodeUnknownVersion, "token key version 0 does not exist")
 	}
-	k, err := s.keys.DeriveKey(keyring.Token, v, labelProbe, 1)
-	if err != nil {
+	if err := s.keys.Active(keyring.Token, v); err != nil {
 		return keyError(v, err)
 	}
-	clear(k)
 	return nil
 }
 
