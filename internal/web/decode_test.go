@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/domicile/domicile/client"
 	"github.com/domicile/domicile/internal/errcode"
@@ -33,9 +34,10 @@ func TestDecodeBody(t *testing.T) {
 		{"syntax", "", `{"items":[{"value":SECRET}]}`, errcode.MalformedJSON, "at byte 19"},
 		{"unknown key", "", `{"items":[{"valeu":"SECRET"}]}`, errcode.MalformedJSON, `unknown JSON key "valeu"`},
 		{"key in another case", "", `{"items":[{"Value":"SECRET"}]}`, errcode.MalformedJSON, `unknown JSON key "Value"`},
-		{"repeated key", "", `{"items":[{"jurisdiction":"DE","value":"SECRET","jurisdiction":"CN"}]}`, errcode.MalformedJSON, `"jurisdiction" appears twice`},
-		{"wrong type", "", `{"items":[{"value":12345}]}`, errcode.MalformedJSON, `"value" must be of type string`},
-		{"not an object", "", `["SECRET"]`, errcode.MalformedJSON, "must be of type"},
+		{"repeated key", "", `{"items":[{"jurisdiction":"DE","value":"SECRET","jurisdiction":"CN"}]}`, errcode.MalformedJSON, `JSON key "items.jurisdiction" appears twice`},
+		{"wrong type", "", `{"items":[{"value":12345}]}`, errcode.MalformedJSON, `JSON key "items.value" must be of type string`},
+		{"not an object", "", `["SECRET"]`, errcode.MalformedJSON, "the request body must be of type"},
+		{"trailing after an error", "", `{"items":[{"value":1}]} x`, errcode.MalformedJSON, "must be of type"},
 		{"invalid UTF-8", "", "{\"items\":[{\"value\":\"\xff\"}]}", errcode.InvalidValue, `"value" is not valid UTF-8`},
 		{"long unknown key", "", `{"` + strings.Repeat("k", 200) + `":1}`, errcode.MalformedJSON, `"` + strings.Repeat("k", 64) + `"`},
 	}
@@ -60,6 +62,41 @@ func TestDecodeBody(t *testing.T) {
 				t.Errorf("message %q quotes the body", e.Msg)
 			}
 		})
+	}
+}
+
+// Map keys and array positions are a client's choice and may be data: a
+// message names the struct fields on the way instead, as encoding/json's
+// did.
+func TestDecodeBodyNamesNoMapKey(t *testing.T) {
+	for _, tt := range []struct{ body, msg string }{
+		{`{"records":[{"collection":"c","fields":{"SECRET@example.com":5}}]}`, `JSON key "records.fields" must be of type string`},
+		{`{"records":[{"collection":"c","fields":{"SECRET":"a","SECRET":"b"}}]}`, `a key appears twice in "records.fields"`},
+		{`{"records":[{"collection":"c","collection":"d"}]}`, `JSON key "records.collection" appears twice`},
+	} {
+		var req client.CreateRequest
+		err := DecodeBody("", []byte(tt.body), &req)
+		var e *errcode.Error
+		if !errors.As(err, &e) || e.Code != errcode.MalformedJSON || e.Msg != tt.msg {
+			t.Errorf("DecodeBody(%s) = %v, want %q", tt.body, err, tt.msg)
+		}
+	}
+}
+
+// A decoded string is not kept for the next request: the library's pooled
+// decoders cache the short strings they make (an unseal share among
+// them), which DecodeBody's decoders of their own do not share.
+func TestDecodeBodyKeepsNoString(t *testing.T) {
+	body := []byte(`{"share":"share-that-must-not-stay-in-memory"}`)
+	var first, second client.UnsealRequest
+	if err := DecodeBody("", body, &first); err != nil {
+		t.Fatal(err)
+	}
+	if err := DecodeBody("", body, &second); err != nil {
+		t.Fatal(err)
+	}
+	if first.Share != second.Share || unsafe.StringData(first.Share) == unsafe.StringData(second.Share) {
+		t.Error("the second decode returned the first decode's string: a cache kept it")
 	}
 }
 
@@ -98,36 +135,49 @@ func TestPeekReadsAsDecodeBody(t *testing.T) {
 
 // FuzzDecodeBody: whatever the body, DecodeBody never panics, answers
 // with a coded error, and accepts only what encoding/json also accepts
-// strictly and reads the same way: it is a stricter reader, never a
-// different one.
+// strictly and reads the same way, for request types of every shape
+// (slices of structs, maps, pointers, integers): it is a stricter reader,
+// never a different one.
 func FuzzDecodeBody(f *testing.F) {
 	for _, s := range []string{
 		`{"items":[{"collection":"c","field":"f","value":"v","jurisdiction":"CN","subject":"s"}]}`,
 		`{"items":[{"value":"a\u00e9\n"}]}`, `{"items":null}`, `{"items":[{"value":1}]}`,
 		`{"items":[{"value":"x","value":"y"}]}`, `{"Items":[]}`, `{"items":[]} x`, `{`, ``,
+		`{"records":[{"collection":"c","subject":"s","jurisdiction":"CN","fields":{"email":"a@b.c"}}]}`,
+		`{"set":{"name":"x"},"remove":["phone"]}`, `{"roles":["a"],"location":null,"regions":[]}`,
+		`{"purpose":"token","version":3,"force":true}`, `{"version":-1}`, `{"version":1e3}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var got client.TokenizeRequest
-		err := DecodeBody("application/json", body, &got)
-		if err != nil {
-			var e *errcode.Error
-			if !errors.As(err, &e) || (e.Code != errcode.MalformedJSON && e.Code != errcode.InvalidValue) {
-				t.Fatalf("DecodeBody(%q) = %v, not a coded error", body, err)
-			}
-			return
-		}
-		var want client.TokenizeRequest
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&want); err != nil {
-			t.Fatalf("DecodeBody accepted %q, encoding/json refuses it: %v", body, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q: DecodeBody read %+v, encoding/json %+v", body, got, want)
-		}
+		decodeLikeV1[client.TokenizeRequest](t, body)
+		decodeLikeV1[client.CreateRequest](t, body)
+		decodeLikeV1[client.PatchRequest](t, body)
+		decodeLikeV1[client.PrincipalChange](t, body)
+		decodeLikeV1[client.KeyVersionRequest](t, body)
 	})
+}
+
+// decodeLikeV1 decodes body into a T with DecodeBody and, when that
+// succeeds, with encoding/json's strict decoder, which must agree.
+func decodeLikeV1[T any](t *testing.T, body []byte) {
+	var got T
+	if err := DecodeBody("application/json", body, &got); err != nil {
+		var e *errcode.Error
+		if !errors.As(err, &e) || (e.Code != errcode.MalformedJSON && e.Code != errcode.InvalidValue) {
+			t.Fatalf("DecodeBody(%q) into %T = %v, not a coded error", body, got, err)
+		}
+		return
+	}
+	var want T
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&want); err != nil {
+		t.Fatalf("DecodeBody accepted %q into %T, encoding/json refuses it: %v", body, got, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q: DecodeBody read %+v, encoding/json %+v", body, got, want)
+	}
 }
 
 // tokenizeBatch is a tokenize request of n items, as the load generator

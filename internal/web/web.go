@@ -21,12 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
-
-	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/domicile/domicile/internal/errcode"
 )
@@ -166,104 +161,6 @@ func ReadBody(r *http.Request) ([]byte, error) {
 			b = append(b, 0)[:len(b)]
 		}
 	}
-}
-
-// DecodeJSON reads a JSON body into v, strictly: unknown keys, repeated
-// keys, keys that differ from v's only in case, trailing data and
-// oversized bodies are *errcode.Error values with stable codes
-// (malformed_json, body_too_large). Messages name keys and offsets, never
-// values.
-func DecodeJSON(r *http.Request, v any) error {
-	body, err := ReadBody(r)
-	if err != nil {
-		return BodyError(err)
-	}
-	return DecodeBody(r.Header.Get("Content-Type"), body, v)
-}
-
-// DecodeBody is DecodeJSON for a body already read, sent with Content-Type
-// ct.
-//
-// It decodes with encoding/json/v2's semantics (go-json-experiment/json,
-// the standard library's from Go 1.27): a third of encoding/json's CPU
-// for a batch of 100 tokens, and, unlike encoding/json, it rejects a
-// repeated key instead of keeping the last one, so that no two readers of
-// a body (the gateway routes by a part of it) can see different values.
-func DecodeBody(ct string, body []byte, v any) error {
-	if ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return errcode.New(errcode.MalformedJSON, "Content-Type must be application/json")
-	}
-	if err := checkStrings(body); err != nil {
-		return err
-	}
-	err := jsonv2.Unmarshal(body, v, jsonv2.RejectUnknownMembers(true))
-	if err == nil {
-		return nil
-	}
-	return jsonError(body, err)
-}
-
-// Peek decodes from body only what v names, ignoring other keys, as
-// DecodeBody reads them (keys exact, a repeated key refused): the gateway
-// routes a request by a part of its body and forwards the whole, which the
-// region decodes with DecodeBody. The error is json's, for the caller to
-// judge.
-func Peek(body []byte, v any) error {
-	return jsonv2.Unmarshal(body, v)
-}
-
-// jsonError is the malformed_json error of a body that json.Unmarshal
-// refused with err.
-func jsonError(body []byte, err error) error {
-	var se *jsontext.SyntacticError
-	var te *jsonv2.SemanticError
-	switch {
-	case len(bytes.TrimLeft(body, " \t\r\n")) == 0:
-		return errcode.New(errcode.MalformedJSON, "request body is empty")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return errcode.New(errcode.MalformedJSON, "request body ends in the middle of a JSON value")
-	case errors.Is(err, jsontext.ErrDuplicateName):
-		return errcode.New(errcode.MalformedJSON, "JSON key %s appears twice", keyName(err))
-	case errors.As(err, &se) && trailing(body):
-		return errcode.New(errcode.MalformedJSON, "request body has data after the JSON value")
-	case se != nil:
-		return errcode.New(errcode.MalformedJSON, "request body is not valid JSON (at byte %d)", se.ByteOffset)
-	case errors.Is(err, jsonv2.ErrUnknownName):
-		return errcode.New(errcode.MalformedJSON, "unknown JSON key %s (keys are case-sensitive)", keyName(err))
-	case errors.As(err, &te) && te.GoType != nil && te.JSONKind != 0:
-		return errcode.New(errcode.MalformedJSON, "JSON key %s must be of type %s", keyName(err), te.GoType)
-	}
-	return errcode.New(errcode.MalformedJSON, "request body is not valid JSON")
-}
-
-// keyName is the key of the member err is about, quoted and cut to 64
-// bytes: a key a client chose is never a value, but may be long.
-func keyName(err error) string {
-	var ptr jsontext.Pointer
-	var se *jsontext.SyntacticError
-	var te *jsonv2.SemanticError
-	switch {
-	case errors.As(err, &se):
-		ptr = se.JSONPointer
-	case errors.As(err, &te):
-		ptr = te.JSONPointer
-	}
-	name := ptr.LastToken()
-	if len(name) > 64 {
-		name = name[:64]
-	}
-	return strconv.Quote(name)
-}
-
-// trailing reports whether body starts with one complete JSON value
-// followed by more than white space.
-func trailing(body []byte) bool {
-	dec := jsontext.NewDecoder(bytes.NewReader(body))
-	if _, err := dec.ReadValue(); err != nil {
-		return false
-	}
-	_, err := dec.ReadToken()
-	return !errors.Is(err, io.EOF)
 }
 
 // BodyError is the error of a request body that could not be read:
