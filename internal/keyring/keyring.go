@@ -764,9 +764,10 @@ func (k *Keyring) activeLookup(p Purpose, v uint32) (*kek, error) {
 	return kk, nil
 }
 
-// Active returns nil when version v of purpose p may be used for new
-// work, as DeriveKey and BlindIndex would use it; otherwise an error
-// wrapping ErrUnknownVersion, ErrRetired or ErrClosed. It derives nothing.
+// Active returns nil when version v of purpose p exists, is not retired
+// and the keyring is open (what DeriveKey and BlindIndex check of the
+// version); otherwise an error wrapping ErrUnknownVersion, ErrRetired or
+// ErrClosed. It derives nothing.
 func (k *Keyring) Active(p Purpose, v uint32) error {
 	_, err := k.activeLookup(p, v)
 	return err
@@ -798,9 +799,12 @@ func (k *Keyring) SuiteOf(p Purpose, v uint32) (suite.Suite, error) {
 func (k *Keyring) CurrentVersion(p Purpose) uint32 { return k.ring.Load().current[p] }
 
 // Close zeroes the key material the keyring holds: root key, KEKs, subkeys
-// and cached DEKs. Expanded cipher states inside crypto/cipher values and
-// parsed signing keys cannot be zeroed from outside and are left to the
-// garbage collector. Every later call fails with ErrClosed.
+// and cached DEKs. Expanded cipher states inside crypto/cipher values,
+// parsed signing keys and the keyed states of the pooled MACs (subject
+// refs, blind indexes) cannot be zeroed from outside and are left to the
+// garbage collector; nothing takes from the pools once closed, and an
+// unused sync.Pool drops what it holds within two collections. Every
+// later call fails with ErrClosed.
 func (k *Keyring) Close() {
 	if k.closed.Swap(true) {
 		return

@@ -2,6 +2,7 @@ package pebble
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -49,6 +50,14 @@ func TestLastLevelFilters(t *testing.T) {
 		{"get-many", func(keys [][]byte) error {
 			_, err := s.GetMany(ctx, keys)
 			return err
+		}},
+		{"get", func(keys [][]byte) error {
+			for _, k := range keys {
+				if _, err := s.Get(ctx, k); !errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("get of an absent key: %v", err)
+				}
+			}
+			return nil
 		}},
 	} {
 		keys := make([][]byte, 100)
