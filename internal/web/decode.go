@@ -36,8 +36,8 @@ func DecodeJSON(r *http.Request, v any) error {
 // ct.
 //
 // It decodes with encoding/json/v2's semantics (go-json-experiment/json,
-// the standard library's from Go 1.27): a third of encoding/json's CPU
-// for a batch of 100 tokens, and, unlike encoding/json, it rejects a
+// the standard library's from Go 1.27): 41 against 106 us for a batch of
+// 100 tokens (BenchmarkDecodeBody), and, unlike encoding/json, it rejects a
 // repeated key instead of keeping the last one, so that no two readers of
 // a body (the gateway routes by a part of it) can see different values.
 func DecodeBody(ct string, body []byte, v any) error {
