@@ -74,9 +74,14 @@ func CheckLoopback(addr string) error {
 	return fmt.Errorf("%s is not a loopback address: the load generator only talks to 127.0.0.1", host)
 }
 
+// ErrNothingMeasured is Run's error when no request both began and ended
+// inside the measured part: its figures would be zeros, not a measurement.
+var ErrNothingMeasured = errors.New("loadgen: no request both began and ended in the measured time")
+
 // Run runs op from c.Workers goroutines for c.Warmup and then c.Duration,
-// and measures the second part. A failed request is counted and the run goes
-// on; ctx ends the run early.
+// and measures the second part: only requests that begin and end inside it
+// count, and ErrNothingMeasured says none did. A failed request is counted
+// and the run goes on; ctx ends the run early.
 func Run(ctx context.Context, c Config, op Op) (Result, error) {
 	if c.Workers < 1 || c.Duration <= 0 || c.Warmup < 0 {
 		return Result{}, errors.New("loadgen: workers must be at least 1 and duration positive")
@@ -149,6 +154,9 @@ func Run(ctx context.Context, c Config, op Op) (Result, error) {
 	wg.Wait()
 	if err != nil {
 		return Result{}, err
+	}
+	if res.Requests == 0 {
+		return Result{}, fmt.Errorf("%w (%v): lengthen -duration or add a -warmup", ErrNothingMeasured, c.Duration)
 	}
 	res.Elapsed, res.ServerCPU = elapsed, cpu1-cpu0
 	if c.ServerPID != 0 {

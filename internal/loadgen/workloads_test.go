@@ -2,6 +2,7 @@ package loadgen_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -87,22 +88,35 @@ func TestRunCountsFailures(t *testing.T) {
 	}
 }
 
-// runMeasured runs c, doubling its duration until at least one request both
-// began and ended inside the measured part. Run counts no request that
-// straddles its edges, so on a busy machine (a CI runner under -race) a
-// short window can hold none; a longer one, tried a bounded number of
-// times, makes the test depend on the code rather than on the clock.
+// runMeasured runs c, doubling its duration while Run measured nothing: on a
+// busy machine (a CI runner under -race) a short window can hold no whole
+// request, and a longer one, tried a bounded number of times, makes the
+// test depend on the code rather than on the runner's speed.
 func runMeasured(t *testing.T, c loadgen.Config, op loadgen.Op) loadgen.Result {
 	t.Helper()
 	for try := 0; ; try++ {
 		res, err := loadgen.Run(context.Background(), c, op)
+		if errors.Is(err, loadgen.ErrNothingMeasured) && try < 6 {
+			t.Logf("%v; trying %v", err, 2*c.Duration)
+			c.Duration *= 2
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Requests > 0 || try == 6 {
-			return res
-		}
-		t.Logf("no request fitted in %v; trying %v", c.Duration, 2*c.Duration)
-		c.Duration *= 2
+		return res
+	}
+}
+
+// A run whose every request straddles the measured part's edges is an
+// error, not a result of zeros.
+func TestRunMeasuredNothing(t *testing.T) {
+	slow := func(ctx context.Context, _, _ int) (int, error) {
+		time.Sleep(50 * time.Millisecond)
+		return 1, nil
+	}
+	_, err := loadgen.Run(context.Background(), loadgen.Config{Workers: 1, Duration: time.Millisecond}, slow)
+	if !errors.Is(err, loadgen.ErrNothingMeasured) {
+		t.Fatalf("got %v, want ErrNothingMeasured", err)
 	}
 }
