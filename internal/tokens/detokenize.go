@@ -143,17 +143,34 @@ func (s *Service) detokenizeDet(ctx context.Context, memo *versionMemo, tok stri
 		return DResult{Err: e}
 	}
 	prefix := detPrefix(t.Version, t.ID[:])
-	// Most tokens have a region entry, at the prefix itself: a point read
-	// costs less than a scan, so it comes first.
-	if raw, err := s.st.Get(ctx, prefix); err == nil {
-		if r := s.openDet(ctx, memo, tok, prefix, store.KV{Key: prefix, Value: raw}); r.Err == nil {
-			r.Kind = KindDeterministic
-			return r
+	var last *Error
+	// Most tokens have a region entry: a point read costs less than a
+	// scan, so it comes first. New tokens of versions that fold it hold it
+	// in their anchor; otherwise it is at the prefix itself, where the
+	// scan below starts, so a token of such a version whose anchor holds
+	// none is not read twice.
+	key := prefix
+	if s.foldsAnchor(t.Version) {
+		key = detAnchor(t.Version, t.ID[:])
+	}
+	if raw, err := s.st.Get(ctx, key); err == nil {
+		entry := raw
+		if len(key) != len(prefix) {
+			_, entry, _ = splitAnchor(raw)
+		}
+		if entry != nil {
+			r := s.openDet(ctx, memo, tok, prefix, store.KV{Key: prefix, Value: entry})
+			if r.Err == nil {
+				r.Kind = KindDeterministic
+				return r
+			}
+			if len(key) != len(prefix) {
+				last = r.Err.(*Error)
+			}
 		}
 	}
 	end := store.PrefixEnd(prefix)
 	start := prefix
-	var last *Error
 	for {
 		kvs, err := s.st.Scan(ctx, start, end, detPage)
 		if err != nil {

@@ -332,6 +332,7 @@ const (
 	prefixLive    = "x/f/" // live entries of fpe tokens
 	prefixSubject = "x/s/" // per subject: the live entries to delete on erasure
 	keyFPEMode    = "x/m/fpe"
+	keyFoldMode   = "x/m/fold"
 )
 
 func randomKey(id []byte) []byte {

@@ -22,51 +22,15 @@ import (
 
 // loadFPEMode returns the highest token key version whose fpe tokens follow
 // the rules of earlier versions (0: none), writing the region's mode the
-// first time a service opens the store.
+// first time a service opens the store (loadMode).
 //
-// A region whose store holds no token entry, no subject key and no audit
-// entry yet is new: every version follows the current rules. Otherwise
-// fpe tokens may have been issued by an earlier version, with no live entry
-// and in the old phone shape: the versions up to the current one keep
-// those rules, so that such tokens still detokenize, and rotating the
-// token key gives the current rules to every later token.
+// Fpe tokens of a region that served requests before this mode existed
+// may have been issued by an earlier version, with no live entry and in
+// the old phone shape: the versions up to the current one keep those
+// rules, so that such tokens still detokenize, and rotating the token key
+// gives the current rules to every later token.
 func loadFPEMode(ctx context.Context, st store.Store, cur uint32) (uint32, error) {
-	for attempt := 0; attempt < 2; attempt++ {
-		raw, err := st.Get(ctx, []byte(keyFPEMode))
-		if err == nil {
-			if len(raw) != 4 {
-				return 0, fmt.Errorf("tokens: the region's fpe mode is corrupt")
-			}
-			return binary.BigEndian.Uint32(raw), nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return 0, fmt.Errorf("tokens: reading the fpe mode: %w", err)
-		}
-		legacy := uint32(0)
-		// Prefixes of other packages, read only to tell a new region from
-		// one that served requests before this mode existed: audit
-		// entries (every tokenize and create is one) and subject keys.
-		for _, p := range []string{prefixRandom, prefixDet, "k/dek/", "a/e/"} {
-			kvs, err := st.Scan(ctx, []byte(p), store.PrefixEnd([]byte(p)), 1)
-			if err != nil {
-				return 0, fmt.Errorf("tokens: reading the store: %w", err)
-			}
-			if len(kvs) > 0 {
-				legacy = cur
-				break
-			}
-		}
-		var b store.Batch
-		b.Insert([]byte(keyFPEMode), binary.BigEndian.AppendUint32(nil, legacy))
-		err = st.Apply(ctx, &b)
-		if err == nil {
-			return legacy, nil
-		}
-		if !errors.Is(err, store.ErrConflict) {
-			return 0, fmt.Errorf("tokens: writing the fpe mode: %w", err)
-		}
-	}
-	return 0, fmt.Errorf("tokens: the fpe mode kept changing")
+	return loadMode(ctx, st, keyFPEMode, "fpe mode", cur)
 }
 
 // currentRules reports whether tokens of key version v follow the current

@@ -49,17 +49,23 @@ func TestTokenizeLookups(t *testing.T) {
 		t.Fatalf("detokenize of a value new to the second service = %+v", d[1])
 	}
 
+	// A value only a subject holds: its anchor holds no region entry.
+	sid := email("sid@example.com")
+	sid.Subject = "s-9"
+	mustOK(t, tokenize(t, again, sid)[0].Err)
+
 	// A store whose reads fail. A value new to the store needs no read:
-	// its batch claims its anchor, which the Apply checks. A value stored
-	// before needs its entry read after the claim lost: that item fails
-	// with internal_error, the others beside it do not, and nothing is
-	// written for it.
+	// its batch claims its anchor, which the Apply checks. So does a value
+	// stored with its region entry in its anchor: the lost claim reports
+	// the anchor. A value stored otherwise needs its region entry read
+	// after the claim lost: that item fails with internal_error, the
+	// others beside it do not, and nothing is written for it.
 	broken := &failingGets{Store: f.st}
 	svc, err := tokens.New(tokens.Options{Region: "us-east", Policy: f.pol, Keyring: f.kr, Store: broken})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := svc.Tokenize(ctx, []tokens.Item{email("dee@example.com"), {Collection: "customers", Field: "phone", Value: "+12025550100", Jurisdiction: "US"}, email("ann@example.com"), email("DEE@example.com")})
+	out, err := svc.Tokenize(ctx, []tokens.Item{email("dee@example.com"), {Collection: "customers", Field: "phone", Value: "+12025550100", Jurisdiction: "US"}, email("sid@example.com"), email("DEE@example.com"), email("ANN@example.com")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +73,11 @@ func TestTokenizeLookups(t *testing.T) {
 	if !errors.As(out[2].Err, &e) || e.Code != tokens.CodeInternal {
 		t.Errorf("a stored value with failing reads: %v, want %s", out[2].Err, tokens.CodeInternal)
 	}
-	for _, i := range []int{0, 1, 3} {
+	for _, i := range []int{0, 1, 3, 4} {
 		mustOK(t, out[i].Err)
+	}
+	if out[4].Token != first[0].Token {
+		t.Error("a value stored in its anchor got another token with failing reads")
 	}
 	if broken.applies != 1 {
 		t.Errorf("%d Applies, want one", broken.applies)
@@ -89,7 +98,7 @@ type failingGets struct {
 }
 
 func (s *failingGets) Get(ctx context.Context, key []byte) ([]byte, error) {
-	if string(key) == "x/m/fpe" { // the region's fpe mode, read by New
+	if k := string(key); k == "x/m/fpe" || k == "x/m/fold" { // the region's modes, read by New
 		return s.Store.Get(ctx, key)
 	}
 	return nil, errors.New("disk on fire")

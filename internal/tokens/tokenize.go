@@ -244,9 +244,10 @@ func (t *tokenizer) lookUp(ctx context.Context, out []Result) {
 
 // readEntries reads the region entry of every lookup (nil: absent). For
 // key versions that anchor every entry it reads the anchors first, in one
-// store.GetMany, and the entries only of tokens whose anchor exists: a
-// token without an anchor has no entry at all, and writeDet, told so
-// through t.det.unanchored, writes its first without scanning for one.
+// store.GetMany, and the entries only of tokens whose anchor exists and
+// holds no region entry (then its value stands for the entry): a token
+// without an anchor has no entry at all, and writeDet, told so through
+// t.det.unanchored, writes its first without scanning for one.
 //
 // Lookups with a claim are neither read nor told apart (nil).
 func (t *tokenizer) readEntries(ctx context.Context) ([][]byte, error) {
@@ -277,12 +278,14 @@ func (t *tokenizer) readEntries(ctx context.Context) ([][]byte, error) {
 			vals[n], j = got[j], j+1
 		}
 	}
-	var again []int // lookups whose anchor exists
+	var again []int // lookups whose anchor exists and holds no entry
 	for n := range t.lookups {
 		l := &t.lookups[n]
 		switch {
 		case l.claim != nil:
 		case !t.s.currentRules(l.vk.version):
+		case folded(vals[n]):
+			// The region entry is in the anchor: the token is stored.
 		case vals[n] == nil:
 			if t.det.unanchored == nil {
 				t.det.unanchored = map[string]bool{}
@@ -353,8 +356,9 @@ func (t *tokenizer) probe(ctx context.Context) bool {
 
 // claimNew makes the claims of lookUp: for every lookup of a current-rules
 // version whose anchor no other write of the batch touches, the anchor at
-// generation 1 with the sealed region entry as its pair. An entry that
-// does not seal fails its items and is not claimed.
+// generation 1 with the sealed region entry folded into it (foldsAnchor)
+// or as its pair. An entry that does not seal fails its items and is not
+// claimed.
 func (t *tokenizer) claimNew(out []Result) {
 	t.b.Grow(len(t.lookups)) // a claim is one operation, its entry included
 	for n := range t.lookups {
@@ -376,20 +380,25 @@ func (t *tokenizer) claimNew(out []Result) {
 			l.items = nil
 			continue
 		}
-		l.claim = t.b.Claim(anchor, binary.BigEndian.AppendUint32(nil, 1), store.KV{Key: l.key, Value: raw})
+		if t.s.foldsAnchor(l.vk.version) {
+			l.claim = t.b.Claim(anchor, foldedAnchor(raw))
+		} else {
+			l.claim = t.b.Claim(anchor, binary.BigEndian.AppendUint32(nil, 1), store.KV{Key: l.key, Value: raw})
+		}
 		t.writers = append(t.writers, l.items...)
 	}
 }
 
 // settle, after the batch's Apply, sees to the lookups whose claims lost
 // (the anchor existed): their tokens are known when the region entry
-// exists, which one store.GetMany reads; the items of the others are
+// exists, in the anchor the claim reported or apart, which one
+// store.GetMany reads; the items of the others are
 // returned, to be tokenized again without claims. A failed read fails the
 // items that needed it.
 func (t *tokenizer) settle(ctx context.Context, out []Result) (again []int) {
-	var lost []int
+	var lost []int // lost claims whose region entry is read here
 	var keys [][]byte
-	claims := 0
+	claims, losses := 0, 0
 	for n := range t.lookups {
 		l := &t.lookups[n]
 		switch {
@@ -397,17 +406,22 @@ func (t *tokenizer) settle(ctx context.Context, out []Result) (again []int) {
 		case l.claim.Won:
 			claims++
 			t.s.seen.add(l.key)
-		case len(l.items) > 0:
-			claims++
+		case len(l.items) == 0:
+		case folded(l.claim.Value):
+			// The claim reported the region entry, in the anchor.
+			claims, losses = claims+1, losses+1
+			t.s.seen.add(l.key)
+		default:
+			claims, losses = claims+1, losses+1
 			lost = append(lost, n)
 			keys = append(keys, l.key)
 		}
 	}
+	if 4*losses > claims {
+		t.s.claimFirst.Store(false) // mostly stored values: probe again
+	}
 	if len(lost) == 0 {
 		return nil
-	}
-	if 4*len(lost) > claims {
-		t.s.claimFirst.Store(false) // mostly stored values: probe again
 	}
 	vals, err := store.GetMany(ctx, t.s.st, keys)
 	for j, n := range lost {
@@ -588,16 +602,16 @@ func (s *Service) writeDet(ctx context.Context, memo *versionMemo, b *store.Batc
 	plan := db.plans[string(anchor)]
 	if plan == nil {
 		var (
-			first                    string
-			have, anchored, ownFirst bool
-			gen                      uint32
+			first          string
+			have, ownFirst bool
+			stored         []byte // the anchor's value; nil: none
 		)
 		fresh, ee := s.unanchored(ctx, db, vk.version, anchor)
 		if ee != nil {
 			return false, ee
 		}
 		if !fresh {
-			if first, have, gen, anchored, ownFirst, ee = s.firstDet(ctx, memo, tok, anchor, prefix, sk == nil); ee != nil {
+			if first, have, stored, ownFirst, ee = s.firstDet(ctx, memo, tok, anchor, prefix, sk == nil); ee != nil {
 				return false, ee
 			}
 		}
@@ -609,12 +623,15 @@ func (s *Service) writeDet(ctx context.Context, memo *versionMemo, b *store.Batc
 			plan.value = first
 		}
 		switch {
-		case !anchored:
+		case stored == nil:
 			b.Insert(anchor, binary.BigEndian.AppendUint32(nil, 1))
 		case have:
-			b.Expect(anchor, binary.BigEndian.AppendUint32(nil, gen))
+			b.Expect(anchor, stored)
 		default:
-			b.Expect(anchor, binary.BigEndian.AppendUint32(nil, gen))
+			// No entry opens any more, a region entry folded into the
+			// anchor included: the next generation, without it.
+			gen, _, _ := splitAnchor(stored)
+			b.Expect(anchor, stored)
 			b.Put(anchor, binary.BigEndian.AppendUint32(nil, gen+1))
 		}
 		if db.plans == nil {
@@ -698,24 +715,29 @@ func (s *Service) ownDet(ctx context.Context, memo *versionMemo, tok string, pre
 }
 
 // firstDet reads a deterministic token's anchor and entries: the value of
-// the first entry that still opens (the region's, then the subjects' in
-// key order), the anchor's generation, and with region whether the
-// region's entry exists and holds that first value.
-func (s *Service) firstDet(ctx context.Context, memo *versionMemo, tok string, anchor, prefix []byte, region bool) (first string, have bool, gen uint32, anchored, regionFirst bool, _ *Error) {
+// the first entry that still opens (the region's, folded into the anchor
+// or apart, then the subjects' in key order), the anchor's value (nil:
+// none), and with region whether the region's entry exists and holds that
+// first value.
+func (s *Service) firstDet(ctx context.Context, memo *versionMemo, tok string, anchor, prefix []byte, region bool) (first string, have bool, stored []byte, regionFirst bool, _ *Error) {
 	end := store.PrefixEnd(prefix)
 	start := anchor
 	for {
 		kvs, err := s.st.Scan(ctx, start, end, detPage)
 		if err != nil {
-			return "", false, 0, false, false, wrapf(CodeInternal, err, "reading the token entries")
+			return "", false, nil, false, wrapf(CodeInternal, err, "reading the token entries")
 		}
 		for _, kv := range kvs {
 			if bytes.Equal(kv.Key, anchor) {
-				if len(kv.Value) != 4 {
-					return "", false, 0, false, false, errorf(CodeIntegrity, "a token anchor is corrupt")
+				_, entry, ok := splitAnchor(kv.Value)
+				if !ok {
+					return "", false, nil, false, errorf(CodeIntegrity, "a token anchor is corrupt")
 				}
-				gen, anchored = binary.BigEndian.Uint32(kv.Value), true
-				continue
+				stored = kv.Value
+				if entry == nil {
+					continue
+				}
+				kv = store.KV{Key: prefix, Value: entry} // the region's entry
 			}
 			if have || !bytes.HasPrefix(kv.Key, prefix) {
 				continue
@@ -723,7 +745,7 @@ func (s *Service) firstDet(ctx context.Context, memo *versionMemo, tok string, a
 			r := s.openDet(ctx, memo, tok, prefix, kv)
 			if r.Err != nil {
 				if CodeOf(r.Err) == CodeInternal {
-					return "", false, 0, false, false, r.Err.(*Error)
+					return "", false, nil, false, r.Err.(*Error)
 				}
 				continue // erased, retired or corrupt: not a holder
 			}
@@ -731,7 +753,7 @@ func (s *Service) firstDet(ctx context.Context, memo *versionMemo, tok string, a
 			regionFirst = region && len(kv.Key) == len(prefix)
 		}
 		if have || len(kvs) < detPage {
-			return first, have, gen, anchored, regionFirst, nil
+			return first, have, stored, regionFirst, nil
 		}
 		start = append(bytes.Clone(kvs[len(kvs)-1].Key), 0)
 	}

@@ -53,9 +53,12 @@
 //
 //	x/r/<id, 16 bytes>                       entry of a random token
 //	x/d/<ver, 4B BE><mac, 16 bytes>          anchor of a deterministic token:
-//	                                         a generation (4B BE), no value
+//	                                         a generation (4B BE), then the
+//	                                         region entry when it is folded
+//	                                         in (see below)
 //	x/d/<ver, 4B BE><mac, 16 bytes>/         entry of a deterministic token,
-//	                                         sealed with the region token key
+//	                                         sealed with the region token key,
+//	                                         when not in the anchor
 //	x/d/<ver, 4B BE><mac, 16 bytes>/<ref>    one entry per subject whose
 //	                                         records (or subject-bound
 //	                                         tokenizes) hold the value, sealed
@@ -67,6 +70,7 @@
 //	x/s/<ref>/<live entry key>               the subject's live entries, for
 //	                                         erasure (empty)
 //	x/m/fpe                                  the region's fpe mode (4B BE)
+//	x/m/fold                                 the region's anchor mode (4B BE)
 //
 // where live is a MAC of (collection, field, token) under a key derived from
 // token KEK <ver> (label "tokens fpe live v1"): live entries hold no value,
@@ -80,6 +84,13 @@
 // metadata, so entries cannot be moved between tokens or edited.
 // Region-sealed envelopes use a key derived from the token KEK (label
 // "tokens seal v1") and name its version.
+//
+// A new deterministic token that a stand-alone Tokenize makes (no subject)
+// holds its region entry in its anchor, after the generation: one key
+// rather than two. Only in key versions above the region's anchor mode:
+// builds before this layout read such an anchor as corrupt, so a region
+// that served requests before it keeps the old layout until its token key
+// is rotated (a new region folds from the start). Readers take both.
 //
 // Every write of a deterministic entry reads the token's anchor and
 // entries, seals the value of the first entry that still opens (or, when
@@ -219,6 +230,10 @@ type Service struct {
 	// legacyFPE is the highest token key version whose fpe tokens follow
 	// the rules of earlier versions (loadFPEMode); 0 for none.
 	legacyFPE uint32
+	// apartAnchor is the highest token key version whose new
+	// deterministic tokens keep their region entry apart from their
+	// anchor (loadFoldMode); 0 for none.
+	apartAnchor uint32
 }
 
 // fieldInfo is one tokenized field, resolved once.
@@ -300,7 +315,11 @@ func New(o Options) (*Service, error) {
 		s.fields[pc.Name] = fs
 	}
 	var err error
-	if s.legacyFPE, err = loadFPEMode(context.Background(), s.st, s.keys.CurrentVersion(keyring.Token)); err != nil {
+	cur := s.keys.CurrentVersion(keyring.Token)
+	if s.legacyFPE, err = loadFPEMode(context.Background(), s.st, cur); err != nil {
+		return nil, err
+	}
+	if s.apartAnchor, err = loadFoldMode(context.Background(), s.st, cur); err != nil {
 		return nil, err
 	}
 	return s, nil
