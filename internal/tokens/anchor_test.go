@@ -139,17 +139,8 @@ func TestAnchorTampered(t *testing.T) {
 // which earlier builds on other nodes can read, and holds them in the
 // anchor from the next version on; both detokenize.
 func TestAnchorModeOfEarlierRegion(t *testing.T) {
-	dir := t.TempDir()
+	dir := earlierRegion(t, "x/m/fold")
 	g := newFixture(t, "us-east", dir)
-	g.close()
-	st := openRaw(t, dir)
-	var b store.Batch
-	b.Delete([]byte("x/m/fold"))
-	b.Put([]byte("a/e/\x00\x00\x00\x00\x00\x00\x00\x01"), []byte("an entry"))
-	mustOK(t, st.Apply(context.Background(), &b))
-	st.Close()
-
-	g = newFixture(t, "us-east", dir)
 	v1 := tokenize(t, g.svc, email("cy@example.com", ""))[0]
 	mustOK(t, v1.Err)
 	if gen, e, apart := readAnchor(t, g.st, v1.Token); gen != 1 || e != nil || !apart {

@@ -239,16 +239,8 @@ func TestFPEEarlierVersions(t *testing.T) {
 
 	// A region that an earlier version served: it has audit entries but
 	// no fpe mode yet.
-	dir2 := t.TempDir()
+	dir2 := earlierRegion(t, "x/m/fpe")
 	g := newFixture(t, "us-east", dir2)
-	g.close()
-	st := openRaw(t, dir2)
-	var b store.Batch
-	b.Delete([]byte("x/m/fpe"))
-	b.Put([]byte("a/e/\x00\x00\x00\x00\x00\x00\x00\x01"), []byte("an entry"))
-	mustOK(t, st.Apply(context.Background(), &b))
-	st.Close()
-	g = newFixture(t, "us-east", dir2)
 	old := tokenize(t, g.svc, tokens.Item{Collection: "customers", Field: "phone", Value: "+12025550143", Jurisdiction: "US"})[0]
 	mustOK(t, old.Err)
 	dropLive(t, g.st) // as an earlier version left it: no live entry
@@ -287,6 +279,22 @@ func dropLive(t *testing.T, st store.Store) {
 	if b.Len() > 0 {
 		mustOK(t, st.Apply(context.Background(), &b))
 	}
+}
+
+// earlierRegion returns the directory of a us-east region as a build
+// before the region mode at modeKey left it: it has an audit entry, and no
+// such mode.
+func earlierRegion(t *testing.T, modeKey string) string {
+	t.Helper()
+	dir := t.TempDir()
+	newFixture(t, "us-east", dir).close()
+	st := openRaw(t, dir)
+	var b store.Batch
+	b.Delete([]byte(modeKey))
+	b.Put([]byte("a/e/\x00\x00\x00\x00\x00\x00\x00\x01"), []byte("an entry"))
+	mustOK(t, st.Apply(context.Background(), &b))
+	st.Close()
+	return dir
 }
 
 // openRaw opens a region's store without its keyring.
