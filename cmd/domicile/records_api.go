@@ -13,6 +13,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/domicile/domicile/client"
 )
@@ -55,6 +56,9 @@ func addAPIFlags(fs *flag.FlagSet) *apiFlags {
 type apiConn struct {
 	c    *client.Client
 	addr string
+	// certAsked is set when a server asked for a client certificate
+	// that the flags did not give (nil: no TLS flags were set).
+	certAsked *atomic.Bool
 }
 
 // connect returns a client for the address and token of the flags and the
@@ -79,7 +83,7 @@ func (f *apiFlags) connect(e *env, cmd string) (*apiConn, error) {
 		purpose = e.getenv("DOMICILE_PURPOSE")
 	}
 	opts := []client.Option{client.WithUserAgent("domicile-cli/1"), client.WithPurpose(purpose)}
-	tlsOpt, err := f.tlsOption(e, cmd)
+	tlsOpt, certAsked, err := f.tlsOption(e, cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +95,7 @@ func (f *apiFlags) connect(e *env, cmd string) (*apiConn, error) {
 		return nil, usageErrorf("%s: --addr or DOMICILE_ADDR: %v", cmd, err).
 			withHint("the address is a URL such as " + client.DefaultAddress)
 	}
-	return &apiConn{c: c, addr: addr}, nil
+	return &apiConn{c: c, addr: addr, certAsked: certAsked}, nil
 }
 
 // token reads the token from --token-file or DOMICILE_TOKEN. Its value is
@@ -169,7 +173,11 @@ func (c *apiConn) failed(ctx context.Context, prefix string, err error) error {
 		return withHint(fmt.Errorf("%scannot reach the API at %s: %w", prefix, c.addr, op.Err), hintUnreachable)
 	case errors.As(err, new(x509.UnknownAuthorityError)), errors.As(err, new(*tls.CertificateVerificationError)):
 		return withHint(fmt.Errorf("%s%w", prefix, err), "trust the server's CA with --cacert FILE or DOMICILE_CACERT ('domicile dev --tls' writes it to DATA/tls/ca.pem)")
-	case isCertificateRequired(err):
+	case isCertificateRequired(err), c.certAsked != nil && c.certAsked.Load():
+		// With TLS 1.3 the server refuses a missing certificate after
+		// the client's handshake is done, and the client may see its
+		// connection closed rather than the server's alert: that the
+		// server asked for one is what tells.
 		return withHint(fmt.Errorf("%s%w", prefix, err), "the server requires a client certificate: pass --client-cert and --client-key (or DOMICILE_CLIENT_CERT and DOMICILE_CLIENT_KEY)")
 	}
 	return fmt.Errorf("%s%w", prefix, err)

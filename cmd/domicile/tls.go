@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/domicile/domicile/client"
@@ -81,7 +82,9 @@ func tlsHint(err error) error {
 // tlsOption returns the client option that trusts --cacert or
 // DOMICILE_CACERT and presents --client-cert (or DOMICILE_CLIENT_CERT), or
 // nil when none is set (the system's roots, no client certificate).
-func (f *apiFlags) tlsOption(e *env, cmd string) (client.Option, error) {
+// Without a client certificate, asked reports whether a server asked for
+// one (nil with the nil option).
+func (f *apiFlags) tlsOption(e *env, cmd string) (_ client.Option, asked *atomic.Bool, _ error) {
 	or := func(v, env string) string {
 		if v == "" {
 			return e.getenv(env)
@@ -90,7 +93,7 @@ func (f *apiFlags) tlsOption(e *env, cmd string) (client.Option, error) {
 	}
 	file, certFile, keyFile := or(f.cacert, "DOMICILE_CACERT"), or(f.clientCert, "DOMICILE_CLIENT_CERT"), or(f.clientKey, "DOMICILE_CLIENT_KEY")
 	if file == "" && certFile == "" && keyFile == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if file != "" {
@@ -100,21 +103,27 @@ func (f *apiFlags) tlsOption(e *env, cmd string) (client.Option, error) {
 			if errors.Is(err, tlsconf.ErrMissing) {
 				hint = "check --cacert or DOMICILE_CACERT; `domicile dev --tls` writes its CA to DATA/tls/ca.pem"
 			}
-			return nil, withHint(fmt.Errorf("%s: --cacert: %w", cmd, err), hint)
+			return nil, nil, withHint(fmt.Errorf("%s: --cacert: %w", cmd, err), hint)
 		}
 		cfg.RootCAs = pool
 	}
 	if certFile != "" || keyFile != "" {
 		if certFile == "" || keyFile == "" {
-			return nil, usageErrorf("%s: --client-cert and --client-key go together", cmd).withHint("give both, or neither")
+			return nil, nil, usageErrorf("%s: --client-cert and --client-key go together", cmd).withHint("give both, or neither")
 		}
 		kp, err := tlsconf.LoadKeyPair(certFile, keyFile, time.Now())
 		if err != nil {
-			return nil, withHint(fmt.Errorf("%s: --client-cert: %w", cmd, err), tlsconf.Hint(err))
+			return nil, nil, withHint(fmt.Errorf("%s: --client-cert: %w", cmd, err), tlsconf.Hint(err))
 		}
 		cfg.Certificates = []tls.Certificate{*kp}
+	} else {
+		asked = new(atomic.Bool)
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			asked.Store(true)
+			return &tls.Certificate{}, nil // none: the server decides
+		}
 	}
-	return client.WithTLSConfig(cfg), nil
+	return client.WithTLSConfig(cfg), asked, nil
 }
 
 // isCertificateRequired reports whether err is a TLS server's refusal of

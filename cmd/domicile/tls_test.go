@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,5 +55,45 @@ func TestTLSFlags(t *testing.T) {
 				t.Errorf("it started:\n%s", stdout)
 			}
 		})
+	}
+}
+
+// TestClientCertificateAsked: a server that asks for a client certificate
+// the CLI was not given, and then drops the connection without a TLS
+// alert (as a TLS 1.3 server's refusal can reach the client: the
+// client's handshake ends before the server checks its certificate), still
+// gets the hint to pass one.
+func TestClientCertificateAsked(t *testing.T) {
+	dir := t.TempDir()
+	f, err := tlsconf.EnsureDev(filepath.Join(dir, "tls"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{kp}, ClientAuth: tls.RequestClientCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.(*tls.Conn).Handshake()
+			// Drop the connection without an alert.
+			_ = c.(*tls.Conn).NetConn().Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	env := map[string]string{"DOMICILE_TOKEN": "t"}
+	code, _, stderr := cliRun(ctx, env, "", false, "records", "get", "rec_1", "--addr", "https://"+ln.Addr().String(), "--cacert", f.CA)
+	if code != 1 || !strings.Contains(stderr, "hint: the server requires a client certificate: pass --client-cert") {
+		t.Fatalf("exit code %d, stderr:\n%s", code, stderr)
 	}
 }
