@@ -392,9 +392,9 @@ func (t *tokenizer) claimNew(out []Result) {
 // settle, after the batch's Apply, sees to the lookups whose claims lost
 // (the anchor existed): their tokens are known when the region entry
 // exists, in the anchor the claim reported or apart, which one
-// store.GetMany reads; the items of the others are
-// returned, to be tokenized again without claims. A failed read fails the
-// items that needed it.
+// store.GetMany reads; the items of the others are returned, to be
+// tokenized again without claims. A failed read fails the items that
+// needed it.
 func (t *tokenizer) settle(ctx context.Context, out []Result) (again []int) {
 	var lost []int // lost claims whose region entry is read here
 	var keys [][]byte
