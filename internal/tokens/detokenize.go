@@ -149,13 +149,14 @@ func (s *Service) detokenizeDet(ctx context.Context, memo *versionMemo, tok stri
 	// in their anchor; otherwise it is at the prefix itself, where the
 	// scan below starts, so a token of such a version whose anchor holds
 	// none is not read twice.
+	inAnchor := s.foldsAnchor(t.Version)
 	key := prefix
-	if s.foldsAnchor(t.Version) {
+	if inAnchor {
 		key = detAnchor(t.Version, t.ID[:])
 	}
 	if raw, err := s.st.Get(ctx, key); err == nil {
 		entry := raw
-		if len(key) != len(prefix) {
+		if inAnchor {
 			_, entry, _ = splitAnchor(raw)
 		}
 		if entry != nil {
@@ -164,7 +165,7 @@ func (s *Service) detokenizeDet(ctx context.Context, memo *versionMemo, tok stri
 				r.Kind = KindDeterministic
 				return r
 			}
-			if len(key) != len(prefix) {
+			if inAnchor { // the scan below does not see it again
 				last = r.Err.(*Error)
 			}
 		}

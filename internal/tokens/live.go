@@ -33,6 +33,49 @@ func loadFPEMode(ctx context.Context, st store.Store, cur uint32) (uint32, error
 	return loadMode(ctx, st, keyFPEMode, "fpe mode", cur)
 }
 
+// loadMode returns the token key version mark stored at key, writing it
+// the first time a service opens the store: 0 for a new region (one whose
+// store holds no token entry, no subject key and no audit entry yet),
+// otherwise cur.
+func loadMode(ctx context.Context, st store.Store, key, what string, cur uint32) (uint32, error) {
+	for attempt := 0; attempt < 2; attempt++ {
+		raw, err := st.Get(ctx, []byte(key))
+		if err == nil {
+			if len(raw) != 4 {
+				return 0, fmt.Errorf("tokens: the region's %s is corrupt", what)
+			}
+			return binary.BigEndian.Uint32(raw), nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return 0, fmt.Errorf("tokens: reading the %s: %w", what, err)
+		}
+		legacy := uint32(0)
+		// Prefixes of other packages, read only to tell a new region from
+		// one that served requests before this mode existed: audit
+		// entries (every tokenize and create is one) and subject keys.
+		for _, p := range []string{prefixRandom, prefixDet, "k/dek/", "a/e/"} {
+			kvs, err := st.Scan(ctx, []byte(p), store.PrefixEnd([]byte(p)), 1)
+			if err != nil {
+				return 0, fmt.Errorf("tokens: reading the store: %w", err)
+			}
+			if len(kvs) > 0 {
+				legacy = cur
+				break
+			}
+		}
+		var b store.Batch
+		b.Insert([]byte(key), binary.BigEndian.AppendUint32(nil, legacy))
+		err = st.Apply(ctx, &b)
+		if err == nil {
+			return legacy, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return 0, fmt.Errorf("tokens: writing the %s: %w", what, err)
+		}
+	}
+	return 0, fmt.Errorf("tokens: the %s kept changing", what)
+}
+
 // currentRules reports whether tokens of key version v follow the current
 // rules, having been written only by code that has them: their fpe tokens
 // need a live entry (and, for e164 fields, use the valid-number scheme),
