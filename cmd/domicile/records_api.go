@@ -57,7 +57,7 @@ type apiConn struct {
 	c    *client.Client
 	addr string
 	// certAsked is set when a server asked for a client certificate
-	// that the flags did not give (nil: no TLS flags were set).
+	// that the flags did not give (nil: they gave one).
 	certAsked *atomic.Bool
 }
 
@@ -87,9 +87,7 @@ func (f *apiFlags) connect(e *env, cmd string) (*apiConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tlsOpt != nil {
-		opts = append(opts, tlsOpt)
-	}
+	opts = append(opts, tlsOpt)
 	c, err := client.New(addr, token, opts...)
 	if err != nil {
 		return nil, usageErrorf("%s: --addr or DOMICILE_ADDR: %v", cmd, err).

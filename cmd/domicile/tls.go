@@ -80,10 +80,9 @@ func tlsHint(err error) error {
 }
 
 // tlsOption returns the client option that trusts --cacert or
-// DOMICILE_CACERT and presents --client-cert (or DOMICILE_CLIENT_CERT), or
-// nil when none is set (the system's roots, no client certificate).
-// Without a client certificate, asked reports whether a server asked for
-// one (nil with the nil option).
+// DOMICILE_CACERT (else the system's roots) and presents --client-cert (or
+// DOMICILE_CLIENT_CERT). Without a client certificate, asked reports
+// whether a server asked for one; nil with one.
 func (f *apiFlags) tlsOption(e *env, cmd string) (_ client.Option, asked *atomic.Bool, _ error) {
 	or := func(v, env string) string {
 		if v == "" {
@@ -92,9 +91,6 @@ func (f *apiFlags) tlsOption(e *env, cmd string) (_ client.Option, asked *atomic
 		return v
 	}
 	file, certFile, keyFile := or(f.cacert, "DOMICILE_CACERT"), or(f.clientCert, "DOMICILE_CLIENT_CERT"), or(f.clientKey, "DOMICILE_CLIENT_KEY")
-	if file == "" && certFile == "" && keyFile == "" {
-		return nil, nil, nil
-	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if file != "" {
 		pool, err := tlsconf.LoadCAPool(file, time.Now())
