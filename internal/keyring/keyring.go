@@ -180,6 +180,7 @@ type Keyring struct {
 	refKey  []byte    // subject-ref MAC key (from index KEK v1)
 	refMACs sync.Pool // of *refMAC
 	cache   *dekCache
+	guess   newGuess // whether a cache miss reads the store (guess.go)
 	closed  atomic.Bool
 
 	rewrapPage int // DEKs per Rewrap batch

@@ -36,6 +36,7 @@ type SubjectKey struct {
 	native  suite.Suite // the suite the DEK was made for
 	fill    fillTicket  // cache ticket taken before reading the store
 	pending bool        // created, not yet committed
+	guessed bool        // created without reading the store (newGuess)
 }
 
 // tombstone returns the value of a destroyed DEK's tombstone key (a fresh
@@ -191,11 +192,16 @@ func (k *Keyring) unwrap(ctx context.Context, ref []byte, gen uint32, env []byte
 // a counter update) and returns a pending key: the caller applies b
 // together with its record, then calls Commit(sk) if Apply succeeded. If
 // Apply failed with store.ErrConflict, another writer created the subject's
-// key first or the key was destroyed: call Forget(sk), then SubjectKey again
-// with a fresh batch (which returns the winner's key or creates the next
-// generation). If Apply failed otherwise, drop sk. Calling Commit on a key
-// that was not created is a no-op, so callers may always call it after a
-// successful Apply.
+// key first, the key was destroyed, or SubjectKey guessed wrong (below):
+// call Forget(sk), then SubjectKey again with a fresh batch (which returns
+// the stored key or creates the next generation). If Apply failed
+// otherwise, drop sk. Calling Commit on a key that was not created is a
+// no-op, so callers may always call it after a successful Apply.
+//
+// When the cache misses and nearly every subject it missed lately was new
+// (newGuess), SubjectKey creates generation 1 without reading the store:
+// for a subject that has a key, or had one, that batch's Apply fails with
+// store.ErrConflict, and the SubjectKey after Forget reads.
 //
 // At most every Options.RefreshEvery, SubjectKey first reloads the KEK
 // versions from the store, so that new keys are wrapped under a data KEK
@@ -259,10 +265,24 @@ func (k *Keyring) subjectKeyOf(ctx context.Context, ref []byte, b *store.Batch, 
 		return sk, nil
 	}
 	ref = bytes.Clone(ref)
+	if create && b != nil && k.guess.guessing() {
+		sk, err := k.createDEK(ref, 1, fill, b)
+		if sk != nil {
+			sk.guessed = true
+		}
+		return sk, err
+	}
 
 	es, err := k.firstEntries(ctx, ref)
 	if err != nil {
 		return nil, err
+	}
+	if create {
+		if len(es) == 0 {
+			k.guess.sawNew()
+		} else {
+			k.guess.sawStored()
+		}
 	}
 	gen := uint32(1)
 	if n := len(es); n > 0 {
@@ -326,6 +346,9 @@ func (k *Keyring) Commit(sk *SubjectKey) {
 		return
 	}
 	sk.pending = false
+	if sk.guessed {
+		k.guess.sawNew()
+	}
 	k.cache.add(sk, sk.fill)
 }
 
@@ -336,6 +359,9 @@ func (k *Keyring) Commit(sk *SubjectKey) {
 func (k *Keyring) Forget(sk *SubjectKey) {
 	if sk == nil || k.closed.Load() {
 		return
+	}
+	if sk.pending && sk.guessed {
+		k.guess.sawStored()
 	}
 	k.cache.evict([]byte(sk.ref))
 }
