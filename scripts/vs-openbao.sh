@@ -96,7 +96,11 @@ startdom() { # DIR PORT [PIN...]
 	return 1
 }
 startdom "$work/dom" 28700 "${srv[@]}"
-"${srv[@]}" "$bao" server -dev -dev-root-token-id=root -dev-listen-address=127.0.0.1:28200 >"$work/bao.log" 2>&1 &
+# Each OpenBao in dev mode writes its root token to $HOME/.vault-token;
+# two starting at once race on that file and one of them exits, so each
+# gets a home of its own.
+mkdir -p "$work/bao-home" "$work/baoa-home"
+HOME=$work/bao-home "${srv[@]}" "$bao" server -dev -dev-root-token-id=root -dev-listen-address=127.0.0.1:28200 >"$work/bao.log" 2>&1 &
 baopid=$!
 pids+=("$baopid")
 cat >"$work/audit.hcl" <<HCL
@@ -106,7 +110,7 @@ audit "file" "file" {
   }
 }
 HCL
-"${srv[@]}" "$bao" server -dev -dev-root-token-id=root -dev-listen-address=127.0.0.1:28210 -config="$work/audit.hcl" >"$work/baoa.log" 2>&1 &
+HOME=$work/baoa-home "${srv[@]}" "$bao" server -dev -dev-root-token-id=root -dev-listen-address=127.0.0.1:28210 -config="$work/audit.hcl" >"$work/baoa.log" 2>&1 &
 baoapid=$!
 pids+=("$baoapid")
 up 28200
