@@ -89,15 +89,7 @@ func TestSubjectKeyGuess(t *testing.T) {
 		other := mustOpen(t, opts(mem, s))
 		kept := bytes.Clone(subjectKey(t, other, mem, "kept").dek) // Close clears the key
 		subjectKey(t, other, mem, "erased")
-		var b store.Batch
-		done, err := other.DestroySubjectKey(ctx, "erased", &b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := mem.Apply(ctx, &b); err != nil {
-			t.Fatal(err)
-		}
-		done()
+		destroy(t, other, mem, "erased")
 		other.Close()
 
 		imported := 0
