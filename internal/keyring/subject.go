@@ -198,7 +198,7 @@ func (k *Keyring) unwrap(ctx context.Context, ref []byte, gen uint32, env []byte
 // otherwise, drop sk. Calling Commit on a key that was not created is a
 // no-op, so callers may always call it after a successful Apply.
 //
-// When the cache misses and nearly every subject it missed lately was new
+// When the cache misses and the last 32 subjects it found were all new
 // (newGuess), SubjectKey creates generation 1 without reading the store:
 // for a subject that has a key, or had one, that batch's Apply fails with
 // store.ErrConflict, and the SubjectKey after Forget reads.
